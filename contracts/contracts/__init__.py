@@ -1,0 +1,1 @@
+"""Callastar's public event contracts: topic names, envelopes and payload models."""

@@ -1,0 +1,55 @@
+"""Events payments emits about a fan's payment."""
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from contracts.envelope import Event, EventData
+from contracts.money import Currency, MinorUnits
+
+
+class PaymentSucceededData(EventData):
+    payment_id: str
+    offer_id: str | None = None
+    fan_id: str
+    creator_id: str
+    price_minor: MinorUnits = Field(description="What the fan paid")
+    creator_share_minor: MinorUnits = Field(description="ceil(price * share_bps / 10000)")
+    platform_fee_minor: MinorUnits = Field(description="price - creator share")
+    currency: Currency
+    stripe_payment_intent_id: str
+    stripe_charge_id: str | None = None
+    succeeded_at: datetime
+
+
+class PaymentSucceeded(Event[PaymentSucceededData]):
+    TOPIC: ClassVar[str] = "payment.succeeded"
+
+
+class PaymentFailedData(EventData):
+    payment_id: str
+    offer_id: str | None = None
+    fan_id: str
+    creator_id: str
+    price_minor: MinorUnits
+    currency: Currency
+    stripe_payment_intent_id: str
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class PaymentFailed(Event[PaymentFailedData]):
+    TOPIC: ClassVar[str] = "payment.failed"
+
+
+class PaymentFeeRecordedData(EventData):
+    payment_id: str
+    creator_id: str
+    fee_minor: MinorUnits = Field(description="Stripe's processing fee, absorbed by the platform")
+    currency: Currency = Field(description="Currency of the balance transaction")
+    stripe_balance_transaction_id: str
+
+
+class PaymentFeeRecorded(Event[PaymentFeeRecordedData]):
+    TOPIC: ClassVar[str] = "payment.fee_recorded"

@@ -1,0 +1,121 @@
+"""The local stack runner's command line.
+
+    python -m stack up [--infra-only] [--profile dev|test] [--stripe-fixtures PATH]
+    python -m stack down | status | env [--profile dev|test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+from stack.config import PROFILES, StackConfig
+from stack.procs import StackError
+from stack.runner import LocalStack
+
+
+class Stop(Exception):
+    """SIGTERM/SIGHUP received: leave the wait loop and stop the stack."""
+
+
+def _raise_stop(signum, frame):  # noqa: ARG001
+    raise Stop(signal.Signals(signum).name)
+
+
+def print_env(cfg: StackConfig) -> None:
+    for key, value in sorted(cfg.env().items()):
+        print(f"export {key}={shlex.quote(value)}")
+
+
+def cmd_up(cfg: StackConfig, args: argparse.Namespace) -> int:
+    stack = LocalStack(cfg, fixtures=args.stripe_fixtures)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGHUP, _raise_stop)
+    t0 = time.monotonic()
+    code = 0
+    try:
+        stack.preflight(reset=False, services=not args.infra_only)
+        stack.start_infra()
+        if not args.infra_only:
+            stack.start_services()
+        print(f"\nStack ({cfg.profile}) up in {time.monotonic() - t0:.1f}s. State: {cfg.state_dir}, logs: {cfg.logs_dir}")
+        print("Environment (run a service by hand with these):")
+        print_env(cfg)
+        if args.infra_only:
+            print("\nInfrastructure only (no services). Ctrl-C to stop.", flush=True)
+        else:
+            print(f"\nGateway listening on {cfg.gateway_url}\nCtrl-C to stop.", flush=True)
+        while True:
+            time.sleep(1)
+            dead = stack.first_dead()
+            if dead is not None:
+                print(f"\n{dead.name} (pid {dead.pid}) exited unexpectedly; log {dead.log}. Stopping the stack.",
+                      file=sys.stderr)
+                code = 1
+                break
+    except (KeyboardInterrupt, Stop):
+        print("\nStopping ...", flush=True)
+    except StackError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        # a second Ctrl-C while stopping must not leave processes behind
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            stack.stop()
+            print("Stopped.")
+        except StackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def cmd_down(cfg: StackConfig, args: argparse.Namespace) -> int:
+    stack = LocalStack(cfg)
+    stack.stop()
+    print(f"{cfg.profile} stack stopped.")
+    return 0
+
+
+def cmd_status(cfg: StackConfig, args: argparse.Namespace) -> int:
+    stack = LocalStack(cfg)
+    for name, state, pid in stack.status():
+        port = {"postgres": "pg", "stripe-mock": "stripe_mock", "smtp-sink": "smtp"}.get(name, name)
+        print(f"{name:<14} {state:<8} pid={pid or '-':<8} 127.0.0.1:{cfg.ports[port]}")
+    print(f"state: {cfg.state_dir}")
+    return 0
+
+
+def cmd_env(cfg: StackConfig, args: argparse.Namespace) -> int:
+    print_env(cfg)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description="Callastar local stack runner")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", choices=PROFILES, default="dev", help="dev (default ports) or test (+1000)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", parents=[common], help="start the stack and wait for Ctrl-C")
+    up.add_argument("--infra-only", action="store_true", help="PostgreSQL, Kafka, stripe-mock, SMTP sink only")
+    up.add_argument("--stripe-fixtures", type=Path, default=None, help="JSON fixtures for stripe-mock")
+    sub.add_parser("down", parents=[common], help="stop a stack left running")
+    sub.add_parser("status", parents=[common], help="what runs")
+    sub.add_parser("env", parents=[common], help="export lines for running a service by hand")
+    args = parser.parse_args(argv)
+    cfg = StackConfig.for_profile(args.profile)
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}[args.command]
+    try:
+        return handler(cfg, args)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Where the local stack lives and which ports it uses, per profile.
+
+Ports are deterministic: the `dev` profile uses the well-known defaults, the
+`test` profile adds 1000 to each, so a running dev stack and a test run never
+collide. Any port can be moved with `CALLASTAR_STACK_<PROFILE>_<NAME>_PORT`
+(e.g. `CALLASTAR_STACK_DEV_GATEWAY_PORT=8080`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES: tuple[str, ...] = ("payments", "ledger", "payouts", "notifications")
+PROFILES: tuple[str, ...] = ("dev", "test")
+PROFILE_OFFSET = {"dev": 0, "test": 1000}
+
+# name -> dev port
+DEFAULT_PORTS: dict[str, int] = {
+    "pg": 55432,
+    "kafka": 59092,
+    "kafka_controller": 59093,
+    "stripe_mock": 12111,
+    "stripe_mock_https": 12112,
+    "smtp": 8025,
+    "gateway": 8000,
+    "payments": 8101,
+    "ledger": 8102,
+    "payouts": 8103,
+    "notifications": 8104,
+}
+
+STRIPE_MOCK_KEY = "sk_test_123"
+STRIPE_MOCK_VERSION = "v0.203.0"
+KAFKA_VERSION = "3.9.1"
+
+# Secrets and knobs with a dev default; a value already in os.environ wins.
+DEV_DEFAULTS: dict[str, str] = {
+    "CALLASTAR_JWT_SECRET": "dev-jwt-secret-change-me-0123456789abcdef",
+    "CALLASTAR_STRIPE_WEBHOOK_SECRET": "whsec_dev_platform",
+    "CALLASTAR_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_dev_connect",
+    "CALLASTAR_INTERNAL_TOKEN": "dev-internal-token",
+    "CALLASTAR_KAFKA_PARTITIONS": "6",
+}
+
+
+def repo_root() -> Path:
+    """The workspace root: CALLASTAR_ROOT, else the directory above deploy/."""
+    if root := os.environ.get("CALLASTAR_ROOT"):
+        return Path(root).resolve()
+    return Path(__file__).resolve().parents[2]
+
+
+def port_setting(profile: str, name: str) -> str:
+    return f"CALLASTAR_STACK_{profile.upper()}_{name.upper()}_PORT"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    profile: str = "dev"
+    root: Path = field(default_factory=repo_root)
+    ports: Mapping[str, int] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @classmethod
+    def for_profile(cls, profile: str = "dev", environ: Mapping[str, str] | None = None) -> StackConfig:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+        environ = dict(os.environ if environ is None else environ)
+        offset = PROFILE_OFFSET[profile]
+        ports = {}
+        for name, dev_port in DEFAULT_PORTS.items():
+            override = environ.get(port_setting(profile, name))
+            ports[name] = int(override) if override else dev_port + offset
+        return cls(profile=profile, ports=ports, environ=environ)
+
+    # --- places -----------------------------------------------------------
+    @property
+    def state_root(self) -> Path:
+        return self.root / ".state"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state_root / self.profile
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.state_root / "bin"
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.state_root / "kafka-libs"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def maildir(self) -> Path:
+        return self.state_dir / "mail"
+
+    @property
+    def pids_file(self) -> Path:
+        return self.state_dir / "pids.json"
+
+    # --- addresses --------------------------------------------------------
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['kafka']}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def service_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def database_url(self, service: str) -> str:
+        """SQLAlchemy URL (postgresql+asyncpg://) for a service's own database."""
+        return f"postgresql+asyncpg://{service}:{service}@127.0.0.1:{self.ports['pg']}/{service}"
+
+    @property
+    def partitions(self) -> int:
+        return int(self.environ.get("CALLASTAR_KAFKA_PARTITIONS") or DEV_DEFAULTS["CALLASTAR_KAFKA_PARTITIONS"])
+
+    @property
+    def uses_real_stripe(self) -> bool:
+        """A real Stripe test key in the environment: talk to Stripe, not to stripe-mock."""
+        key = self.environ.get("CALLASTAR_STRIPE_API_KEY")
+        return bool(key) and key != STRIPE_MOCK_KEY
+
+    @property
+    def stripe_api_base(self) -> str:
+        if self.uses_real_stripe:
+            return self.environ.get("CALLASTAR_STRIPE_API_BASE", "https://api.stripe.com")
+        return f"http://127.0.0.1:{self.ports['stripe_mock']}"
+
+    def env(self) -> dict[str, str]:
+        """The CALLASTAR_* variables every service process gets.
+
+        Addresses (ports, URLs, bootstrap servers) are facts of this stack and
+        always come from it; secrets and knobs take os.environ first, then the
+        dev defaults.
+        """
+        env: dict[str, str] = {}
+        for key, default in DEV_DEFAULTS.items():
+            env[key] = self.environ.get(key) or default
+        env["CALLASTAR_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
+        for svc in SERVICES:
+            key = svc.upper()
+            env[f"CALLASTAR_{key}_DATABASE_URL"] = self.database_url(svc)
+            env[f"CALLASTAR_{key}_PORT"] = str(self.ports[svc])
+            env[f"CALLASTAR_GATEWAY_{key}_URL"] = self.service_url(svc)
+        env["CALLASTAR_GATEWAY_PORT"] = str(self.ports["gateway"])
+        if self.uses_real_stripe:
+            env["CALLASTAR_STRIPE_API_KEY"] = self.environ["CALLASTAR_STRIPE_API_KEY"]
+            if "CALLASTAR_STRIPE_API_BASE" in self.environ:
+                env["CALLASTAR_STRIPE_API_BASE"] = self.environ["CALLASTAR_STRIPE_API_BASE"]
+        else:
+            env["CALLASTAR_STRIPE_API_KEY"] = STRIPE_MOCK_KEY
+            env["CALLASTAR_STRIPE_API_BASE"] = self.stripe_api_base
+        env["CALLASTAR_SMTP_HOST"] = "127.0.0.1"
+        env["CALLASTAR_SMTP_PORT"] = str(self.ports["smtp"])
+        return env

@@ -1,0 +1,204 @@
+"""The local stack: PostgreSQL, Kafka, stripe-mock, the SMTP sink, then the
+services, as child processes on 127.0.0.1 with their state in .state/<profile>/."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from stack import kafka as kafka_mod
+from stack import prereqs, stripe_mock
+from stack.config import SERVICES, StackConfig
+from stack.handle import StackHandle
+from stack.kafka import Kafka
+from stack.postgres import Postgres
+from stack.procs import orphans, PidFile, Proc, StackError, log_tail, port_in_use, run_async, spawn, terminate, wait_until
+
+INFRA = ("postgres", "kafka", "stripe-mock", "smtp-sink")
+STOP_GRACE = {"kafka": 30.0}
+
+
+class LocalStack:
+    def __init__(self, cfg: StackConfig, *, fixtures: Path | None = None, say: Callable[[str], None] = print) -> None:
+        self.cfg = cfg
+        self.fixtures = fixtures
+        self.say = say
+        self.pidfile = PidFile(cfg.pids_file)
+        self.pg = Postgres(cfg)
+        self.kafka = Kafka(cfg)
+        self._popens: dict[str, subprocess.Popen] = {}
+
+    # --- what is running ----------------------------------------------------
+    def running(self) -> list[Proc]:
+        return [p for p in self.pidfile.load() if p.alive()]
+
+    def handle(self) -> StackHandle:
+        return StackHandle(env=self.cfg.env(), maildir=self.cfg.maildir)
+
+    def child_env(self) -> dict[str, str]:
+        return {**os.environ, **self.cfg.env(), "PYTHONUNBUFFERED": "1"}
+
+    # --- start --------------------------------------------------------------
+    def preflight(self, *, reset: bool, services: bool = True) -> None:
+        """Refuse to start over a running stack (or clean it up when `reset`),
+        then check every prerequisite before anything is started."""
+        leftovers = self.running() + orphans(self.cfg.state_dir)
+        if leftovers or self.pg.running():
+            if not reset:
+                names = ", ".join(f"{p.name} (pid {p.pid})" for p in leftovers) or "postgres"
+                raise StackError(
+                    f"A {self.cfg.profile} stack is already running ({names}): stop it with "
+                    f"`./callastar down --profile {self.cfg.profile}` first."
+                )
+            self.say(f"Stopping a leftover {self.cfg.profile} stack ...")
+            self.stop()
+        prereqs.check(self.cfg, services=services)
+
+    def start_infra(self, *, reset: bool = False) -> StackHandle:
+        """Start PostgreSQL, Kafka (and its topics), stripe-mock and the SMTP sink.
+        With `reset`, a leftover stack is stopped and broken state is wiped once."""
+        t0 = time.monotonic()
+        self.preflight(reset=reset, services=False)
+        for d in (self.cfg.state_dir, self.cfg.logs_dir, self.cfg.maildir):
+            d.mkdir(parents=True, exist_ok=True)
+        kafka_mod.install_jars(self.cfg)
+        if not self.cfg.uses_real_stripe:
+            stripe_mock.install(self.cfg)
+
+        self._step("PostgreSQL", self.pg.start, self.pg.wipe if reset else None, self.cfg.ports["pg"])
+        self._step("Kafka", self._start_kafka, self.kafka.wipe if reset else None, self.cfg.ports["kafka"])
+        if not self.cfg.uses_real_stripe:
+            self._step("stripe-mock", lambda pf: stripe_mock.start(self.cfg, pf, self.fixtures), None,
+                       self.cfg.ports["stripe_mock"])
+        self._step("SMTP sink", self._start_smtp, None, self.cfg.ports["smtp"])
+        self.say(f"Infrastructure ready in {time.monotonic() - t0:.1f}s")
+        return self.handle()
+
+    def _step(self, what: str, start: Callable[[PidFile], None], wipe: Callable[[], None] | None, port: int) -> None:
+        t0 = time.monotonic()
+        try:
+            start(self.pidfile)
+        except StackError as exc:
+            if wipe is None:
+                raise
+            self.say(f"{what} did not start ({str(exc).splitlines()[0]}); wiping its state and retrying once ...")
+            self._stop_named({"kafka"} if what == "Kafka" else set())
+            wipe()
+            start(self.pidfile)
+        self.say(f"  {what:<12} ready on 127.0.0.1:{port} ({time.monotonic() - t0:.1f}s)")
+
+    def _start_kafka(self, pidfile: PidFile) -> None:
+        self.kafka.start(pidfile)
+        created = run_async(lambda: kafka_mod.create_topics(self.cfg.kafka_bootstrap, self.cfg.partitions))
+        if created:
+            self.say(f"  created {len(created)} topics with {self.cfg.partitions} partitions each")
+
+    def _start_smtp(self, pidfile: PidFile) -> None:
+        start_smtp_sink(self.cfg.ports["smtp"], self.cfg.maildir, self.cfg.logs_dir / "smtp-sink.log", pidfile)
+
+    def start_services(self) -> StackHandle:
+        """Migrate and serve payments, ledger, payouts, notifications, then the gateway."""
+        t0 = time.monotonic()
+        for svc in (*SERVICES, "gateway"):
+            port = self.cfg.ports[svc]
+            if port_in_use(port):
+                raise StackError(
+                    f"Port {port} ({svc}) on 127.0.0.1 is already taken by another program: stop it, or set "
+                    f"CALLASTAR_STACK_{self.cfg.profile.upper()}_{svc.upper()}_PORT to a free port."
+                )
+        env = self.child_env()
+        for svc in SERVICES:
+            log = self.cfg.logs_dir / f"{svc}.log"
+            with open(log, "ab") as out:
+                out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {svc} migrate\n".encode())
+                out.flush()
+                result = subprocess.run([sys.executable, "-m", svc, "migrate"], env=env, stdout=out,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.cfg.root,
+                                        timeout=300)
+            if result.returncode != 0:
+                raise StackError(f"`python -m {svc} migrate` failed (exit {result.returncode}); log {log}:\n{log_tail(log)}")
+        for group in (SERVICES, ("gateway",)):
+            for svc in group:
+                log = self.cfg.logs_dir / f"{svc}.log"
+                self._popens[svc], _ = spawn(svc, [sys.executable, "-m", svc, "serve"], log=log, env=env,
+                                             cwd=self.cfg.root, marker=f"-m {svc} serve", pidfile=self.pidfile)
+            for svc in group:
+                url = f"http://127.0.0.1:{self.cfg.ports[svc]}/ready"
+                wait_until(lambda url=url: httpx.get(url, timeout=2).status_code == 200, timeout=90,
+                           what=f"{svc} ({url})", proc=self._popens[svc], log=self.cfg.logs_dir / f"{svc}.log",
+                           interval=0.3)
+                self.say(f"  {svc:<12} ready on 127.0.0.1:{self.cfg.ports[svc]}")
+        self.say(f"Services ready in {time.monotonic() - t0:.1f}s")
+        handle = self.handle()
+        handle.services_started = True
+        return handle
+
+    # --- stop ---------------------------------------------------------------
+    def _stop_named(self, names: set[str]) -> None:
+        procs = [p for p in self.pidfile.load() if p.name in names]
+        terminate(procs, grace=max((STOP_GRACE.get(p.name, 10.0) for p in procs), default=10.0))
+        for p in procs:
+            self.pidfile.remove(p.name)
+
+    def stop(self) -> None:
+        """Stop everything this profile's stack runs, services first, PostgreSQL last."""
+        recorded = self.pidfile.load()
+        services = [p for p in recorded if p.name == "gateway"]
+        services += [p for p in recorded if p.name in SERVICES]
+        terminate([p for p in services if p.name == "gateway"], grace=10)
+        terminate([p for p in services if p.name != "gateway"], grace=10)
+        for name in ("smtp-sink", "stripe-mock", "kafka"):
+            terminate([p for p in recorded if p.name == name], grace=STOP_GRACE.get(name, 10.0))
+        self.pg.stop()
+        others = [p for p in recorded if p.name not in (*SERVICES, "gateway", *INFRA)]
+        terminate(others + orphans(self.cfg.state_dir))
+        leftover = [p for p in recorded if p.name != "postgres" and p.alive()]
+        if leftover:
+            raise StackError(f"Could not stop: {', '.join(f'{p.name} (pid {p.pid})' for p in leftover)}")
+        self.pidfile.save([])
+
+    def first_dead(self) -> Proc | None:
+        """A recorded process that has exited (for `up` to notice a crash)."""
+        for p in self.pidfile.load():
+            if p.name == "postgres":
+                if not self.pg.running():
+                    return p
+            elif not p.alive():
+                return p
+        return None
+
+    # --- status -------------------------------------------------------------
+    def status(self) -> list[tuple[str, str, int | None]]:
+        rows: list[tuple[str, str, int | None]] = []
+        recorded = {p.name: p for p in self.pidfile.load()}
+        for name in (*INFRA, *SERVICES, "gateway"):
+            p = recorded.get(name)
+            if name == "postgres":
+                state = "running" if self.pg.running() else "stopped"
+            else:
+                state = "running" if p and p.alive() else ("dead" if p else "stopped")
+            rows.append((name, state, p.pid if p else None))
+        return rows
+
+
+def smtp_ready(port: int) -> bool:
+    with smtplib.SMTP("127.0.0.1", port, timeout=2) as smtp:
+        return smtp.noop()[0] == 250
+
+
+def start_smtp_sink(port: int, maildir: Path, log: Path, pidfile: PidFile | None) -> subprocess.Popen:
+    maildir.mkdir(parents=True, exist_ok=True)
+    popen, _ = spawn(
+        "smtp-sink",
+        [sys.executable, "-m", "stack.smtp_sink", "--port", str(port), "--maildir", str(maildir)],
+        log=log, marker="stack.smtp_sink", pidfile=pidfile,
+    )
+    wait_until(lambda: smtp_ready(port), timeout=30, what=f"SMTP sink on 127.0.0.1:{port}", proc=popen, log=log)
+    return popen

@@ -1,0 +1,81 @@
+"""What every internal HTTP API shares: the gateway-only guard, the caller's
+identity, problem-details errors, and health routes."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from hmac import compare_digest
+from typing import Literal
+
+from litestar import Request, Response, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+
+Role = Literal["fan", "creator", "admin"]
+ROLES: tuple[Role, ...] = ("fan", "creator", "admin")
+
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+USER_ID_HEADER = "X-User-Id"
+USER_ROLE_HEADER = "X-User-Role"
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling, as verified by the gateway."""
+
+    user_id: str
+    role: Role
+
+
+def internal_only(token: str) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
+    """A guard that lets through only callers holding the shared internal token."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        sent = connection.headers.get(INTERNAL_TOKEN_HEADER, "")
+        if not compare_digest(sent.encode(), token.encode()):
+            raise NotAuthorizedException("internal API: missing or wrong internal token")
+
+    return guard
+
+
+def identity(request: Request) -> Identity:
+    """The caller the gateway vouches for (a dependency for route handlers)."""
+    user_id = request.headers.get(USER_ID_HEADER)
+    role = request.headers.get(USER_ROLE_HEADER)
+    if not user_id or role not in ROLES:
+        raise NotAuthorizedException("no verified identity on this request")
+    return Identity(user_id=user_id, role=role)  # type: ignore[arg-type]
+
+
+def require_role(who: Identity, *roles: Role) -> None:
+    if who.role not in roles:
+        raise PermissionDeniedException(f"this action needs the role {' or '.join(roles)}")
+
+
+def problem_details() -> ProblemDetailsPlugin:
+    """Every HTTP error answers with an RFC 9457 body."""
+    return ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
+
+
+def health_routes(checks: dict[str, Callable[[], Awaitable[bool]]]) -> list:
+    """`/health`: the process is alive. `/ready`: every dependency answers."""
+
+    @get("/health", sync_to_thread=False, include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", include_in_schema=False)
+    async def ready() -> Response[dict[str, object]]:
+        results = {}
+        for name, check in checks.items():
+            try:
+                results[name] = await check()
+            except Exception:  # noqa: BLE001 - a failing check means "not ready"
+                results[name] = False
+        ok = all(results.values())
+        return Response({"status": "ready" if ok else "unavailable", "checks": results},
+                        status_code=200 if ok else 503)
+
+    return [health, ready]

@@ -1,0 +1,101 @@
+"""Transactional outbox: events are rows written with the state change; a relay
+publishes them to Kafka afterwards and marks them sent."""
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db import Database
+from common.kafka import encode
+from common.tables import outbox
+from contracts.envelope import Event
+
+log = logging.getLogger(__name__)
+
+
+async def add(session: AsyncSession, event: Event) -> None:
+    """Queue `event` in the caller's transaction: it is published iff that commits."""
+    await session.execute(
+        insert(outbox).values(
+            event_id=event.event_id, topic=event.TOPIC, key=event.key(), payload=encode(event)
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in id order, then marks them sent.
+
+    At most one relay per database publishes at a time (a transaction-scoped
+    advisory lock), so replicas of a service never reorder one key's events.
+    A crash after publishing and before marking sent republishes those rows:
+    consumers drop the duplicates through their inbox.
+    """
+
+    LOCK_ID = 0x0CA11A57  # any constant; one outbox per database
+
+    def __init__(
+        self,
+        db: Database,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.5,
+    ) -> None:
+        self._db = db
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle_poll = idle_poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows it sent."""
+        async with self._db.transaction() as session:
+            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(self.LOCK_ID)))
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                    .where(outbox.c.sent_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            # send() only enqueues, in call order; awaiting the futures afterwards
+            # pipelines the batch while the idempotent producer keeps the order.
+            deliveries = [
+                await self._producer.send(row.topic, row.payload, key=row.key) for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(sent_at=func.now())
+            )
+            return len(rows)
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()  # before publishing: a wake-up during it is not lost
+            try:
+                while await self.publish_pending() == self._batch_size:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Kafka or the database is away: keep the rows, try again later.
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1.0)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+            except TimeoutError:
+                pass
+

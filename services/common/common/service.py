@@ -1,0 +1,169 @@
+"""The composition every service shares: database, outbox relay, Kafka consumers
+and the internal HTTP API in one process, plus its `migrate` / `serve` commands."""
+
+import argparse
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from litestar import Litestar, Request, Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+
+from common import consumers, db as database, logs
+from common.consumers import EventHandlers, RetryPolicy
+from common.db import Database
+from common.http import CORRELATION_HEADER, health_routes, identity, internal_only, problem_details
+from common.kafka import kafka_reachable, make_producer
+from common.outbox import OutboxRelay
+from common.settings import ServiceSettings
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; route handlers get it as `runtime`."""
+
+    name: str
+    settings: ServiceSettings
+    db: Database
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    broker: KafkaBroker
+
+
+def _correlation_middleware(app: Any) -> Any:
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        header = CORRELATION_HEADER.lower().encode()
+        value = next((v.decode() for k, v in scope["headers"] if k == header), None)
+        token = logs.correlation_id.set(value)
+        try:
+            await app(scope, receive, send)
+        finally:
+            logs.correlation_id.reset(token)
+
+    return middleware
+
+
+def create_service_app(
+    name: str,
+    settings: ServiceSettings,
+    *,
+    route_handlers: Sequence[Any],
+    handlers: EventHandlers | Callable[[Runtime], EventHandlers] | None = None,
+    exception_handlers: dict | None = None,
+    extra_dependencies: dict[str, Provide] | None = None,
+    on_start: Callable[[Runtime], Any] | None = None,
+) -> Litestar:
+    """A service's app: internal routes behind the internal-token guard, the
+    outbox relay, and one batch consumer per handled topic (group id = name)."""
+    logs.configure(name, settings.log_level)
+    holder: dict[str, Runtime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        producer = make_producer(settings.kafka_bootstrap_servers, client_id=name)
+        await producer.start()
+        relay = OutboxRelay(db, producer)
+        db.after_commit(relay.wake)
+        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=name, logger=None)
+        runtime = Runtime(name, settings, db, producer, relay, broker)
+        holder["runtime"] = runtime
+        app.state.runtime = runtime
+        event_handlers = handlers(runtime) if callable(handlers) else handlers
+        if event_handlers:
+            consumers.subscribe(
+                broker,
+                event_handlers,
+                group_id=name,
+                db=db,
+                dead_letters=producer,
+                retry=RetryPolicy(
+                    settings.consumer_max_retries, settings.consumer_retry_backoff_ms / 1000
+                ),
+            )
+        relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
+        try:
+            if on_start:
+                await on_start(runtime)
+            await broker.start()
+            yield
+        finally:
+            await broker.stop()
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+            await producer.stop()
+            await db.dispose()
+
+    async def db_ready() -> bool:
+        await holder["runtime"].db.ping()
+        return True
+
+    async def kafka_ready() -> bool:
+        return await kafka_reachable(holder["runtime"].producer)
+
+    def provide_runtime(request: Request) -> Runtime:
+        return request.app.state.runtime
+
+    def provide_db(request: Request) -> Database:
+        return request.app.state.runtime.db
+
+    internal = Router(
+        "/",
+        route_handlers=list(route_handlers),
+        guards=[internal_only(settings.internal_token)],
+    )
+    return Litestar(
+        route_handlers=[internal, *health_routes({"database": db_ready, "kafka": kafka_ready})],
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "db": Provide(provide_db, sync_to_thread=False),
+            "who": Provide(identity, sync_to_thread=False),
+            **(extra_dependencies or {}),
+        },
+        exception_handlers=exception_handlers or {},
+        plugins=[problem_details()],
+        lifespan=[lifespan],
+        middleware=[DefineMiddleware(_correlation_middleware)],
+        openapi_config=None,
+    )
+
+
+def main(
+    name: str,
+    *,
+    settings_factory: Callable[[], ServiceSettings],
+    app_factory: Callable[[ServiceSettings], Litestar],
+    migrations_dir: Path,
+    commands: dict[str, Callable[[ServiceSettings], int]] | None = None,
+) -> int:
+    """`python -m <service> migrate|serve|...`."""
+    extra = commands or {}
+    parser = argparse.ArgumentParser(prog=f"python -m {name}")
+    parser.add_argument("command", choices=["migrate", "serve", *extra])
+    command = parser.parse_args().command
+    settings = settings_factory()
+    if command == "migrate":
+        database.migrate(migrations_dir, settings.database_url)
+        return 0
+    if command == "serve":
+        uvicorn.run(
+            app_factory(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        return 0
+    return extra[command](settings)

@@ -1,0 +1,40 @@
+"""The outbox and inbox tables. Every service's database has both; each service's
+first Alembic migration creates them with `create_messaging_tables`."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import UUID
+
+messaging_metadata = sa.MetaData()
+
+outbox = sa.Table(
+    "outbox",
+    messaging_metadata,
+    # The serial id is the publish order: per-key order is kept because rows are
+    # published in id order by a single relay at a time.
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("key", sa.LargeBinary, nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=False),  # the exact JSON bytes sent
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
+)
+
+inbox = sa.Table(
+    "inbox",
+    messaging_metadata,
+    sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
+def create_messaging_tables(op) -> None:  # noqa: ANN001 - alembic's `op` proxy
+    """Create outbox and inbox inside an Alembic migration."""
+    bind = op.get_bind()
+    messaging_metadata.create_all(bind, checkfirst=True)
+
+
+def drop_messaging_tables(op) -> None:  # noqa: ANN001
+    messaging_metadata.drop_all(op.get_bind(), checkfirst=True)
