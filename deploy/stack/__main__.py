@@ -2,6 +2,7 @@
 
     python -m stack up [--infra-only] [--profile dev|test] [--stripe-fixtures PATH]
     python -m stack down | status | env [--profile dev|test]
+    python -m stack topics [--bootstrap HOST:PORT]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def print_env(cfg: StackConfig) -> None:
 
 def cmd_up(cfg: StackConfig, args: argparse.Namespace) -> int:
     stack = LocalStack(cfg, fixtures=args.stripe_fixtures)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGHUP, _raise_stop)
     t0 = time.monotonic()
@@ -96,6 +98,19 @@ def cmd_env(cfg: StackConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(cfg: StackConfig, args: argparse.Namespace) -> int:
+    """Create the contracts topics (and DLQs) on any broker; used by docker-compose."""
+    from stack.kafka import create_topics, kafka_ready
+    from stack.procs import run_async, wait_until
+
+    bootstrap = args.bootstrap or cfg.kafka_bootstrap
+    wait_until(lambda: run_async(lambda: kafka_ready(bootstrap)), timeout=args.timeout, what=f"Kafka on {bootstrap}",
+               interval=1)
+    created = run_async(lambda: create_topics(bootstrap, cfg.partitions))
+    print(f"{len(created)} topic(s) created on {bootstrap}: {', '.join(created) or '-'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description="Callastar local stack runner")
     common = argparse.ArgumentParser(add_help=False)
@@ -107,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", parents=[common], help="stop a stack left running")
     sub.add_parser("status", parents=[common], help="what runs")
     sub.add_parser("env", parents=[common], help="export lines for running a service by hand")
+    topics = sub.add_parser("topics", parents=[common], help="create the contracts topics on a broker")
+    topics.add_argument("--bootstrap", default=None, help="host:port (default: this profile's broker)")
+    topics.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args(argv)
     cfg = StackConfig.for_profile(args.profile)
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}[args.command]
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "topics": cmd_topics}[args.command]
     try:
         return handler(cfg, args)
     except StackError as exc:

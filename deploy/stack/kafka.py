@@ -8,7 +8,6 @@ import base64
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 from stack.config import KAFKA_VERSION, StackConfig
 from stack.procs import PidFile, StackError, run_async, spawn, wait_until

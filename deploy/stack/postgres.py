@@ -128,12 +128,7 @@ class Postgres:
     async def bootstrap(self) -> None:
         conn = await self.admin_connect()
         try:
-            for svc in SERVICES:
-                exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", svc)
-                verb = "ALTER" if exists else "CREATE"
-                await conn.execute(f"{verb} ROLE \"{svc}\" LOGIN CREATEDB PASSWORD '{svc}'")
-                if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", svc):
-                    await conn.execute(f'CREATE DATABASE "{svc}" OWNER "{svc}"')
+            await create_service_databases(conn)
         finally:
             await conn.close()
 
@@ -148,3 +143,13 @@ class Postgres:
     def wipe(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+async def create_service_databases(conn) -> None:
+    """One role and one database per service (role = database = password); idempotent."""
+    for svc in SERVICES:
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", svc)
+        verb = "ALTER" if exists else "CREATE"
+        await conn.execute(f"{verb} ROLE \"{svc}\" LOGIN CREATEDB PASSWORD '{svc}'")
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", svc):
+            await conn.execute(f'CREATE DATABASE "{svc}" OWNER "{svc}"')

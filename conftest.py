@@ -1,0 +1,82 @@
+"""The shared stack fixtures.
+
+`infra`  (session): PostgreSQL, Kafka with every contracts topic, stripe-mock and
+         the SMTP sink; nothing else. Unit tests that use neither fixture start nothing.
+`stack`  (session): `infra` plus the four services and the gateway.
+
+Both return a `stack.StackHandle`: `env`, `gateway_url`, `database_url(service)`,
+`asyncpg_dsn(service)`, `kafka_bootstrap`, `stripe_api_base`, `maildir`, `smtp_port`.
+The backend is CALLASTAR_TEST_STACK=local (default) | containers | external;
+see deploy/README.md. A stack that cannot start fails the tests, it never skips them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+
+import pytest
+
+from stack.procs import StackError
+from stack.testing import make_backend, timed
+
+
+def _fail(what: str, exc: BaseException) -> None:
+    reason = str(exc) if isinstance(exc, StackError) else f"{type(exc).__name__}: {exc}"
+    pytest.fail(f"The test stack could not start {what}: {reason}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def infra():
+    try:
+        backend = make_backend()
+    except StackError as exc:
+        _fail("(bad CALLASTAR_TEST_STACK)", exc)
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        if not stopped:
+            stopped = True
+            backend.stop()
+
+    atexit.register(stop)  # a safety net if the session is torn down abnormally
+    previous_term = signal.getsignal(signal.SIGTERM)
+    if previous_term in (signal.SIG_DFL, None):
+        # `kill <pytest>` (e.g. a cancelled CI job) still stops the stack
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        handle = timed(f"{backend.name} infrastructure started", backend.start_infra)
+    except BaseException as exc:
+        stop()
+        if isinstance(exc, Exception):
+            _fail("its infrastructure", exc)
+        raise
+    handle.extra["backend"] = backend
+    saved = {key: os.environ.get(key) for key in handle.env}
+    os.environ.update(handle.env)  # in-process service code reads its settings from here
+    try:
+        yield handle
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        stop()
+        if previous_term in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="session")
+def stack(infra):
+    if not infra.services_started:
+        backend = infra.extra["backend"]
+        try:
+            timed("services started", backend.start_services, infra)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none skipped
+            _fail("its services", exc)
+        os.environ.update(infra.env)
+        infra.services_started = True
+    return infra
