@@ -3,7 +3,9 @@
 Ports are deterministic: the `dev` profile uses the well-known defaults, the
 `test` profile adds 1000 to each, so a running dev stack and a test run never
 collide. Any port can be moved with `CALLASTAR_STACK_<PROFILE>_<NAME>_PORT`
-(e.g. `CALLASTAR_STACK_DEV_GATEWAY_PORT=8080`).
+(e.g. `CALLASTAR_STACK_DEV_GATEWAY_PORT=8080`), all of them at once with
+`CALLASTAR_STACK_PORT_OFFSET` (added to the dev ports instead of the profile's
+offset), and the profile's state folder with `CALLASTAR_STACK_STATE_DIR`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ class StackConfig:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
         environ = dict(os.environ if environ is None else environ)
-        offset = PROFILE_OFFSET[profile]
+        # A second checkout (or a parallel run) can take another block of ports.
+        offset = int(environ.get("CALLASTAR_STACK_PORT_OFFSET", PROFILE_OFFSET[profile]))
         ports = {}
         for name, dev_port in DEFAULT_PORTS.items():
             override = environ.get(port_setting(profile, name))
@@ -83,6 +86,8 @@ class StackConfig:
 
     @property
     def state_dir(self) -> Path:
+        if custom := self.environ.get("CALLASTAR_STACK_STATE_DIR"):
+            return Path(custom).resolve()
         return self.state_root / self.profile
 
     @property

@@ -24,7 +24,7 @@ class JournalEntry(Base):
     cause_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     kind: Mapped[str] = mapped_column(sa.Text)
     creator_id: Mapped[str | None] = mapped_column(sa.Text, index=True)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
 
 
 class PostingRow(Base):

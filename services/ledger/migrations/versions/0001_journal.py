@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("cause_event_id", UUID(as_uuid=True), nullable=False, unique=True),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("creator_id", sa.Text, nullable=True, index=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.clock_timestamp()),
     )
     op.create_table(
         "postings",

@@ -1,0 +1,88 @@
+"""Payments' pure rules: the creator's share, what a fan may be charged, and the
+states of a payment. No I/O here."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_SHARE_BPS = 8500  # 85 % in basis points
+
+# Currencies we charge in, with Stripe's smallest chargeable amount for each
+# (minor units). Anything smaller is refused by Stripe anyway; we refuse it first.
+MIN_PRICE_MINOR: dict[str, int] = {"EUR": 50, "USD": 50, "GBP": 30, "CHF": 50}
+MAX_PRICE_MINOR = 1_000_000  # 10,000.00 in any supported currency
+
+
+class PaymentError(Exception):
+    """Base of the payments service's domain errors."""
+
+
+class InvalidAmount(PaymentError):
+    pass
+
+
+class UnsupportedCurrency(PaymentError):
+    pass
+
+
+class IdempotencyKeyReused(PaymentError):
+    """A fan's Idempotency-Key came back with a different request."""
+
+
+@dataclass(frozen=True)
+class Split:
+    price_minor: int  # what the fan pays
+    creator_share_minor: int  # ceil(price * bps / 10000): never below the promised share
+    platform_fee_minor: int  # price - creator share; Stripe's fee comes out of it
+
+
+def split(price_minor: int, share_bps: int = DEFAULT_SHARE_BPS) -> Split:
+    """Integer arithmetic only: -(-a // b) is ceil(a / b) without a float in sight."""
+    if not _is_int(price_minor) or price_minor < 0:
+        raise InvalidAmount(f"a price is a non-negative integer in minor units, not {price_minor!r}")
+    if not _is_int(share_bps) or not 0 <= share_bps <= 10_000:
+        raise ValueError(f"share_bps must be an integer in [0, 10000], not {share_bps!r}")
+    share = -(-price_minor * share_bps // 10_000)
+    return Split(price_minor=price_minor, creator_share_minor=share, platform_fee_minor=price_minor - share)
+
+
+def check_price(price_minor: int, currency: str) -> None:
+    """Raise unless a fan may be charged `price_minor` in `currency` (ISO 4217, upper case)."""
+    if currency not in MIN_PRICE_MINOR:
+        supported = ", ".join(sorted(MIN_PRICE_MINOR))
+        raise UnsupportedCurrency(f"currency {currency!r} is not supported (use one of {supported})")
+    if not _is_int(price_minor):
+        raise InvalidAmount(f"a price is an integer in minor units, not {price_minor!r}")
+    low = MIN_PRICE_MINOR[currency]
+    if not low <= price_minor <= MAX_PRICE_MINOR:
+        raise InvalidAmount(
+            f"price must be between {low} and {MAX_PRICE_MINOR} minor units of {currency}, not {price_minor}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+# pending -> succeeded | failed. Failed -> succeeded is real: a PaymentIntent
+# whose first attempt failed stays open and the fan may pay it with another card.
+# Succeeded is final here (refunds and disputes are their own records), so a
+# late or duplicated payment_failed after it is stale.
+_TRANSITIONS: frozenset[tuple[PaymentStatus, PaymentStatus]] = frozenset(
+    {
+        (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED),
+        (PaymentStatus.PENDING, PaymentStatus.FAILED),
+        (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED),
+    }
+)
+
+
+def should_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """True if a payment in `current` moves to `target`; False for a stale or
+    duplicate transition, which the caller ignores (Stripe sends both)."""
+    return (current, target) in _TRANSITIONS

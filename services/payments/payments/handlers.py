@@ -1,0 +1,165 @@
+"""The events payments applies. Each runs inside the consumer's transaction, after
+the inbox has claimed the event id (see common.consumers): a Stripe event
+delivered twice (same evt id) is dropped there. The same news under another evt
+id is dropped by the state machine, so only the first transition emits.
+"""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common import outbox
+from common.consumers import EventHandlers, PermanentError
+from contracts.events.payments import PaymentFailed, PaymentFailedData, PaymentSucceeded, PaymentSucceededData
+from contracts.events.stripe import StripeEventReceived
+from payments import domain, models
+from payments.domain import PaymentStatus
+from payments.models import Payment
+
+PRODUCER = "payments"
+
+log = logging.getLogger(__name__)
+
+handlers = EventHandlers()
+
+
+@handlers.on(StripeEventReceived)
+async def on_stripe_event(event: StripeEventReceived, session: AsyncSession) -> None:
+    if event.data.connect:
+        return  # connected accounts' events (payouts, account updates) are not payments'
+    apply = _BY_TYPE.get(event.data.type)
+    if apply is None:
+        log.info("ignoring Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
+        return
+    await apply(event, session)
+
+
+async def on_payment_intent_succeeded(event: StripeEventReceived, session: AsyncSession) -> None:
+    intent = _event_object(event)
+    payment = await _find_payment(session, intent)
+    if payment is None or not _moves(payment, PaymentStatus.SUCCEEDED, event):
+        return
+    charge = intent.get("latest_charge")
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.stripe_charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    payment.succeeded_at = datetime.fromtimestamp(event.data.created, UTC)
+    await outbox.add(
+        session,
+        PaymentSucceeded.new(
+            PaymentSucceededData(
+                payment_id=str(payment.id),
+                offer_id=payment.offer_id,
+                fan_id=payment.fan_id,
+                creator_id=payment.creator_id,
+                price_minor=payment.price_minor,
+                creator_share_minor=payment.creator_share_minor,
+                platform_fee_minor=payment.platform_fee_minor,
+                currency=payment.currency,
+                stripe_payment_intent_id=intent["id"],
+                stripe_charge_id=payment.stripe_charge_id,
+                succeeded_at=payment.succeeded_at,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+async def on_payment_intent_payment_failed(event: StripeEventReceived, session: AsyncSession) -> None:
+    intent = _event_object(event)
+    payment = await _find_payment(session, intent)
+    if payment is None or not _moves(payment, PaymentStatus.FAILED, event):
+        return
+    error = intent.get("last_payment_error") or {}
+    payment.status = PaymentStatus.FAILED
+    payment.failure_code = error.get("code")
+    payment.failure_message = error.get("message")
+    await outbox.add(
+        session,
+        PaymentFailed.new(
+            PaymentFailedData(
+                payment_id=str(payment.id),
+                offer_id=payment.offer_id,
+                fan_id=payment.fan_id,
+                creator_id=payment.creator_id,
+                price_minor=payment.price_minor,
+                currency=payment.currency,
+                stripe_payment_intent_id=intent["id"],
+                failure_code=payment.failure_code,
+                failure_message=payment.failure_message,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+_BY_TYPE: dict[str, Callable[[StripeEventReceived, AsyncSession], Awaitable[None]]] = {
+    "payment_intent.succeeded": on_payment_intent_succeeded,
+    "payment_intent.payment_failed": on_payment_intent_payment_failed,
+}
+
+
+def _event_object(event: StripeEventReceived) -> dict[str, Any]:
+    try:
+        obj = event.data.payload["data"]["object"]
+        if isinstance(obj, dict) and isinstance(obj["id"], str):
+            return obj
+    except (KeyError, TypeError):
+        pass
+    raise PermanentError(f"Stripe event {event.data.stripe_event_id} has no data.object.id")
+
+
+def _moves(payment: Payment, target: PaymentStatus, event: StripeEventReceived) -> bool:
+    if domain.should_transition(PaymentStatus(payment.status), target):
+        return True
+    log.info(
+        "ignoring stale %s for payment %s already %s (Stripe event %s)",
+        event.data.type, payment.id, payment.status, event.data.stripe_event_id,
+    )
+    return False
+
+
+async def _find_payment(session: AsyncSession, intent: dict[str, Any]) -> Payment | None:
+    """The payment behind a PaymentIntent, row-locked; None if the intent is not ours.
+
+    We look up by intent id (stripe-mock echoes no metadata, real Stripe does).
+    An unknown intent is ours only if its metadata names one of our payments:
+    - no payment_id (or one that is no UUID) in the metadata: created elsewhere on
+      the same Stripe account (dashboard, another integration), so it is ignored;
+    - our payment without an intent id: we crashed between Stripe's answer and
+      storing it, so the intent is attached now;
+    - a payment_id we cannot match: our records disagree with Stripe's about real
+      money. That never heals by retrying, and dropping it would lose a payment,
+      so it is a PermanentError: parked on the DLQ with the reason for an operator.
+    """
+    intent_id = intent["id"]
+    payment = await models.get_payment_by_intent_for_update(session, intent_id)
+    if payment is not None:
+        return payment
+    claimed = (intent.get("metadata") or {}).get("payment_id")
+    if not claimed:
+        log.info("ignoring PaymentIntent %s: not created by this service", intent_id)
+        return None
+    try:
+        payment_id = uuid.UUID(claimed)
+    except (ValueError, TypeError):
+        log.info("ignoring PaymentIntent %s: its payment_id %r is not one of ours", intent_id, claimed)
+        return None
+    payment = await models.get_payment_for_update(session, payment_id)
+    if payment is None:
+        raise PermanentError(f"PaymentIntent {intent_id} names payment {payment_id}, which does not exist")
+    if payment.stripe_payment_intent_id is not None:
+        raise PermanentError(
+            f"PaymentIntent {intent_id} names payment {payment_id}, "
+            f"which belongs to PaymentIntent {payment.stripe_payment_intent_id}"
+        )
+    log.warning("attaching PaymentIntent %s to payment %s (its id was never stored)", intent_id, payment_id)
+    payment.stripe_payment_intent_id = intent_id
+    return payment

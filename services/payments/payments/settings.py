@@ -1,0 +1,31 @@
+from pydantic import field_validator
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import ServiceSettings, shared
+
+
+class Settings(ServiceSettings):
+    """CALLASTAR_PAYMENTS_DATABASE_URL, _HOST, _PORT, _CREATOR_SHARE_BPS; Stripe from the
+    unprefixed CALLASTAR_STRIPE_API_KEY and CALLASTAR_STRIPE_API_BASE."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLASTAR_PAYMENTS_", extra="ignore", populate_by_name=True)
+
+    port: int = 8101
+    database_url: str = "postgresql+asyncpg://payments:payments@127.0.0.1:55432/payments"
+    creator_share_bps: int = 8500  # basis points of the price the creator keeps (8500 = 85 %)
+
+    stripe_api_key: str = shared("CALLASTAR_STRIPE_API_KEY", "sk_test_123")
+    # stripe-mock by default; unset or empty means the real Stripe API.
+    stripe_api_base: str | None = shared("CALLASTAR_STRIPE_API_BASE", "http://127.0.0.1:12111")
+
+    @field_validator("stripe_api_base", mode="before")
+    @classmethod
+    def _empty_means_real_stripe(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("creator_share_bps")
+    @classmethod
+    def _share_is_a_fraction(cls, value: int) -> int:
+        if not 0 <= value <= 10_000:
+            raise ValueError("creator_share_bps must be between 0 and 10000")
+        return value
