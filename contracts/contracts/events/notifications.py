@@ -29,3 +29,7 @@ class NotificationCreatedData(EventData):
 
 class NotificationCreated(Event[NotificationCreatedData]):
     TOPIC: ClassVar[str] = "notification.created"
+
+    def key(self) -> bytes | None:
+        # Keyed by recipient, so one person's notifications stay in order.
+        return (self.creator_id or f"role:{self.data.recipient_role}").encode()
