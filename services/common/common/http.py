@@ -4,13 +4,14 @@ identity, problem-details errors, and health routes."""
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from hmac import compare_digest
+from http import HTTPStatus
 from typing import Literal
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
 Role = Literal["fan", "creator", "admin"]
 ROLES: tuple[Role, ...] = ("fan", "creator", "admin")
@@ -54,9 +55,21 @@ def require_role(who: Identity, *roles: Role) -> None:
         raise PermissionDeniedException(f"this action needs the role {' or '.join(roles)}")
 
 
+def _as_problem(exc: HTTPException) -> ProblemDetailsException:
+    # RFC 9457: `title` is the short summary of the problem type (here the status
+    # phrase), `detail` the explanation of this occurrence.
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        title=HTTPStatus(exc.status_code).phrase,
+        detail=exc.detail,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
 def problem_details() -> ProblemDetailsPlugin:
     """Every HTTP error answers with an RFC 9457 body."""
-    return ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _as_problem}))
 
 
 def health_routes(checks: dict[str, Callable[[], Awaitable[bool]]]) -> list:

@@ -1,0 +1,114 @@
+"""The gateway: JWT-authenticated /api routes forwarded to the services, Stripe
+webhooks published to Kafka, health, OpenAPI."""
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+from litestar import Litestar, Router
+from litestar.datastructures import MutableScopeHeaders
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from common import logs
+from common.http import CORRELATION_HEADER, health_routes, problem_details
+from gateway import webhooks
+from gateway.auth import JWTAuthMiddleware, provide_who
+from gateway.clients import Services
+from gateway.publisher import Publisher
+from gateway.routes import balance, notifications, payments
+from gateway.settings import Settings
+
+NAME = "gateway"
+BEARER = "BearerToken"
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_CORRELATION_STATE = "correlation_id"
+
+
+def correlation_middleware(app: ASGIApp) -> ASGIApp:
+    """Every request gets a correlation id (the caller's, if sane, else a new one),
+    in the logs and on the internal calls; `echo_correlation_id` returns it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        header = CORRELATION_HEADER.lower().encode()
+        sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == header), "")
+        value = sent if _CORRELATION_ID.fullmatch(sent) else str(uuid4())
+        scope.setdefault("state", {})[_CORRELATION_STATE] = value
+        token = logs.correlation_id.set(value)
+        try:
+            await app(scope, receive, send)
+        finally:
+            logs.correlation_id.reset(token)
+
+    return middleware
+
+
+async def echo_correlation_id(message: Message, scope: Scope) -> None:
+    # A before_send hook rather than a send wrapper in the middleware: errors raised
+    # by middleware (401, 429) are answered outside it, but every answer passes here.
+    value = scope.get("state", {}).get(_CORRELATION_STATE)
+    if message["type"] == "http.response.start" and value:
+        MutableScopeHeaders.from_message(message)[CORRELATION_HEADER] = value
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    logs.configure(NAME, settings.log_level)
+    publisher = Publisher(settings.kafka_bootstrap_servers, client_id=NAME,
+                          publish_timeout_s=settings.kafka_publish_timeout_s)
+    services = Services.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            await services.aclose()
+
+    api = Router(
+        "/api",
+        route_handlers=[*payments.route_handlers, *balance.route_handlers,
+                        *notifications.route_handlers],
+        middleware=[
+            # Before authentication, so a flood of bad tokens is throttled too.
+            RateLimitConfig(("minute", settings.rate_limit_per_minute), store="rate_limit_api").middleware,
+            DefineMiddleware(JWTAuthMiddleware, secret=settings.jwt_secret),
+        ],
+        dependencies={"who": Provide(provide_who, sync_to_thread=False)},
+        security=[{BEARER: []}],
+    )
+    readiness = {"kafka": publisher.reachable} | {
+        service.name: service.healthy for service in services.all()
+    }
+    return Litestar(
+        route_handlers=[api, *webhooks.route_handlers, *health_routes(readiness)],
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "publisher": Provide(lambda: publisher, use_cache=True, sync_to_thread=False),
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+        },
+        plugins=[problem_details()],
+        lifespan=[lifespan],
+        middleware=[DefineMiddleware(correlation_middleware)],
+        before_send=[echo_correlation_id],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Callastar API",
+            version="1.0.0",
+            path="/schema",
+            components=Components(security_schemes={
+                BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
+                                       description="HS256 JWT: iss=callastar, aud=callastar-api"),
+            }),
+        ),
+    )

@@ -1,0 +1,87 @@
+"""Who is calling: HS256 JWT bearer tokens, verified on every /api request, and
+the role guards route handlers declare."""
+
+import time
+from collections.abc import Callable
+
+import jwt
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
+
+from common.http import ROLES, Identity, Role
+
+ISSUER = "callastar"
+AUDIENCE = "callastar-api"
+ALGORITHM = "HS256"
+LEEWAY_S = 10  # clock skew tolerated on exp/iat between the issuer and us
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="callastar-api"'}
+
+
+class InvalidToken(Exception):
+    """The bearer token cannot be trusted; the message says why (safe to show)."""
+
+
+def issue_token(subject: str, role: Role, secret: str, *, ttl_s: int = 3600) -> str:
+    now = int(time.time())
+    claims = {"sub": subject, "role": role, "iss": ISSUER, "aud": AUDIENCE, "iat": now,
+              "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(token: str, secret: str) -> Identity:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],  # never let the token choose (alg=none, RS/HS confusion)
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"invalid token: {exc}") from exc
+    subject, role = claims.get("sub"), claims.get("role")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("invalid token: empty subject")
+    if role not in ROLES:
+        raise InvalidToken("invalid token: unknown role")
+    return Identity(user_id=subject, role=role)
+
+
+class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Puts the verified Identity in `request.user`; anything else is a 401."""
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        super().__init__(app)
+        self._secret = secret
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("missing bearer token", headers=CHALLENGE)
+        try:
+            who = verify_token(token.strip(), self._secret)
+        except InvalidToken as exc:
+            raise NotAuthorizedException(str(exc), headers=CHALLENGE) from exc
+        return AuthenticationResult(user=who, auth=token)
+
+
+def requires(*roles: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
+    """A guard: the authenticated caller must hold one of `roles`."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        if connection.user.role not in roles:
+            raise PermissionDeniedException(f"this action needs the role {' or '.join(roles)}")
+
+    return guard
+
+
+def provide_who(request: Request) -> Identity:
+    return request.user

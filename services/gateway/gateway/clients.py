@@ -1,0 +1,117 @@
+"""Internal HTTP to the services: one pooled client per service, carrying the
+internal token, the verified identity and the correlation id, and relaying the
+service's answer as is."""
+
+import logging
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+from litestar import Response
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
+
+from common import logs
+from common.http import (
+    CORRELATION_HEADER,
+    INTERNAL_TOKEN_HEADER,
+    USER_ID_HEADER,
+    USER_ROLE_HEADER,
+    Identity,
+)
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+# An id put into a downstream path: no "/", no dot-segments, nothing to escape.
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+
+
+def path_segment(value: str) -> str:
+    if not _SEGMENT.fullmatch(value):
+        raise NotFoundException("no such resource")
+    return value
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class ServiceClient:
+    def __init__(self, name: str, base_url: str, internal_token: str, timeout_s: float) -> None:
+        self.name = name
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout_s, headers={INTERNAL_TOKEN_HEADER: internal_token}
+        )
+
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        who: Identity,
+        *,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+    ) -> Response:
+        headers = {USER_ID_HEADER: who.user_id, USER_ROLE_HEADER: who.role}
+        if correlation_id := logs.correlation_id.get():
+            headers[CORRELATION_HEADER] = correlation_id
+        try:
+            upstream = await self._http.request(method, path, params=params, json=json,
+                                                headers=headers)
+        except httpx.TransportError as exc:  # refused, reset, timed out
+            log.warning("%s service unreachable: %r", self.name, exc)
+            raise ServiceUnavailableException(f"the {self.name} service is unavailable") from exc
+        return self._relay(upstream)
+
+    def _relay(self, upstream: httpx.Response) -> Response:
+        content_type = upstream.headers.get("content-type", "")
+        if upstream.is_error and "json" not in content_type:
+            # A crash page or a proxy's HTML: keep the status, never leak the body.
+            status = upstream.status_code
+            problem = {"status": status, "title": _phrase(status),
+                       "detail": f"the {self.name} service answered {status}"}
+            return Response(problem, status_code=status, media_type=PROBLEM_JSON)
+        return Response(upstream.content, status_code=upstream.status_code,
+                        media_type=content_type or None)
+
+    async def healthy(self) -> bool:
+        try:
+            return (await self._http.get("/health")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+@dataclass(frozen=True)
+class Services:
+    payments: ServiceClient
+    ledger: ServiceClient
+    payouts: ServiceClient
+    notifications: ServiceClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Services":
+        def client(name: str, url: str) -> ServiceClient:
+            return ServiceClient(name, url, settings.internal_token, settings.downstream_timeout_s)
+
+        return cls(
+            payments=client("payments", settings.payments_url),
+            ledger=client("ledger", settings.ledger_url),
+            payouts=client("payouts", settings.payouts_url),
+            notifications=client("notifications", settings.notifications_url),
+        )
+
+    def all(self) -> tuple[ServiceClient, ...]:
+        return (self.payments, self.ledger, self.payouts, self.notifications)
+
+    async def aclose(self) -> None:
+        for service in self.all():
+            await service.aclose()

@@ -1,0 +1,38 @@
+"""The gateway's settings. No database, so not a ServiceSettings: the shared
+CALLASTAR_* variables it needs plus its own CALLASTAR_GATEWAY_* ones."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.settings import shared
+
+
+class Settings(BaseSettings):
+    """CALLASTAR_GATEWAY_HOST, _PORT, _<SERVICE>_URL, _RATE_LIMIT_PER_MINUTE, ..."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLASTAR_GATEWAY_", extra="ignore", populate_by_name=True
+    )
+
+    kafka_bootstrap_servers: str = shared("CALLASTAR_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092")
+    internal_token: str = shared("CALLASTAR_INTERNAL_TOKEN", "dev-internal-token")
+    log_level: str = shared("CALLASTAR_LOG_LEVEL", "INFO")
+    jwt_secret: str = shared("CALLASTAR_JWT_SECRET", "dev-jwt-secret-change-me-0123456789abcdef")
+    stripe_webhook_secret: str = shared("CALLASTAR_STRIPE_WEBHOOK_SECRET", "whsec_dev_platform")
+    stripe_connect_webhook_secret: str = shared(
+        "CALLASTAR_STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_dev_connect"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    payments_url: str = "http://127.0.0.1:8101"
+    ledger_url: str = "http://127.0.0.1:8102"
+    payouts_url: str = "http://127.0.0.1:8103"
+    notifications_url: str = "http://127.0.0.1:8104"
+
+    downstream_timeout_s: float = 10.0  # one internal call, connect to last byte
+    # Stripe's own default; 0 would switch the SDK's timestamp check off, so refused.
+    webhook_tolerance_s: int = Field(300, gt=0)
+    kafka_publish_timeout_s: float = 10.0  # past this a webhook answers 503 and Stripe retries
+    max_body_bytes: int = 256 * 1024
+    rate_limit_per_minute: int = 120  # per client address, on /api routes

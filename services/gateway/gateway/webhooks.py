@@ -1,0 +1,118 @@
+"""Stripe webhooks: verify the signature on the raw body, publish the event to
+Kafka (acks=all), and only then answer 2xx, so Stripe retries whatever we did
+not durably hand over. Event types are not filtered here: consumers decide."""
+
+import json
+from typing import Any
+
+import stripe
+from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException, ServiceUnavailableException
+from pydantic import ValidationError
+
+from common import logs
+from contracts.events.stripe import StripeEventReceived, StripeEventReceivedData
+from gateway.publisher import KafkaUnavailable, Publisher
+from gateway.settings import Settings
+
+SIGNATURE_HEADER = "Stripe-Signature"
+
+
+class InvalidWebhook(Exception):
+    """Not a genuine, well-formed Stripe event; the message is safe to show."""
+
+
+def verify_signature(raw: bytes, header: str | None, secret: str, tolerance_s: int) -> None:
+    """Stripe's scheme (HMAC-SHA256 of f"{t}.{body}", any of several v1, t not older
+    than the tolerance), checked by Stripe's own SDK."""
+    if not header:
+        raise InvalidWebhook("missing Stripe-Signature header")
+    try:
+        stripe.WebhookSignature.verify_header(raw, header, secret, tolerance_s)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidWebhook(f"bad Stripe-Signature: {exc}") from exc
+    except UnicodeDecodeError as exc:  # Stripe signs UTF-8 text; anything else is not from Stripe
+        raise InvalidWebhook("body is not UTF-8") from exc
+
+
+def parse_event(raw: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidWebhook("body is not JSON") from exc
+    data = event.get("data") if isinstance(event, dict) else None
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not isinstance(data, dict)
+        or not isinstance(data.get("object"), dict)
+    ):
+        raise InvalidWebhook("body is not a Stripe event (id, type, data.object)")
+    return event
+
+
+def stripe_event_received(
+    event: dict[str, Any], *, connect: bool, correlation_id: str | None
+) -> StripeEventReceived:
+    object_id = event["data"]["object"].get("id")
+    try:
+        data = StripeEventReceivedData(
+            stripe_event_id=event["id"],
+            type=event["type"],
+            account=event.get("account"),
+            connect=connect,
+            livemode=event.get("livemode"),
+            api_version=event.get("api_version"),
+            created=event.get("created"),
+            object_id=object_id if isinstance(object_id, str) else None,
+            payload=event,
+        )
+    except ValidationError as exc:
+        raise InvalidWebhook(f"malformed Stripe event: {exc.errors()[0]['loc']}") from exc
+    return StripeEventReceived.new(
+        data,
+        producer="gateway",
+        creator_id=None,  # unknown at the edge; payments/payouts map objects to creators
+        correlation_id=correlation_id,
+        event_id=StripeEventReceived.event_id_for(event["id"]),
+    )
+
+
+async def receive(request: Request, publisher: Publisher, secret: str, tolerance_s: int,
+                  *, connect: bool) -> dict[str, bool]:
+    raw = await request.body()
+    try:
+        verify_signature(raw, request.headers.get(SIGNATURE_HEADER), secret, tolerance_s)
+        event = stripe_event_received(
+            parse_event(raw), connect=connect, correlation_id=logs.correlation_id.get()
+        )
+    except InvalidWebhook as exc:
+        raise ClientException(str(exc)) from exc
+    try:
+        await publisher.publish(event)
+    except KafkaUnavailable as exc:
+        raise ServiceUnavailableException(
+            "event not stored, retry later", headers={"Retry-After": "10"}
+        ) from exc
+    return {"received": True}
+
+
+@post("/webhooks/stripe", status_code=200, summary="Stripe platform events")
+async def stripe_webhook(
+    request: Request, publisher: NamedDependency[Publisher], settings: NamedDependency[Settings]
+) -> dict[str, bool]:
+    return await receive(request, publisher, settings.stripe_webhook_secret,
+                         settings.webhook_tolerance_s, connect=False)
+
+
+@post("/webhooks/stripe/connect", status_code=200, summary="Stripe Connect events")
+async def stripe_connect_webhook(
+    request: Request, publisher: NamedDependency[Publisher], settings: NamedDependency[Settings]
+) -> dict[str, bool]:
+    return await receive(request, publisher, settings.stripe_connect_webhook_secret,
+                         settings.webhook_tolerance_s, connect=True)
+
+
+route_handlers = [stripe_webhook, stripe_connect_webhook]

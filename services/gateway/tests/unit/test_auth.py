@@ -1,0 +1,73 @@
+import time
+
+import jwt
+import pytest
+
+from common.http import Identity
+from gateway.auth import AUDIENCE, ISSUER, InvalidToken, issue_token, verify_token
+
+SECRET = "unit-test-jwt-secret-0123456789abcdef"
+
+
+def token(**overrides: object) -> str:
+    now = int(time.time())
+    claims = {"sub": "user-1", "role": "fan", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
+              "exp": now + 600} | overrides
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def test_valid_token_gives_the_identity():
+    assert verify_token(token(sub="creator-9", role="creator"), SECRET) == Identity("creator-9", "creator")
+
+
+def test_issued_token_verifies():
+    assert verify_token(issue_token("admin-1", "admin", SECRET), SECRET) == Identity("admin-1", "admin")
+
+
+def test_expired_token_is_refused():
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(token(exp=int(time.time()) - 60), SECRET)
+
+
+def test_token_without_exp_is_refused():
+    with pytest.raises(InvalidToken, match="exp"):
+        verify_token(token(exp=None), SECRET)
+
+
+@pytest.mark.parametrize(
+    "claim", [{"iss": "someone-else"}, {"aud": "other-api"}, {"iss": None}, {"aud": None}]
+)
+def test_wrong_or_missing_issuer_or_audience_is_refused(claim):
+    with pytest.raises(InvalidToken):
+        verify_token(token(**claim), SECRET)
+
+
+def test_token_signed_with_another_secret_is_refused():
+    forged = jwt.encode(jwt.decode(token(), options={"verify_signature": False}),
+                        "another-secret-0123456789abcdef0123", algorithm="HS256")
+    with pytest.raises(InvalidToken, match="[Ss]ignature"):
+        verify_token(forged, SECRET)
+
+
+def test_unsigned_token_is_refused():
+    unsigned = jwt.encode(jwt.decode(token(), options={"verify_signature": False}), None,
+                          algorithm="none")
+    with pytest.raises(InvalidToken):
+        verify_token(unsigned, SECRET)
+
+
+@pytest.mark.parametrize("role", ["superuser", "", None, "Admin"])
+def test_unknown_role_is_refused(role):
+    with pytest.raises(InvalidToken, match="role"):
+        verify_token(token(role=role), SECRET)
+
+
+def test_token_without_subject_is_refused():
+    with pytest.raises(InvalidToken):
+        verify_token(token(sub=None), SECRET)
+
+
+def test_garbage_is_refused():
+    with pytest.raises(InvalidToken):
+        verify_token("not.a.jwt", SECRET)
