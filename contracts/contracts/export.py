@@ -28,6 +28,9 @@ REGENERATE = "run `./callastar contracts` or `uv run python -m contracts export`
 PRODUCERS: dict[str, str] = {
     "stripe.event.received": "gateway",
     "payment.*": "payments",
+    "refund.*": "payments",
+    "dispute.*": "payments",
+    "debt.*": "ledger",
     "ledger.*": "ledger",
     "notification.created": "notifications",
 }
@@ -51,6 +54,26 @@ DESCRIPTIONS: dict[str, str] = {
     "ledger.balance_changed": (
         "A creator's balances (available, disputed, reserved, debt) after a journal "
         "entry, in minor units."
+    ),
+    "refund.created": (
+        "A refund succeeded at Stripe, with the creator's proportional clawback "
+        "(cumulative over the payment's refunds, never a cent more than the share)."
+    ),
+    "refund.failed": (
+        "A refund failed; if it had succeeded before, the ledger reverses its entry."
+    ),
+    "dispute.created": "A fan disputed a payment: the creator's share of it is frozen.",
+    "dispute.updated": "A dispute's status or evidence due date changed.",
+    "dispute.closed": "A dispute ended: won (share back to the creator) or lost (gone).",
+    "dispute.funds_withdrawn": (
+        "Stripe took the disputed amount and its dispute fee from the platform's balance."
+    ),
+    "dispute.funds_reinstated": (
+        "Stripe gave the disputed amount (and any returned fee) back to the platform's balance."
+    ),
+    "debt.created": (
+        "A refund or dispute took back more than the creator's available balance; "
+        "the shortfall is owed and deducted from later payouts."
     ),
     "notification.created": (
         "An in-app notification for one user or for every admin; the gateway pushes "

@@ -1,9 +1,18 @@
 """Topic names (= event types), the model each topic carries, and the DLQ rule."""
 
 from contracts.envelope import Event
+from contracts.events.debts import DebtCreated
+from contracts.events.disputes import (
+    DisputeClosed,
+    DisputeCreated,
+    DisputeFundsReinstated,
+    DisputeFundsWithdrawn,
+    DisputeUpdated,
+)
 from contracts.events.ledger import BalanceChanged
 from contracts.events.notifications import NotificationCreated
 from contracts.events.payments import PaymentFailed, PaymentFeeRecorded, PaymentSucceeded
+from contracts.events.refunds import RefundCreated, RefundFailed
 from contracts.events.stripe import StripeEventReceived
 
 STRIPE_EVENT_RECEIVED = StripeEventReceived.TOPIC
@@ -12,6 +21,14 @@ PAYMENT_FAILED = PaymentFailed.TOPIC
 PAYMENT_FEE_RECORDED = PaymentFeeRecorded.TOPIC
 LEDGER_BALANCE_CHANGED = BalanceChanged.TOPIC
 NOTIFICATION_CREATED = NotificationCreated.TOPIC
+REFUND_CREATED = RefundCreated.TOPIC
+REFUND_FAILED = RefundFailed.TOPIC
+DISPUTE_CREATED = DisputeCreated.TOPIC
+DISPUTE_UPDATED = DisputeUpdated.TOPIC
+DISPUTE_CLOSED = DisputeClosed.TOPIC
+DISPUTE_FUNDS_WITHDRAWN = DisputeFundsWithdrawn.TOPIC
+DISPUTE_FUNDS_REINSTATED = DisputeFundsReinstated.TOPIC
+DEBT_CREATED = DebtCreated.TOPIC
 
 EVENTS: dict[str, type[Event]] = {
     model.TOPIC: model
@@ -22,6 +39,14 @@ EVENTS: dict[str, type[Event]] = {
         PaymentFeeRecorded,
         BalanceChanged,
         NotificationCreated,
+        RefundCreated,
+        RefundFailed,
+        DisputeCreated,
+        DisputeUpdated,
+        DisputeClosed,
+        DisputeFundsWithdrawn,
+        DisputeFundsReinstated,
+        DebtCreated,
     )
 }
 

@@ -1,0 +1,22 @@
+"""Events the ledger emits about what creators owe the platform."""
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.envelope import Event, EventData
+from contracts.money import Currency, MinorUnits
+
+
+class DebtCreatedData(EventData):
+    debt_id: str
+    creator_id: str
+    amount_minor: MinorUnits = Field(description="What available could not cover")
+    currency: Currency
+    cause_type: Literal["refund", "dispute"]
+    cause_id: str = Field(description="Our refund or dispute id")
+    total_debt_minor: MinorUnits = Field(description="All the creator's open debt in this currency")
+
+
+class DebtCreated(Event[DebtCreatedData]):
+    TOPIC: ClassVar[str] = "debt.created"

@@ -1,0 +1,61 @@
+"""Events payments emits about disputes (chargebacks), in the order a dispute
+lives them: payments puts out-of-order Stripe events back in this order."""
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.envelope import Event, EventData
+from contracts.money import Currency, MinorUnits
+
+
+class DisputeData(EventData):
+    dispute_id: str
+    stripe_dispute_id: str
+    payment_id: str
+    creator_id: str
+    amount_minor: MinorUnits = Field(description="Disputed amount")
+    currency: Currency
+    creator_share_minor: MinorUnits = Field(
+        description="The creator's share of the disputed amount, frozen while the dispute is open"
+    )
+    status: str = Field(description="Stripe's dispute status, e.g. needs_response, won, lost")
+    reason: str | None = None
+    evidence_due_by: datetime | None = None
+
+
+class DisputeCreated(Event[DisputeData]):
+    TOPIC: ClassVar[str] = "dispute.created"
+
+
+class DisputeUpdated(Event[DisputeData]):
+    TOPIC: ClassVar[str] = "dispute.updated"
+
+
+class DisputeClosedData(DisputeData):
+    outcome: Literal["won", "lost"] = Field(
+        description="won: the frozen share goes back to the creator; lost (or accepted): it is gone"
+    )
+
+
+class DisputeClosed(Event[DisputeClosedData]):
+    TOPIC: ClassVar[str] = "dispute.closed"
+
+
+class DisputeFundsData(EventData):
+    dispute_id: str
+    payment_id: str
+    creator_id: str
+    amount_minor: MinorUnits = Field(description="Disputed amount leaving (or returning to) the balance")
+    fee_minor: MinorUnits = Field(description="Stripe's dispute fee charged (or given back)")
+    currency: Currency
+    stripe_balance_transaction_ids: list[str]
+
+
+class DisputeFundsWithdrawn(Event[DisputeFundsData]):
+    TOPIC: ClassVar[str] = "dispute.funds_withdrawn"
+
+
+class DisputeFundsReinstated(Event[DisputeFundsData]):
+    TOPIC: ClassVar[str] = "dispute.funds_reinstated"
