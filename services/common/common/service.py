@@ -4,6 +4,7 @@ and the internal HTTP API in one process, plus its `migrate` / `serve` commands.
 import argparse
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,16 @@ from common.http import CORRELATION_HEADER, health_routes, identity, internal_on
 from common.kafka import kafka_reachable, make_producer
 from common.outbox import OutboxRelay
 from common.settings import ServiceSettings
+
+
+SHUTDOWN_STEP_SECONDS = 10.0
+
+log = logging.getLogger(__name__)
+
+
+async def _settle(task: asyncio.Task) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @dataclass
@@ -98,12 +109,15 @@ def create_service_app(
             await broker.start()
             yield
         finally:
-            await broker.stop()
+            # Each step is bounded: a stop that hangs (a broker that went away)
+            # must not keep the process from exiting; uncommitted offsets and
+            # unsent outbox rows are simply picked up again after a restart.
             relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
-            await producer.stop()
-            await db.dispose()
+            for step in (broker.stop(), _settle(relay_task), producer.stop(), db.dispose()):
+                try:
+                    await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
+                except TimeoutError:
+                    log.warning("%s: a shutdown step took over %ss; moving on", name, SHUTDOWN_STEP_SECONDS)
 
     async def db_ready() -> bool:
         await holder["runtime"].db.ping()
