@@ -47,6 +47,16 @@ DEV_DEFAULTS: dict[str, str] = {
     "CALLASTAR_KAFKA_PARTITIONS": "6",
 }
 
+# The test profile's clients (e2e tests, the benchmark) all call from 127.0.0.1,
+# so the per-client rate limit would throttle the suite itself; its own tests
+# run against a gateway configured with a low limit.
+PROFILE_DEFAULTS: dict[str, dict[str, str]] = {
+    "test": {
+        "CALLASTAR_GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000",
+        "CALLASTAR_GATEWAY_SENSITIVE_RATE_LIMIT_PER_MINUTE": "1000000",
+    },
+}
+
 
 def repo_root() -> Path:
     """The workspace root: CALLASTAR_ROOT, else the directory above deploy/."""
@@ -150,7 +160,7 @@ class StackConfig:
         dev defaults.
         """
         env: dict[str, str] = {}
-        for key, default in DEV_DEFAULTS.items():
+        for key, default in {**DEV_DEFAULTS, **PROFILE_DEFAULTS.get(self.profile, {})}.items():
             env[key] = self.environ.get(key) or default
         env["CALLASTAR_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
         for svc in SERVICES:
