@@ -18,6 +18,7 @@ from stack.config import SERVICES, StackConfig
 from stack.handle import StackHandle
 from stack.procs import StackError, wait_until
 from stack.runner import LocalStack
+from stack.stripe_fixtures import write_fee_fixtures
 
 # Read by the `external` backend (all required except where a default is shown).
 EXTERNAL_VARS = (
@@ -38,6 +39,10 @@ class LocalBackend:
         self.runner = LocalStack(StackConfig.for_profile("test"), say=lambda msg: print(f"[stack] {msg}", flush=True))
 
     def start_infra(self) -> StackHandle:
+        # stripe-mock with a non-zero balance transaction fee (see stack.stripe_fixtures),
+        # so the tests see Stripe's fee through the SDK and HTTP.
+        if not self.runner.cfg.uses_real_stripe:
+            self.runner.fixtures = write_fee_fixtures(self.runner.cfg)
         # reset=True: stop a leftover test stack and wipe state that does not start
         return self.runner.start_infra(reset=True)
 

@@ -7,6 +7,7 @@ id is dropped by the state machine, so only the first transition emits.
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,28 +15,49 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox
 from common.consumers import EventHandlers, PermanentError
-from contracts.events.payments import PaymentFailed, PaymentFailedData, PaymentSucceeded, PaymentSucceededData
+from contracts.events.payments import (
+    PaymentFailed,
+    PaymentFailedData,
+    PaymentFeeRecorded,
+    PaymentFeeRecordedData,
+    PaymentSucceeded,
+    PaymentSucceededData,
+)
 from contracts.events.stripe import StripeEventReceived
-from payments import domain, models
+from payments import domain, fees, models
+from payments.dispute_handlers import on_charge_dispute
 from payments.domain import PaymentStatus
 from payments.models import Payment
+from payments.refund_records import apply_stripe_refund, object_id
+from payments.stripe_gateway import StripeCallFailed, StripeGateway
 
 PRODUCER = "payments"
 
 log = logging.getLogger(__name__)
 
-handlers = EventHandlers()
+# The app's Stripe gateway while a Stripe event is applied (for the few rows of
+# the routing table that must ask Stripe, e.g. for a charge's fee).
+_stripe: ContextVar[StripeGateway] = ContextVar("stripe_gateway")
 
 
-@handlers.on(StripeEventReceived)
-async def on_stripe_event(event: StripeEventReceived, session: AsyncSession) -> None:
-    if event.data.connect:
-        return  # connected accounts' events (payouts, account updates) are not payments'
-    apply = _BY_TYPE.get(event.data.type)
-    if apply is None:
-        log.info("ignoring Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
-        return
-    await apply(event, session)
+def make_handlers(stripe_gateway: StripeGateway) -> EventHandlers:
+    handlers = EventHandlers()
+
+    @handlers.on(StripeEventReceived)
+    async def on_stripe_event(event: StripeEventReceived, session: AsyncSession) -> None:
+        if event.data.connect:
+            return  # connected accounts' events (payouts, account updates) are not payments'
+        apply = _BY_TYPE.get(event.data.type)
+        if apply is None:
+            log.info("ignoring Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
+            return
+        token = _stripe.set(stripe_gateway)
+        try:
+            await apply(event, session)
+        finally:
+            _stripe.reset(token)
+
+    return handlers
 
 
 async def on_payment_intent_succeeded(event: StripeEventReceived, session: AsyncSession) -> None:
@@ -100,9 +122,92 @@ async def on_payment_intent_payment_failed(event: StripeEventReceived, session: 
     )
 
 
+async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: AsyncSession) -> None:
+    """Stripe's processing fee, once per payment, when the charge has its
+    balance transaction (often only on a later charge.updated)."""
+    charge = _event_object(event)
+    intent_id = object_id(charge.get("payment_intent"))
+    if charge.get("status") != "succeeded" or intent_id is None or charge.get("balance_transaction") is None:
+        return
+    payment = await models.get_payment_by_intent_for_update(session, intent_id)
+    if payment is None or payment.stripe_balance_transaction_id is not None:
+        return  # not ours, or its fee is recorded already
+    txn = charge["balance_transaction"]
+    if not isinstance(txn, dict):  # only the id: read it through the charge, expanded
+        try:
+            charge = await _stripe.get().retrieve_charge_with_balance_transaction(charge["id"])
+        except StripeCallFailed as error:
+            if error.retryable:
+                raise
+            raise PermanentError(f"Stripe refused to read charge {charge['id']}: {error}") from error
+        txn = charge.get("balance_transaction")
+    try:
+        fee = fees.fee_from_balance_transaction(txn)
+    except ValueError as error:
+        raise PermanentError(f"charge {charge['id']}: {error}") from error
+    if fee is None:
+        raise PermanentError(f"charge {charge['id']} came back without its balance transaction")
+    payment.stripe_fee_minor = fee.fee_minor
+    payment.stripe_fee_currency = fee.currency
+    payment.stripe_balance_transaction_id = fee.balance_transaction_id
+    if payment.stripe_charge_id is None:
+        payment.stripe_charge_id = charge["id"]
+    if fee.fee_minor == 0:
+        return  # recorded; nothing for the ledger to post
+    await outbox.add(
+        session,
+        PaymentFeeRecorded.new(
+            PaymentFeeRecordedData(
+                payment_id=str(payment.id),
+                creator_id=payment.creator_id,
+                fee_minor=fee.fee_minor,
+                currency=fee.currency,
+                stripe_balance_transaction_id=fee.balance_transaction_id,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+async def on_refund_event(event: StripeEventReceived, session: AsyncSession) -> None:
+    """refund.created / .updated / .failed and charge.refund.updated: the object is the Refund."""
+    await apply_stripe_refund(session, _event_object(event), cause=event)
+
+
+async def on_charge_refunded(event: StripeEventReceived, session: AsyncSession) -> None:
+    """A cross-check only: on current API versions the charge carries no refund
+    ids, so the refunds themselves arrive as refund.* events."""
+    charge = _event_object(event)
+    intent_id = object_id(charge.get("payment_intent"))
+    payment = await (models.get_payment_by_intent_for_update(session, intent_id) if intent_id
+                     else models.get_payment_by_charge_for_update(session, charge["id"]))
+    if payment is None:
+        return
+    if charge.get("amount_refunded") != payment.refunded_minor:
+        log.warning(
+            "charge %s says %r refunded, our succeeded refunds of payment %s add up to %s (Stripe event %s)",
+            charge["id"], charge.get("amount_refunded"), payment.id, payment.refunded_minor,
+            event.data.stripe_event_id,
+        )
+
+
 _BY_TYPE: dict[str, Callable[[StripeEventReceived, AsyncSession], Awaitable[None]]] = {
     "payment_intent.succeeded": on_payment_intent_succeeded,
     "payment_intent.payment_failed": on_payment_intent_payment_failed,
+    "charge.succeeded": on_charge_succeeded_or_updated,
+    "charge.updated": on_charge_succeeded_or_updated,
+    "charge.refunded": on_charge_refunded,
+    "refund.created": on_refund_event,
+    "refund.updated": on_refund_event,
+    "refund.failed": on_refund_event,
+    "charge.refund.updated": on_refund_event,
+    "charge.dispute.created": on_charge_dispute,
+    "charge.dispute.updated": on_charge_dispute,
+    "charge.dispute.closed": on_charge_dispute,
+    "charge.dispute.funds_withdrawn": on_charge_dispute,
+    "charge.dispute.funds_reinstated": on_charge_dispute,
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from payments.domain import PaymentStatus, Split
+from payments.refunds import OPEN
 
 
 class Base(DeclarativeBase):
@@ -41,6 +42,14 @@ class Payment(Base):
     # The fan's Idempotency-Key, if the request carried one: a retried request
     # finds its payment again instead of opening a second one.
     idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
+    # Succeeded refunds, and t of the cumulative clawback (see payments.clawback):
+    # succeeded refunds plus disputed amounts not won. Minor units.
+    refunded_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    taken_back_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # Stripe's processing fee, in its balance transaction's currency (may differ from `currency`).
+    stripe_fee_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    stripe_fee_currency: Mapped[str | None] = mapped_column(sa.String(3))
+    stripe_balance_transaction_id: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
@@ -112,3 +121,111 @@ async def open_payment(
     payment = await session.get(Payment, payment_id)
     assert payment is not None
     return payment, True
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("payments.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)  # given back to the fan, payment's currency
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    # NULL between our insert and Stripe's answer; set at once for a dashboard-made refund.
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.Text, unique=True)
+    # What this refund took from the creator when it succeeded (kept after a failure, as history).
+    creator_clawback_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    failure_reason: Mapped[str | None] = mapped_column(sa.Text)
+    requested_by: Mapped[str | None] = mapped_column(sa.Text)  # the admin; NULL when made outside our API
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('PENDING', 'REQUIRES_ACTION', 'SUCCEEDED', 'FAILED', 'CANCELED')",
+            name="refunds_status_known",
+        ),
+        sa.CheckConstraint("amount_minor > 0", name="refunds_amount_positive"),
+        sa.CheckConstraint("creator_clawback_minor >= 0", name="refunds_clawback_not_negative"),
+    )
+
+
+async def get_payment_by_charge_for_update(session: AsyncSession, charge_id: str) -> Payment | None:
+    return await session.scalar(sa.select(Payment).where(Payment.stripe_charge_id == charge_id).with_for_update())
+
+
+async def open_refunds_minor(session: AsyncSession, payment_id: uuid.UUID) -> int:
+    """Refunds of the payment still under way at Stripe (pending or requiring action)."""
+    total = await session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_minor), 0)).where(
+            Refund.payment_id == payment_id, Refund.status.in_(sorted(OPEN))
+        )
+    )
+    return int(total)
+
+
+async def list_refunds(session: AsyncSession, payment_id: uuid.UUID) -> list[Refund]:
+    return list(
+        await session.scalars(sa.select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.created_at, Refund.id))
+    )
+
+
+async def get_refund(session: AsyncSession, refund_id: uuid.UUID, *, for_update: bool = False) -> Refund | None:
+    return await session.get(Refund, refund_id, with_for_update=for_update, populate_existing=for_update)
+
+
+async def get_refund_by_stripe_id(
+    session: AsyncSession, stripe_refund_id: str, *, for_update: bool = False
+) -> Refund | None:
+    query = sa.select(Refund).where(Refund.stripe_refund_id == stripe_refund_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
+
+
+class Dispute(Base):
+    """A Stripe dispute (chargeback or inquiry) on one of our payments; see payments.disputes."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    payment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("payments.id"), index=True)
+    creator_id: Mapped[str] = mapped_column(sa.Text, index=True)  # the payment's, for the admin filters
+    stripe_dispute_id: Mapped[str] = mapped_column(sa.Text, unique=True)
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)  # disputed, in the payment's currency
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.Text)  # Stripe's, as is (statuses Stripe adds later included)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    evidence_due_by: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    observed_at: Mapped[int] = mapped_column(sa.BigInteger)  # `created` (Unix s) of the newest Stripe event seen
+    # The creator's share frozen by the dispute; NULL while nothing is (an inquiry).
+    creator_share_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    taken_back_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # added to the payment's total
+    balance_transaction_ids: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.Text), default=list)  # booked once each
+    closed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(sa.Text)  # won | lost; NULL while open or closed with no money moved
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_minor > 0", name="disputes_amount_positive"),
+        sa.CheckConstraint(
+            "creator_share_minor >= 0 AND taken_back_minor >= 0", name="disputes_share_not_negative"
+        ),
+        sa.CheckConstraint("outcome IN ('won', 'lost')", name="disputes_outcome_known"),
+        sa.CheckConstraint("closed OR outcome IS NULL", name="disputes_outcome_only_when_closed"),
+    )
+
+
+async def get_dispute_by_stripe_id_for_update(session: AsyncSession, stripe_dispute_id: str) -> Dispute | None:
+    return await session.scalar(
+        sa.select(Dispute)
+        .where(Dispute.stripe_dispute_id == stripe_dispute_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )

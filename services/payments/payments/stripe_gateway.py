@@ -7,6 +7,7 @@ second object at Stripe.
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 
@@ -34,6 +35,10 @@ class StripeCallFailed(Exception):
 
 def intent_idempotency_key(payment_id: uuid.UUID) -> str:
     return f"payment-intent:{payment_id}"
+
+
+def refund_idempotency_key(refund_id: uuid.UUID) -> str:
+    return f"refund:{refund_id}"
 
 
 def transfer_group(payment_id: uuid.UUID) -> str:
@@ -89,6 +94,41 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise StripeCallFailed(error) from error
         return _intent(intent)
+
+    async def create_refund(
+        self,
+        *,
+        refund_id: uuid.UUID,
+        payment_id: uuid.UUID,
+        payment_intent_id: str,
+        amount_minor: int,
+        reason: str | None,
+    ) -> dict[str, Any]:
+        """The Refund as Stripe answered it (a plain dict, shaped like a webhook's
+        `data.object`). The metadata lets a webhook find our refund even if we
+        crashed before storing its Stripe id."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "amount": amount_minor,
+            "metadata": {"refund_id": str(refund_id), "payment_id": str(payment_id)},
+        }
+        if reason is not None:
+            params["reason"] = reason
+        try:
+            refund = await self._client.v1.refunds.create_async(
+                params, options={"idempotency_key": refund_idempotency_key(refund_id)}
+            )
+        except stripe.StripeError as error:
+            raise StripeCallFailed(error) from error
+        return refund.to_dict()
+
+    async def retrieve_charge_with_balance_transaction(self, charge_id: str) -> dict[str, Any]:
+        """The Charge with its balance transaction expanded (a read: no idempotency key)."""
+        try:
+            charge = await self._client.v1.charges.retrieve_async(charge_id, {"expand": ["balance_transaction"]})
+        except stripe.StripeError as error:
+            raise StripeCallFailed(error) from error
+        return charge.to_dict()
 
     async def close(self) -> None:
         await self._http.close_async()

@@ -1,0 +1,188 @@
+"""Our refund records follow Stripe's Refund objects. The one place a refund
+changes status and money is counted: used with Stripe's answer to our API call
+and with every refund webhook, so both paths end in the same record and a
+refund is counted once, whichever arrives first or twice.
+"""
+
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common import outbox
+from common.consumers import PermanentError
+from contracts.envelope import Event
+from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
+from payments import models, refunds
+from payments.clawback import clawback
+from payments.models import Payment, Refund
+from payments.refunds import RefundStatus
+
+PRODUCER = "payments"
+
+log = logging.getLogger(__name__)
+
+
+async def apply_stripe_refund(session: AsyncSession, obj: dict[str, Any], *, cause: Event | None) -> Refund | None:
+    """Bring our record of the Stripe Refund `obj` to its status; None if the
+    refund is not about one of our payments.
+
+    Lock order is payment, then refund (as in the API), so the API's answer and
+    webhooks about one refund apply one after the other."""
+    status = refunds.from_stripe(obj.get("status"))
+    if status is None:
+        log.warning("Stripe refund %s has a status we do not know: %r; waiting for the next", obj["id"], obj.get("status"))
+        return None
+    found = await _find(session, obj)
+    payment = await (models.get_payment_for_update(session, found.payment_id) if found else _payment_of(session, obj))
+    if payment is None:
+        log.info("ignoring Stripe refund %s: not about one of our payments", obj["id"])
+        return None
+    # Under the payment's lock: whoever came first has created or attached it.
+    refund = await _find(session, obj, for_update=True) or _dashboard_refund(session, payment, obj)
+    if refund.stripe_refund_id is None:
+        refund.stripe_refund_id = obj["id"]
+    await _move(session, payment, refund, status, obj, cause)
+    return refund
+
+
+async def _find(session: AsyncSession, obj: dict[str, Any], *, for_update: bool = False) -> Refund | None:
+    """By Stripe refund id, else by the refund_id our API put in the metadata."""
+    refund = await models.get_refund_by_stripe_id(session, obj["id"], for_update=for_update)
+    if refund is not None:
+        return refund
+    ours = _uuid((obj.get("metadata") or {}).get("refund_id"))
+    if ours is None:
+        return None
+    refund = await models.get_refund(session, ours, for_update=for_update)
+    if refund is None:
+        raise PermanentError(f"Stripe refund {obj['id']} names refund {ours}, which does not exist")
+    if refund.stripe_refund_id not in (None, obj["id"]):
+        raise PermanentError(
+            f"Stripe refund {obj['id']} names refund {ours}, which is Stripe refund {refund.stripe_refund_id}"
+        )
+    return refund
+
+
+async def _payment_of(session: AsyncSession, obj: dict[str, Any]) -> Payment | None:
+    intent, charge = object_id(obj.get("payment_intent")), object_id(obj.get("charge"))
+    if intent is not None and (payment := await models.get_payment_by_intent_for_update(session, intent)):
+        return payment
+    if charge is not None:
+        return await models.get_payment_by_charge_for_update(session, charge)
+    return None
+
+
+def _dashboard_refund(session: AsyncSession, payment: Payment, obj: dict[str, Any]) -> Refund:
+    """A refund made outside our API (Stripe's dashboard, or Stripe itself)."""
+    amount, currency = obj.get("amount"), obj.get("currency")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or not isinstance(currency, str):
+        raise PermanentError(f"Stripe refund {obj['id']} has no usable amount/currency: {amount!r} {currency!r}")
+    if currency.upper() != payment.currency:
+        raise PermanentError(f"Stripe refund {obj['id']} is in {currency}, its payment {payment.id} in {payment.currency}")
+    log.info("recording Stripe refund %s of payment %s, made outside our API", obj["id"], payment.id)
+    refund = Refund(
+        id=uuid.uuid4(),
+        payment_id=payment.id,
+        amount_minor=amount,
+        currency=payment.currency,
+        status=RefundStatus.PENDING,
+        reason=obj.get("reason"),
+        stripe_refund_id=obj["id"],
+    )
+    session.add(refund)
+    return refund
+
+
+async def _move(
+    session: AsyncSession,
+    payment: Payment,
+    refund: Refund,
+    target: RefundStatus,
+    obj: dict[str, Any],
+    cause: Event | None,
+) -> None:
+    current = RefundStatus(refund.status)
+    if not refunds.should_transition(current, target):
+        if current != target:
+            log.info("ignoring stale %s for refund %s already %s", target, refund.id, current)
+        return
+    refund.status = target
+    if target == RefundStatus.SUCCEEDED:
+        before = payment.taken_back_minor
+        after = before + refund.amount_minor
+        if after > payment.price_minor:
+            raise PermanentError(
+                f"refund {refund.id} would take back {after} of payment {payment.id}'s price {payment.price_minor}"
+            )
+        refund.creator_clawback_minor = clawback(payment.creator_share_minor, payment.price_minor, before, after)
+        payment.taken_back_minor = after
+        payment.refunded_minor += refund.amount_minor
+        await outbox.add(session, _created(payment, refund, cause))
+    elif target in (RefundStatus.FAILED, RefundStatus.CANCELED):
+        refund.failure_reason = obj.get("failure_reason") or target.lower()
+        returned = 0
+        if current == RefundStatus.SUCCEEDED:
+            # Give back what keeps the creator's total at floor(share * t / price):
+            # the refund's own clawback, unless later movements shifted the rounding.
+            before = payment.taken_back_minor
+            after = before - refund.amount_minor
+            returned = -clawback(payment.creator_share_minor, payment.price_minor, before, after)
+            payment.taken_back_minor = after
+            payment.refunded_minor -= refund.amount_minor
+        await outbox.add(session, _failed(payment, refund, returned, was_succeeded=current == RefundStatus.SUCCEEDED,
+                                          cause=cause))
+
+
+def _created(payment: Payment, refund: Refund, cause: Event | None) -> RefundCreated:
+    assert refund.stripe_refund_id is not None
+    return RefundCreated.new(
+        RefundCreatedData(
+            refund_id=str(refund.id),
+            payment_id=str(payment.id),
+            creator_id=payment.creator_id,
+            stripe_refund_id=refund.stripe_refund_id,
+            amount_minor=refund.amount_minor,
+            currency=refund.currency,
+            creator_clawback_minor=refund.creator_clawback_minor,
+            refunded_total_minor=payment.refunded_minor,
+            reason=refund.reason,
+        ),
+        producer=PRODUCER,
+        creator_id=payment.creator_id,
+        cause=cause,
+    )
+
+
+def _failed(payment: Payment, refund: Refund, returned: int, *, was_succeeded: bool, cause: Event | None) -> RefundFailed:
+    return RefundFailed.new(
+        RefundFailedData(
+            refund_id=str(refund.id),
+            payment_id=str(payment.id),
+            creator_id=payment.creator_id,
+            stripe_refund_id=refund.stripe_refund_id,
+            amount_minor=refund.amount_minor,
+            currency=refund.currency,
+            creator_clawback_minor=returned,
+            was_succeeded=was_succeeded,
+            failure_reason=refund.failure_reason,
+        ),
+        producer=PRODUCER,
+        creator_id=payment.creator_id,
+        cause=cause,
+    )
+
+
+def object_id(value: object) -> str | None:
+    """An id, whether Stripe sent the id or the expanded object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -1,0 +1,96 @@
+"""Refunds' pure rules: what may be refunded, and how a refund moves through
+Stripe's statuses. No I/O here; the clawback itself is `payments.clawback`."""
+
+from enum import StrEnum
+
+from payments.domain import PaymentError, PaymentStatus
+
+# Stripe's `reason` values for a refund we create.
+REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+class RefundError(PaymentError):
+    """Base of the refund rules' errors."""
+
+
+class PaymentNotRefundable(RefundError):
+    """The payment is in no state to be refunded (not succeeded, or nothing left)."""
+
+
+class InvalidRefund(RefundError):
+    """The requested amount, currency or reason is wrong for this payment."""
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+OPEN = frozenset({RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION})
+
+
+def from_stripe(status: object) -> RefundStatus | None:
+    """Our status for a Stripe refund status; None for one we do not know (a
+    status Stripe adds later is logged and waited out, never guessed)."""
+    if not isinstance(status, str):
+        return None
+    try:
+        return RefundStatus(status.upper())
+    except ValueError:
+        return None
+
+
+# Stripe: pending <-> requires_action, either -> succeeded | failed | canceled,
+# and a succeeded refund may still fail later (e.g. the card was closed).
+# Failed and canceled are final. Anything else is a stale or duplicate event.
+_TRANSITIONS: frozenset[tuple[RefundStatus, RefundStatus]] = frozenset(
+    {
+        (RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION),
+        (RefundStatus.REQUIRES_ACTION, RefundStatus.PENDING),
+        *((source, target) for source in OPEN for target in (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED)),
+        (RefundStatus.SUCCEEDED, RefundStatus.FAILED),
+    }
+)
+
+
+def should_transition(current: RefundStatus, target: RefundStatus) -> bool:
+    """True if a refund in `current` moves to `target`; False for a stale or
+    duplicate transition, which the caller ignores."""
+    return (current, target) in _TRANSITIONS
+
+
+def refundable(*, price_minor: int, taken_back_minor: int, open_refunds_minor: int) -> int:
+    """What may still be refunded: the price less what already went back to the
+    fan (succeeded refunds and disputed amounts not won) and refunds under way."""
+    return max(price_minor - taken_back_minor - open_refunds_minor, 0)
+
+
+def check_refund(
+    *,
+    payment_status: str,
+    payment_currency: str,
+    refundable_minor: int,
+    amount_minor: int | None,
+    currency: str | None,
+    reason: str | None,
+) -> int:
+    """The amount to refund (all that is left when `amount_minor` is None), or
+    raise why this refund may not be made."""
+    if payment_status != PaymentStatus.SUCCEEDED:
+        raise PaymentNotRefundable(f"only a succeeded payment can be refunded; this one is {payment_status}")
+    if currency is not None and currency.upper() != payment_currency:
+        raise InvalidRefund(f"the payment is in {payment_currency}, not {currency.upper()}")
+    if reason is not None and reason not in REASONS:
+        raise InvalidRefund(f"reason must be one of {', '.join(sorted(REASONS))}, not {reason!r}")
+    if amount_minor is None:
+        if refundable_minor == 0:
+            raise PaymentNotRefundable("nothing is left to refund on this payment")
+        return refundable_minor
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
+        raise InvalidRefund(f"a refund is a positive integer in minor units, not {amount_minor!r}")
+    if amount_minor > refundable_minor:
+        raise InvalidRefund(f"at most {refundable_minor} minor units of {payment_currency} are left to refund")
+    return amount_minor

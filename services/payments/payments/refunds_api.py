@@ -1,0 +1,176 @@
+"""Refund routes of payments' internal API (called by the gateway only)."""
+
+import logging
+import uuid
+from typing import Any, Literal
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.plugins.problem_details import ProblemDetailsException
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from common.db import Database
+from common.http import Identity, require_role
+from payments import models, refunds
+from payments.models import Refund
+from payments.refund_records import apply_stripe_refund
+from payments.refunds import RefundStatus
+from payments.stripe_gateway import StripeCallFailed, StripeGateway
+
+log = logging.getLogger(__name__)
+
+
+class RefundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: int | None = Field(default=None, description="Minor units; all that is left refundable if omitted")
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217; must be the payment's")
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+
+    @field_validator("amount_minor", mode="before")
+    @classmethod
+    def _minor_units_are_integers(cls, value: object) -> object:
+        # Litestar validates bodies in lax mode: "1000" or 1000.0 must be refused, not coerced.
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError("amount_minor must be an integer number of minor units")
+        return value
+
+
+class RefundNotStarted(Exception):
+    """Stripe was not reached, or refused: the refund is recorded with its outcome."""
+
+    def __init__(self, refund: Refund, error: StripeCallFailed) -> None:
+        super().__init__(str(error))
+        self.refund = refund
+        self.error = error
+
+
+@post("/payments/{payment_id:uuid}/refunds")
+async def create_refund(
+    payment_id: uuid.UUID, data: RefundRequest, db: Database, who: Identity, stripe_gateway: StripeGateway
+) -> Response[dict[str, Any]]:
+    """Validate, commit the refund PENDING, then ask Stripe with an idempotency
+    key from the refund id, then apply Stripe's answer exactly as a webhook would.
+    No transaction is held across the Stripe call."""
+    require_role(who, "admin")
+    async with db.transaction() as session:
+        # Locked: two refunds of one payment never both pass the refundable check.
+        payment = await models.get_payment_for_update(session, payment_id)
+        if payment is None:
+            raise NotFoundException("no such payment")
+        amount = refunds.check_refund(
+            payment_status=payment.status,
+            payment_currency=payment.currency,
+            refundable_minor=refunds.refundable(
+                price_minor=payment.price_minor,
+                taken_back_minor=payment.taken_back_minor,
+                open_refunds_minor=await models.open_refunds_minor(session, payment.id),
+            ),
+            amount_minor=data.amount_minor,
+            currency=data.currency,
+            reason=data.reason,
+        )
+        if payment.stripe_payment_intent_id is None:
+            raise refunds.PaymentNotRefundable("the payment has no PaymentIntent at Stripe")
+        refund = Refund(
+            id=uuid.uuid4(),
+            payment_id=payment.id,
+            amount_minor=amount,
+            currency=payment.currency,
+            status=RefundStatus.PENDING,
+            reason=data.reason,
+            requested_by=who.user_id,
+        )
+        session.add(refund)
+        intent_id = payment.stripe_payment_intent_id
+
+    try:
+        answer = await stripe_gateway.create_refund(
+            refund_id=refund.id, payment_id=payment_id, payment_intent_id=intent_id,
+            amount_minor=amount, reason=data.reason,
+        )
+    except StripeCallFailed as error:
+        raise RefundNotStarted(await _record_refusal(db, refund.id, error), error) from error
+
+    async with db.transaction() as session:
+        # Stripe's answer carries our refund id in its metadata (real Stripe; stripe-mock
+        # echoes none), so attach it by our id before applying it.
+        stored = await models.get_refund(session, refund.id)
+        assert stored is not None
+        if stored.stripe_refund_id is None:
+            stored.stripe_refund_id = answer["id"]
+        await session.flush()
+        applied = await apply_stripe_refund(session, answer, cause=None)
+        assert applied is not None and applied.id == refund.id
+        await session.flush()
+        await session.refresh(applied)  # the timestamps the database set
+    return Response(refund_view(applied), status_code=202)
+
+
+@get("/payments/{payment_id:uuid}/refunds")
+async def list_refunds(payment_id: uuid.UUID, db: Database, who: Identity) -> list[dict[str, Any]]:
+    """An admin, or the paying fan or the creator paid; anyone else sees nothing."""
+    async with db.transaction() as session:
+        payment = await models.get_payment(session, payment_id)
+        if payment is None or who.role != "admin" and who.user_id not in (payment.fan_id, payment.creator_id):
+            raise NotFoundException("no such payment")
+        return [refund_view(r) for r in await models.list_refunds(session, payment_id)]
+
+
+async def _record_refusal(db: Database, refund_id: uuid.UUID, error: StripeCallFailed) -> Refund:
+    """A definitive refusal fails the refund (no money moved, nobody was told of
+    it: no event). A retryable failure leaves it PENDING: Stripe may have made
+    it, and its webhook (matched by the refund id in the metadata) settles it."""
+    async with db.transaction() as session:
+        refund = await models.get_refund(session, refund_id, for_update=True)
+        assert refund is not None
+        if not error.retryable and refund.status == RefundStatus.PENDING and refund.stripe_refund_id is None:
+            refund.status = RefundStatus.FAILED
+            refund.failure_reason = error.code
+        await session.flush()
+        await session.refresh(refund)
+    return refund
+
+
+def refund_view(refund: Refund) -> dict[str, Any]:
+    return {
+        "refund_id": str(refund.id),
+        "payment_id": str(refund.payment_id),
+        "status": refund.status,
+        "amount_minor": refund.amount_minor,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "creator_clawback_minor": refund.creator_clawback_minor,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "failure_reason": refund.failure_reason,
+        "requested_by": refund.requested_by,
+        "created_at": refund.created_at.isoformat(),
+        "updated_at": refund.updated_at.isoformat(),
+    }
+
+
+def _problem(status: int, title: str):  # noqa: ANN202 - a Litestar exception handler
+    def handle(request: Request, error: Exception) -> Response[dict[str, Any]]:
+        return ProblemDetailsException(status_code=status, title=title, detail=str(error)).to_response(request)
+
+    return handle
+
+
+def _not_started(request: Request, error: RefundNotStarted) -> Response[dict[str, Any]]:
+    log.warning("refund %s: stripe call failed: %s (%s)", error.refund.id, error.error, error.error.code)
+    problem = ProblemDetailsException(
+        status_code=502,
+        title="Stripe call failed",
+        detail=str(error),
+        extra={"code": error.error.code, "retryable": error.error.retryable, "refund": refund_view(error.refund)},
+    )
+    return problem.to_response(request)
+
+
+route_handlers = [create_refund, list_refunds]
+
+exception_handlers = {
+    refunds.PaymentNotRefundable: _problem(409, "Payment not refundable"),
+    refunds.InvalidRefund: _problem(422, "Refund refused"),
+    RefundNotStarted: _not_started,
+}
