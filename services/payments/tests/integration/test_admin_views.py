@@ -66,7 +66,7 @@ async def test_refunds_filter_by_creator_status_and_amount_sorted_by_amount(clie
 
 
 async def test_disputes_filter_by_reason_several_statuses_and_date_range(client, as_user, creator):
-    by_status = await get(client, as_user, "/admin/disputes?status=lost&status=needs_response",
+    by_status = await get(client, as_user, "/admin/disputes", status=["lost", "needs_response"],
                           creator_id=creator["creator_id"])
     by_reason = await get(client, as_user, "/admin/disputes", creator_id=creator["creator_id"], reason="general")
     by_dates = await get(client, as_user, "/admin/disputes", creator_id=creator["creator_id"],
