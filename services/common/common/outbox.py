@@ -43,11 +43,13 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
+        linger_seconds: float = 0.005,
     ) -> None:
         self._db = db
         self._producer = producer
         self._batch_size = batch_size
         self._idle_poll = idle_poll_seconds
+        self._linger = linger_seconds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -96,6 +98,9 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             try:
                 await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+                # Under load commits come in bursts: a few ms of waiting lets one
+                # pass publish the burst instead of one pass per commit.
+                await asyncio.sleep(self._linger)
             except TimeoutError:
                 pass
 
