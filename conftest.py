@@ -4,6 +4,9 @@
          the SMTP sink; nothing else. Unit tests that use neither fixture start nothing.
 `stack`  (session): `infra` plus the four services and the gateway.
 
+When either was used, the run ends with `python -m ledger check` against the
+ledger database the tests used: broken ledger invariants fail the run.
+
 Both return a `stack.StackHandle`: `env`, `gateway_url`, `database_url(service)`,
 `asyncpg_dsn(service)`, `kafka_bootstrap`, `stripe_api_base`, `maildir`, `smtp_port`.
 The backend is CALLASTAR_TEST_STACK=local (default) | containers | external;
@@ -15,11 +18,47 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from stack.procs import StackError
 from stack.testing import make_backend, timed
+
+
+LEDGER_CHECK = pytest.StashKey[tuple[bool, str]]()
+
+
+def _check_ledger(handle, config: pytest.Config) -> None:
+    """Run the ledger's invariant check while the stack still runs (migrating
+    first, so a run that never touched the ledger checks an empty journal)."""
+    env = {**os.environ, **handle.env}
+    for command in ("migrate", "check"):
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "ledger", command], env=env, capture_output=True, text=True, timeout=600
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:  # the stack must still be stopped
+            config.stash[LEDGER_CHECK] = (False, f"python -m ledger {command}: {exc}")
+            return
+        if done.returncode != 0:
+            config.stash[LEDGER_CHECK] = (False, f"python -m ledger {command}:\n{done.stdout}{done.stderr}")
+            return
+    config.stash[LEDGER_CHECK] = (True, done.stdout.strip())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if LEDGER_CHECK not in session.config.stash:
+        return
+    ok, report = session.config.stash[LEDGER_CHECK]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", "ledger invariants" if ok else "LEDGER INVARIANTS BROKEN", red=not ok, green=ok)
+        reporter.write_line(report)
+    if not ok and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _fail(what: str, exc: BaseException) -> None:
@@ -28,7 +67,7 @@ def _fail(what: str, exc: BaseException) -> None:
 
 
 @pytest.fixture(scope="session")
-def infra():
+def infra(request):
     try:
         backend = make_backend()
     except StackError as exc:
@@ -59,6 +98,7 @@ def infra():
     try:
         yield handle
     finally:
+        _check_ledger(handle, request.config)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -45,7 +45,7 @@ async def test_fan_payment_credits_creator_and_notifies_them(gateway: Gateway, d
 
     balances = await eventually(credited)
     assert balances["EUR"] == {"currency": "EUR", "available_minor": 8500, "disputed_minor": 0,
-                               "reserved_minor": 0, "debt_minor": 0}
+                               "reserved_minor": 0, "debt_minor": 0, "payouts_blocked": False}
 
     creator_auth = gateway.auth(creator, "creator")
 

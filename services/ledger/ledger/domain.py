@@ -13,6 +13,8 @@ STRIPE_BALANCE = "stripe:balance"
 PLATFORM_REVENUE = "platform:revenue"
 PLATFORM_PROCESSING_FEES = "platform:processing_fees"
 PLATFORM_DISPUTE_FEES = "platform:dispute_fees"
+# Money the card network has taken for an open dispute (funds withdrawn, outcome pending).
+STRIPE_DISPUTED_FUNDS = "stripe:disputed_funds"
 
 CREATOR_BUCKETS = ("available", "disputed", "reserved", "debt")
 
@@ -29,6 +31,10 @@ class LedgerError(Exception):
 
 class UnbalancedEntry(LedgerError):
     pass
+
+
+class InvalidAmounts(LedgerError):
+    """An event whose amounts cannot be posted (e.g. a clawback above the refund)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,152 @@ def fee_postings(fee: int, currency: str) -> list[Posting]:
     return postings
 
 
+def _entry(postings: list[Posting]) -> list[Posting]:
+    """Drop zero postings (a refund fully covered by `available` posts no debt),
+    but keep an all-zero entry whole: it still records that the event happened."""
+    check_balanced(postings)
+    return [p for p in postings if p.amount_minor != 0] or postings
+
+
+def _non_negative(**amounts: int) -> None:
+    negative = {name: value for name, value in amounts.items() if value < 0}
+    if negative:
+        raise InvalidAmounts(f"amounts must not be negative: {negative}")
+
+
+def _take_from_available(creator_id: str, amount: int, available: int, currency: str) -> list[Posting]:
+    """Take `amount` from the creator: what `available` holds covers it, the
+    shortfall becomes debt, so `available` never goes below zero."""
+    covered = min(max(available, 0), amount)
+    return [
+        Posting(creator_account(creator_id, "available"), covered, currency),
+        Posting(creator_account(creator_id, "debt"), amount - covered, currency),
+    ]
+
+
+def refund_postings(
+    creator_id: str, amount: int, clawback: int, available: int, currency: str
+) -> list[Posting]:
+    """The fan gets `amount` back from the Stripe balance; the creator gives back
+    `clawback` (computed by payments, cumulative per payment), the platform the rest."""
+    _non_negative(amount=amount, clawback=clawback)
+    if clawback > amount:
+        raise InvalidAmounts(f"clawback {clawback} is more than the refund {amount}")
+    return _entry(
+        [
+            Posting(STRIPE_BALANCE, -amount, currency),
+            *_take_from_available(creator_id, clawback, available, currency),
+            Posting(PLATFORM_REVENUE, amount - clawback, currency),
+        ]
+    )
+
+
+def reversal_postings(postings: list[Posting]) -> list[Posting]:
+    """The correction of an entry: the same postings, negated."""
+    return _entry([Posting(p.account, -p.amount_minor, p.currency) for p in postings])
+
+
+def refund_reversal_postings(creator_id: str, refund: list[Posting], debt_deducted: int) -> list[Posting]:
+    """A succeeded refund that Stripe failed later: its entry, negated.
+
+    Except for the part of the refund's debt that payouts already deducted: that
+    debt no longer exists to be cancelled, the creator paid it from a payout, so
+    it goes back to `available` instead. The creator's total moves by exactly the
+    refund's clawback either way, and `debt` never goes below zero.
+    """
+    _non_negative(debt_deducted=debt_deducted)
+    debt = creator_account(creator_id, "debt")
+    available = creator_account(creator_id, "available")
+    posted_debt = sum(p.amount_minor for p in refund if p.account == debt)
+    if debt_deducted > posted_debt:
+        raise InvalidAmounts(f"deducted {debt_deducted} of a debt of {posted_debt}")
+    reversed_ = reversal_postings(refund)
+    if debt_deducted == 0:
+        return reversed_
+    currency = next(p.currency for p in refund if p.account == debt)
+    adjusted = [p for p in reversed_ if p.account not in (debt, available)]
+    returned = -sum(p.amount_minor for p in refund if p.account == available)
+    adjusted += [
+        Posting(available, returned - debt_deducted, currency),
+        Posting(debt, debt_deducted - posted_debt, currency),
+    ]
+    return _entry(adjusted)
+
+
+def dispute_opened_postings(creator_id: str, share: int, available: int, currency: str) -> list[Posting]:
+    """The creator's share of the disputed amount is frozen: out of `available`
+    (shortfall -> debt) into `disputed`."""
+    _non_negative(share=share)
+    return _entry(
+        [
+            *_take_from_available(creator_id, share, available, currency),
+            Posting(creator_account(creator_id, "disputed"), -share, currency),
+        ]
+    )
+
+
+def dispute_funds_withdrawn_postings(amount: int, fee: int, currency: str) -> list[Posting]:
+    """The card network takes the disputed amount, Stripe its dispute fee."""
+    _non_negative(amount=amount, fee=fee)
+    return _entry(
+        [
+            Posting(STRIPE_BALANCE, -(amount + fee), currency),
+            Posting(PLATFORM_DISPUTE_FEES, fee, currency),
+            Posting(STRIPE_DISPUTED_FUNDS, amount, currency),
+        ]
+    )
+
+
+def dispute_funds_reinstated_postings(amount: int, fee: int, currency: str) -> list[Posting]:
+    """The disputed amount (and the fee Stripe gives back, if any) return."""
+    _non_negative(amount=amount, fee=fee)
+    return _entry(
+        [
+            Posting(STRIPE_BALANCE, amount + fee, currency),
+            Posting(PLATFORM_DISPUTE_FEES, -fee, currency),
+            Posting(STRIPE_DISPUTED_FUNDS, -amount, currency),
+        ]
+    )
+
+
+def dispute_won_postings(creator_id: str, share: int, currency: str) -> list[Posting]:
+    """The frozen share goes back to `available` (a debt the opening created stays
+    open: it is deducted at payout time like any other)."""
+    _non_negative(share=share)
+    return _entry(
+        [
+            Posting(creator_account(creator_id, "disputed"), share, currency),
+            Posting(creator_account(creator_id, "available"), -share, currency),
+        ]
+    )
+
+
+def dispute_lost_postings(creator_id: str, amount: int, share: int, currency: str) -> list[Posting]:
+    """The frozen share is gone for good; the platform bears the rest of the
+    disputed amount; the money the network took is written off."""
+    _non_negative(amount=amount, share=share)
+    if share > amount:
+        raise InvalidAmounts(f"frozen share {share} is more than the disputed amount {amount}")
+    return _entry(
+        [
+            Posting(creator_account(creator_id, "disputed"), share, currency),
+            Posting(PLATFORM_REVENUE, amount - share, currency),
+            Posting(STRIPE_DISPUTED_FUNDS, -amount, currency),
+        ]
+    )
+
+
+def debt_posted(creator_id: str, postings: list[Posting]) -> int:
+    """What an entry adds to the creator's debt (the shortfall), in minor units."""
+    debt = creator_account(creator_id, "debt")
+    return sum(p.amount_minor for p in postings if p.account == debt)
+
+
+def touches_creator(creator_id: str, postings: list[Posting]) -> bool:
+    prefix = f"creator:{creator_id}:"
+    return any(p.account.startswith(prefix) for p in postings)
+
+
 @dataclass(frozen=True)
 class CreatorBalance:
     """What a creator sees, in minor units: owed to them (available, disputed,
@@ -86,6 +238,11 @@ class CreatorBalance:
     disputed_minor: int = 0
     reserved_minor: int = 0
     debt_minor: int = 0
+
+
+def payouts_blocked(debt: int, threshold: int) -> bool:
+    """Payouts stop while the debt is above the threshold (per currency)."""
+    return debt > threshold
 
 
 def creator_balance(creator_id: str, currency: str, sums: dict[str, int]) -> CreatorBalance:
@@ -102,3 +259,38 @@ def creator_balance(creator_id: str, currency: str, sums: dict[str, int]) -> Cre
         # debt is an asset of the platform (debit-normal): positive sum = owed by creator
         debt_minor=sums.get(creator_account(creator_id, "debt"), 0),
     )
+
+
+# Debts: what a shortfall left the creator owing, one per cause (refund or dispute).
+# The journal's `creator:{id}:debt` account is the truth; the debts table is its
+# projection per cause: sum(remaining) == the debt account, per creator and currency.
+DEBT_OPEN = "OPEN"
+DEBT_PARTIALLY_DEDUCTED = "PARTIALLY_DEDUCTED"
+DEBT_SETTLED = "SETTLED"  # fully deducted from payouts
+DEBT_REVERSED = "REVERSED"  # its cause was undone (refund failed) before it was fully deducted
+DEBT_STATUSES = (DEBT_OPEN, DEBT_PARTIALLY_DEDUCTED, DEBT_SETTLED, DEBT_REVERSED)
+
+
+@dataclass(frozen=True)
+class DebtAmounts:
+    amount_minor: int  # what the shortfall created
+    remaining_minor: int  # still owed
+    reversed_minor: int = 0  # cancelled because the cause was undone
+
+    @property
+    def deducted_minor(self) -> int:
+        """Already taken from payouts."""
+        return self.amount_minor - self.remaining_minor - self.reversed_minor
+
+    @property
+    def status(self) -> str:
+        if self.remaining_minor == self.amount_minor:
+            return DEBT_OPEN
+        if self.remaining_minor > 0:
+            return DEBT_PARTIALLY_DEDUCTED
+        return DEBT_REVERSED if self.reversed_minor > 0 else DEBT_SETTLED
+
+    def reversed(self) -> "DebtAmounts":
+        """The cause was undone: what remains is cancelled (what payouts already
+        deducted goes back to `available`, see refund_reversal_postings)."""
+        return DebtAmounts(self.amount_minor, 0, self.reversed_minor + self.remaining_minor)

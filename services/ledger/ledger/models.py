@@ -1,4 +1,4 @@
-"""The journal: entries and their postings, append-only."""
+"""The journal (entries and their postings, append-only) and the debts projection."""
 
 import uuid
 from collections import defaultdict
@@ -24,7 +24,18 @@ class JournalEntry(Base):
     cause_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     kind: Mapped[str] = mapped_column(sa.Text)
     creator_id: Mapped[str | None] = mapped_column(sa.Text, index=True)
+    # The business object the entry is about ("payment:<id>", "refund:<id>",
+    # "dispute:<id>"); unique per kind, so one refund is posted once even if it
+    # were announced by two different events.
+    reference: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+    __table_args__ = (
+        sa.Index(
+            "journal_entries_kind_reference", "kind", "reference", unique=True,
+            postgresql_where=sa.text("reference IS NOT NULL"),
+        ),
+    )
 
 
 class PostingRow(Base):
@@ -39,20 +50,52 @@ class PostingRow(Base):
     __table_args__ = (sa.Index("postings_account_currency", "account", "currency"),)
 
 
+class Debt(Base):
+    """A projection of `creator:{id}:debt` per cause; it changes (remaining,
+    status), the journal does not. Payouts deduct the oldest open debts first."""
+
+    __tablename__ = "debts"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    creator_id: Mapped[str] = mapped_column(sa.Text)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    cause_type: Mapped[str] = mapped_column(sa.Text)  # refund | dispute
+    cause_id: Mapped[str] = mapped_column(sa.Text)  # our refund or dispute id
+    entry_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("journal_entries.id"))  # the entry that created it
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    remaining_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    reversed_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    status: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+    __table_args__ = (
+        sa.UniqueConstraint("cause_type", "cause_id", name="debts_one_per_cause"),
+        sa.Index("debts_creator_currency_status", "creator_id", "currency", "status"),
+    )
+
+    def amounts(self) -> domain.DebtAmounts:
+        return domain.DebtAmounts(self.amount_minor, self.remaining_minor, self.reversed_minor)
+
+
 async def post_entry(
     session: AsyncSession,
     *,
     cause_event_id: uuid.UUID,
     kind: str,
     creator_id: str | None,
+    reference: str | None,
     postings: list[domain.Posting],
 ) -> uuid.UUID | None:
-    """Append a balanced entry; None if this cause was already posted."""
+    """Append a balanced entry; None if this cause, or this (kind, reference),
+    was already posted."""
     domain.check_balanced(postings)
     entry_id = await session.scalar(
         insert(JournalEntry)
-        .values(id=uuid.uuid4(), cause_event_id=cause_event_id, kind=kind, creator_id=creator_id)
-        .on_conflict_do_nothing(index_elements=[JournalEntry.cause_event_id])
+        .values(
+            id=uuid.uuid4(), cause_event_id=cause_event_id, kind=kind, creator_id=creator_id, reference=reference
+        )
+        .on_conflict_do_nothing()  # any unique key: the cause event or (kind, reference)
         .returning(JournalEntry.id)
     )
     if entry_id is None:
@@ -65,6 +108,87 @@ async def post_entry(
         ],
     )
     return entry_id
+
+
+async def lock_creator(session: AsyncSession, creator_id: str) -> None:
+    """Serialize the entries that read a creator's balance before posting (a
+    refund's shortfall depends on `available`), until the transaction ends."""
+    await session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"ledger-creator:{creator_id}", 0)))
+    )
+
+
+async def entry_postings(session: AsyncSession, kind: str, reference: str) -> list[domain.Posting] | None:
+    """The postings of the entry of this kind about this object; None if not posted."""
+    entry_id = await session.scalar(
+        sa.select(JournalEntry.id).where(JournalEntry.kind == kind, JournalEntry.reference == reference)
+    )
+    if entry_id is None:
+        return None
+    rows = await session.execute(
+        sa.select(PostingRow.account, PostingRow.amount_minor, PostingRow.currency)
+        .where(PostingRow.entry_id == entry_id)
+        .order_by(PostingRow.id)
+    )
+    return [domain.Posting(account, int(amount), currency) for account, amount, currency in rows]
+
+
+async def create_debt(
+    session: AsyncSession,
+    *,
+    creator_id: str,
+    currency: str,
+    cause_type: str,
+    cause_id: str,
+    entry_id: uuid.UUID,
+    amount_minor: int,
+) -> Debt:
+    debt = Debt(
+        id=uuid.uuid4(),
+        creator_id=creator_id,
+        currency=currency,
+        cause_type=cause_type,
+        cause_id=cause_id,
+        entry_id=entry_id,
+        amount_minor=amount_minor,
+        remaining_minor=amount_minor,
+        reversed_minor=0,
+        status=domain.DEBT_OPEN,
+    )
+    session.add(debt)
+    await session.flush()
+    return debt
+
+
+async def get_debt_for_update(session: AsyncSession, cause_type: str, cause_id: str) -> Debt | None:
+    return await session.scalar(
+        sa.select(Debt).where(Debt.cause_type == cause_type, Debt.cause_id == cause_id).with_for_update()
+    )
+
+
+def set_debt_amounts(debt: Debt, amounts: domain.DebtAmounts) -> None:
+    debt.remaining_minor = amounts.remaining_minor
+    debt.reversed_minor = amounts.reversed_minor
+    debt.status = amounts.status
+    debt.updated_at = sa.func.clock_timestamp()
+
+
+async def list_debts(
+    session: AsyncSession, *, creator_id: str | None, status: str | None, limit: int
+) -> list[Debt]:
+    query = sa.select(Debt).order_by(Debt.created_at.desc(), Debt.id).limit(limit)
+    if creator_id is not None:
+        query = query.where(Debt.creator_id == creator_id)
+    if status is not None:
+        query = query.where(Debt.status == status)
+    return list(await session.scalars(query))
+
+
+async def creator_balance(session: AsyncSession, creator_id: str, currency: str) -> domain.CreatorBalance:
+    for balance in await creator_balances(session, creator_id):
+        if balance.currency == currency:
+            return balance
+    return domain.CreatorBalance(currency=currency)
 
 
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[domain.CreatorBalance]:

@@ -1,0 +1,44 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from common.db import Database, migrate
+from common.kafka import make_producer, publish
+from contracts.envelope import Event
+from ledger.app import create_app
+from ledger.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@pytest.fixture(scope="session")
+async def client(infra):
+    """The whole service in-process (consumers, outbox relay, API) on the test stack."""
+    settings = Settings()  # the infra fixture has put the stack's addresses in os.environ
+    await asyncio.to_thread(migrate, MIGRATIONS, settings.database_url)
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def db(client):
+    """The service's database from the tests' own event loop (the test client runs
+    the app on another loop, so the app's engine cannot be shared)."""
+    database = Database(Settings().database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def publish_events(infra):
+    producer = make_producer(infra.kafka_bootstrap, client_id="ledger-test")
+    await producer.start()
+
+    async def send(*events: Event) -> None:
+        for event in events:
+            await publish(producer, event)
+
+    yield send
+    await producer.stop()

@@ -1,0 +1,126 @@
+"""The journal is append-only for the service's own role, and `python -m ledger
+check` tells a sound ledger from a broken one."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from common.db import Database, migrate
+from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
+from contracts.events.refunds import RefundCreated, RefundCreatedData
+from ledger import domain, handlers, models
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+async def test_the_ledger_role_can_neither_update_nor_delete_nor_truncate_the_journal(infra, db) -> None:
+    async with db.transaction() as session:
+        entry_id = await models.post_entry(
+            session, cause_event_id=uuid.uuid4(), kind="payment", creator_id="c_append_only", reference=None,
+            postings=domain.payment_postings("c_append_only", 100, 85, "EUR"),
+        )
+    connection = await asyncpg.connect(infra.asyncpg_dsn("ledger"))  # as the role `ledger`
+    try:
+        assert await connection.fetchval("SELECT current_user") == "ledger"
+        for statement in (
+            "UPDATE journal_entries SET kind = 'edited' WHERE id = $1",
+            "DELETE FROM journal_entries WHERE id = $1",
+            "UPDATE postings SET amount_minor = 0 WHERE entry_id = $1",
+            "DELETE FROM postings WHERE entry_id = $1",
+        ):
+            with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                await connection.execute(statement, entry_id)
+        for table in ("journal_entries", "postings"):
+            with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                await connection.execute(f"TRUNCATE {table} CASCADE")
+        assert await connection.fetchval("SELECT count(*) FROM postings WHERE entry_id = $1", entry_id) == 3
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def scratch_ledger(infra):
+    """A ledger database of its own, so a broken entry never reaches the one the
+    run is checked against at the end."""
+    name = f"ledger_check_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = infra.database_url("ledger").rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(migrate, MIGRATIONS, url)
+        database = Database(url)
+        yield url, database
+        await database.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def run_check(url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CALLASTAR_LEDGER_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "ledger", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratch_ledger) -> None:
+    url, database = scratch_ledger
+    creator = "c_check"
+    paid = PaymentSucceeded.new(
+        PaymentSucceededData(
+            payment_id="pay_check", fan_id="fan_1", creator_id=creator, price_minor=10000, creator_share_minor=8500,
+            platform_fee_minor=1500, currency="EUR", stripe_payment_intent_id="pi_check",
+            succeeded_at=datetime.now(UTC),
+        ),
+        producer="payments", creator_id=creator,
+    )
+    refunded = RefundCreated.new(
+        RefundCreatedData(
+            refund_id="ref_check", payment_id="pay_check", creator_id=creator, stripe_refund_id="re_check",
+            amount_minor=10000, currency="EUR", creator_clawback_minor=8500, refunded_total_minor=10000,
+        ),
+        producer="payments", creator_id=creator,
+    )
+    async with database.transaction() as session:
+        await handlers.on_payment_succeeded(paid, session)
+        await models.post_entry(  # a payout-like reservation, so the refund below runs short
+            session, cause_event_id=uuid.uuid4(), kind="test_reservation", creator_id=creator, reference=None,
+            postings=[domain.Posting(f"creator:{creator}:available", 6000, "EUR"),
+                      domain.Posting(f"creator:{creator}:reserved", -6000, "EUR")],
+        )
+        await handlers.on_refund_created(refunded, session)  # 2500 from available, 6000 debt
+
+    sound = await asyncio.to_thread(run_check, url)
+    assert sound.returncode == 0, sound.stdout + sound.stderr
+    assert sound.stdout.startswith("ledger check OK: 3 entries, 9 postings balanced")
+    assert "1 debts match" in sound.stdout
+
+    # Inserts are allowed (only UPDATE/DELETE are refused): write what the code never would.
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        broken = uuid.uuid4()
+        await connection.execute(
+            "INSERT INTO journal_entries (id, cause_event_id, kind, creator_id) VALUES ($1, $2, 'manual', $3)",
+            broken, uuid.uuid4(), creator,
+        )
+        await connection.executemany(
+            "INSERT INTO postings (entry_id, account, currency, amount_minor) VALUES ($1, $2, 'EUR', $3)",
+            [(broken, "stripe:balance", -100), (broken, f"creator:{creator}:available", 200),
+             (broken, f"creator:{creator}:debt", 50)],
+        )
+    finally:
+        await connection.close()
+
+    failed = await asyncio.to_thread(run_check, url)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"entry {broken} (manual): entry does not balance: {{'EUR': 150}}" in failed.stdout
+    assert f"entry {broken} (manual): leaves creator:{creator}:available at -200 EUR" in failed.stdout
+    assert f"creator:{creator}:debt is 6050 EUR in the journal but its open debts add up to 6000" in failed.stdout
+    assert "ledger check FAILED: 3 problems in 4 entries, 1 debts" in failed.stdout
