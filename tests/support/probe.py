@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import consumers
+from common import consumers, parking
 from common.consumers import EventHandlers, PermanentError, RetryPolicy
 from common.db import Database
 from common.kafka import make_producer
@@ -39,14 +39,15 @@ POISON = "poison"
 class ProbeData(EventData):
     key: str
     behaviour: str = "ok"  # "ok" or POISON (always raises) or "permanent"
+    waits_for: str | None = None  # applied only once a probe with this key was
 
 
 def probe_model(topic: str) -> type[Event]:
     return type("ProbeEvent", (Event[ProbeData],), {"TOPIC": topic, "__module__": __name__})
 
 
-def probe_event(model: type[Event], key: str, behaviour: str = "ok") -> Event:
-    return model.new(ProbeData(key=key, behaviour=behaviour), producer="probe", creator_id=key)
+def probe_event(model: type[Event], key: str, behaviour: str = "ok", waits_for: str | None = None) -> Event:
+    return model.new(ProbeData(key=key, behaviour=behaviour, waits_for=waits_for), producer="probe", creator_id=key)
 
 
 def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | None = None) -> EventHandlers:
@@ -58,7 +59,12 @@ def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | Non
             raise RuntimeError(f"probe {event.event_id} always fails")
         if event.data.behaviour == "permanent":
             raise PermanentError("probe refuses this event for good")
+        if event.data.waits_for and not await session.scalar(
+            sa.select(sa.func.count()).select_from(effects).where(effects.c.key == event.data.waits_for)
+        ):
+            raise parking.NotReady(waits_for=event.data.waits_for)
         await session.execute(sa.insert(effects).values(event_id=event.event_id, key=event.data.key))
+        parking.ready(session, event.data.key)
         if on_applied:
             on_applied(event)
 

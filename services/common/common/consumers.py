@@ -22,7 +22,7 @@ from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import inbox, logs
+from common import inbox, logs, parking
 from common.db import Database
 from contracts.envelope import Event
 from contracts.topics import dlq
@@ -76,7 +76,7 @@ class EventConsumer:
         *,
         topic: str,
         group_id: str,
-        subscription: Subscription,
+        handlers: EventHandlers,
         db: Database,
         dead_letters: AIOKafkaProducer,
         retry: RetryPolicy,
@@ -84,7 +84,8 @@ class EventConsumer:
     ) -> None:
         self.topic = topic
         self.group_id = group_id
-        self._subscription = subscription
+        self._handlers = handlers
+        self._model = handlers.subscriptions[topic].model
         self._db = db
         self._dead_letters = dead_letters
         self._retry = retry
@@ -101,7 +102,7 @@ class EventConsumer:
         by_key: dict[tuple[int, bytes | None], list[tuple[ConsumerRecord, Event]]] = defaultdict(list)
         for record in records:
             try:
-                event = self._subscription.model.model_validate_json(record.value)
+                event = self._model.model_validate_json(record.value)
             except ValidationError as error:
                 await self._dead_letter(record, error, attempts=1)
                 continue
@@ -111,7 +112,7 @@ class EventConsumer:
             async with self._db.transaction() as session:
                 for pending in by_key.values():
                     for position, (record, event) in enumerate(pending):
-                        if not await self._apply_in_savepoint(session, event):
+                        if not await self._apply_in_savepoint(session, event, record.value):
                             set_aside.append(pending[position:])
                             break
         except Exception:  # noqa: BLE001 - the commit itself failed: nothing of the batch stands
@@ -119,18 +120,49 @@ class EventConsumer:
             set_aside = list(by_key.values())
         await asyncio.gather(*(self._apply_in_order(pending) for pending in set_aside))
 
-    async def _apply_in_savepoint(self, session: AsyncSession, event: Event) -> bool:
+    async def _apply_in_savepoint(self, session: AsyncSession, event: Event, payload: bytes) -> bool:
         token = logs.correlation_id.set(event.correlation_id)
         try:
             async with session.begin_nested():
-                if await inbox.claim(session, event.event_id, self.topic):
-                    await self._subscription.handler(event, session)
+                await self._apply_or_park(session, self.topic, event, payload)
             return True
         except Exception as error:  # noqa: BLE001 - retried on its own after the batch
             log.warning("%s %s failed in its batch (%r); retrying alone", self.topic, event.event_id, error)
             return False
         finally:
             logs.correlation_id.reset(token)
+
+    async def _apply_or_park(self, session: AsyncSession, topic: str, event: Event, payload: bytes) -> None:
+        """Claim and handle `event`; park it if its prerequisite is missing; then
+        apply the parked events its handler announced as ready. Runs inside the
+        caller's savepoint or transaction, which an exception rolls back whole."""
+        parking.take_announced(session)
+        try:
+            async with session.begin_nested():
+                if not await inbox.claim(session, event.event_id, topic):
+                    log.info("already applied %s %s", topic, event.event_id)
+                    return
+                await self._handlers.subscriptions[topic].handler(event, session)
+        except parking.NotReady as wait:
+            parking.take_announced(session)
+            await parking.park(session, event_id=event.event_id, topic=topic, payload=payload, waits_for=wait.waits_for)
+            log.info("parked %s %s until %s", topic, event.event_id, wait.waits_for)
+            return
+        for key in parking.take_announced(session):
+            for parked in await parking.waiting_for(session, key):
+                await self._apply_parked(session, parked)
+
+    async def _apply_parked(self, session: AsyncSession, parked: parking.ParkedEvent) -> None:
+        subscription = self._handlers.subscriptions[parked.topic]
+        event = subscription.model.model_validate_json(parked.payload)
+        try:
+            async with session.begin_nested():
+                await parking.release(session, parked)
+                await self._apply_or_park(session, parked.topic, event, parked.payload)
+        except Exception:  # noqa: BLE001 - the event that released it is not to blame
+            # It stays parked (visible in parked_events) rather than failing the
+            # event that was applied fine, and is logged for an operator.
+            log.exception("parked %s %s failed when released; it stays parked", parked.topic, event.event_id)
 
     async def _apply_in_order(self, pending: list[tuple[ConsumerRecord, Event]]) -> None:
         async with self._slots:
@@ -145,7 +177,7 @@ class EventConsumer:
         delays = self._retry.delays()
         for attempt in range(1, len(delays) + 2):
             try:
-                await self._apply_once(event)
+                await self._apply_once(record, event)
                 return
             except PermanentError as error:
                 await self._dead_letter(record, error, attempts=attempt)
@@ -158,12 +190,9 @@ class EventConsumer:
                 log.warning("retrying %s %s after %r", self.topic, event.event_id, error)
                 await asyncio.sleep(delays[attempt - 1])
 
-    async def _apply_once(self, event: Event) -> None:
+    async def _apply_once(self, record: ConsumerRecord, event: Event) -> None:
         async with self._db.transaction() as session:
-            if not await inbox.claim(session, event.event_id, self.topic):
-                log.info("already applied %s %s", self.topic, event.event_id)
-                return
-            await self._subscription.handler(event, session)
+            await self._apply_or_park(session, self.topic, event, record.value)
 
     async def _dead_letter(self, record: ConsumerRecord, error: BaseException, attempts: int) -> None:
         # If this publish fails the exception propagates, the batch is not
@@ -199,11 +228,11 @@ def subscribe(
 ) -> list[EventConsumer]:
     """Attach one batch subscriber per handled topic to `broker`."""
     consumers = []
-    for topic, subscription in handlers.subscriptions.items():
+    for topic in handlers.subscriptions:
         consumer = EventConsumer(
             topic=topic,
             group_id=group_id,
-            subscription=subscription,
+            handlers=handlers,
             db=db,
             dead_letters=dead_letters,
             retry=retry,

@@ -29,9 +29,22 @@ inbox = sa.Table(
     sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
+# Events waiting for the event they build on (see common.parking).
+parked_events = sa.Table(
+    "parked_events",
+    messaging_metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("waits_for", sa.Text, nullable=False, index=True),
+    sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
 
 def create_messaging_tables(op) -> None:  # noqa: ANN001 - alembic's `op` proxy
-    """Create outbox and inbox inside an Alembic migration."""
+    """Create the outbox, inbox and parked_events tables that are missing, inside
+    an Alembic migration (a later migration may call it again to add new ones)."""
     bind = op.get_bind()
     messaging_metadata.create_all(bind, checkfirst=True)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import outbox
+from common import outbox, parking
 from common.consumers import EventHandlers, PermanentError
 from contracts.envelope import Event
 from contracts.events.debts import DebtCreated, DebtCreatedData
@@ -26,12 +26,6 @@ from ledger import domain, models
 PRODUCER = "ledger"
 
 handlers = EventHandlers()
-
-
-class NotPostedYet(Exception):
-    """The entry this event builds on is not in the journal yet. Each event type
-    is its own topic, so a refund can be read before its payment: retried (the
-    consumer's bounded retries), then dead-lettered with this message."""
 
 
 def on(model: type[Event]) -> Callable[[Callable[..., Awaitable[None]]], Any]:
@@ -189,7 +183,9 @@ async def on_dispute_closed(event: DisputeClosed, session: AsyncSession) -> None
 async def _require_posted(session: AsyncSession, kind: str, reference: str, event: Event) -> list[domain.Posting]:
     postings = await models.entry_postings(session, kind, reference)
     if postings is None:
-        raise NotPostedYet(f"{event.TOPIC} {event.event_id}: no {kind} entry for {reference} yet")
+        # Each event type is its own topic: a refund can be read before its
+        # payment. It waits parked until that entry is posted (models.post_entry).
+        raise parking.NotReady(waits_for=models.entry_key(kind, reference))
     return postings
 
 

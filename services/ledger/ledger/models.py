@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common import parking
 from ledger import domain
 
 
@@ -78,6 +79,11 @@ class Debt(Base):
         return domain.DebtAmounts(self.amount_minor, self.remaining_minor, self.reversed_minor)
 
 
+def entry_key(kind: str, reference: str) -> str:
+    """What an event that builds on this entry waits for while it is parked."""
+    return f"entry:{kind}:{reference}"
+
+
 async def post_entry(
     session: AsyncSession,
     *,
@@ -100,6 +106,8 @@ async def post_entry(
     )
     if entry_id is None:
         return None
+    if reference is not None:
+        parking.ready(session, entry_key(kind, reference))  # releases events parked on it
     await session.execute(
         sa.insert(PostingRow),
         [

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from common import outbox
 from common.kafka import encode, make_producer
 from common.outbox import OutboxRelay
+from common.tables import parked_events
 from contracts.topics import dlq
 
 from tests.support import probe
@@ -218,3 +219,23 @@ async def test_rolled_back_change_publishes_nothing(infra, probe_db, probe_topic
         assert await OutboxRelay(probe_db, producer).publish_pending() == 0
     finally:
         await producer.stop()
+
+
+async def test_event_read_before_its_prerequisite_waits_parked_then_applies(infra, probe_db, probe_topic) -> None:
+    model = probe_model(probe_topic)
+    first = probe_event(model, key="creator-first")
+    early = probe_event(model, key="creator-early", waits_for="creator-first")
+    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-parking"):
+        await publish_raw(infra.kafka_bootstrap, probe_topic, [early])
+
+        async def parked() -> bool:
+            async with probe_db.transaction() as session:
+                return await session.scalar(sa.select(sa.func.count()).select_from(parked_events)
+                                            .where(parked_events.c.event_id == early.event_id)) == 1
+
+        await eventually(parked)
+        assert await effect_count(probe_db, early.event_id) == 0
+        await publish_raw(infra.kafka_bootstrap, probe_topic, [first])
+        await eventually(lambda: effect_count(probe_db, early.event_id))
+    assert await effect_count(probe_db, first.event_id) == 1
+    assert not await parked()

@@ -364,3 +364,28 @@ async def test_debts_are_listed_for_their_creator_and_any_for_an_admin(client, d
     assert bad.status_code == 400
     everyone = await client.get("/debts?limit=500", headers=headers("admin_1", "admin"))
     assert {creator, other} <= {d["creator_id"] for d in everyone.json()["debts"]}
+
+
+async def test_refund_read_before_its_payment_waits_parked_then_posts(
+    client, db, publish_events
+) -> None:
+    # Each event type is its own topic: the ledger may read a refund before the
+    # payment. It waits parked, nothing is lost or dead-lettered.
+    creator = new_id("creator")
+    paid = payment(creator)
+    created = refund(paid, amount=4000, clawback=3400)
+    await publish_events(created)
+
+    async def parked() -> int:
+        async with db.transaction() as session:
+            return await session.scalar(
+                sa.text("SELECT count(*) FROM parked_events WHERE event_id = :id"), {"id": created.event_id}
+            )
+
+    await eventually(parked)
+    await publish_events(paid)
+    assert await posted(db, "refund", f"refund:{created.data.refund_id}") == {
+        "stripe:balance": -4000, f"creator:{creator}:available": 3400, "platform:revenue": 600,
+    }
+    assert amounts(await balance(db, creator)) == (5100, 0, 0, 0)
+    assert await parked() == 0

@@ -1,0 +1,70 @@
+"""Parking: an event that arrives before the one it builds on waits in the
+database instead of failing.
+
+Each event type is its own topic, so a consumer can read a refund before the
+payment it refunds, or a dispute's close before its opening. The handler raises
+`NotReady(waits_for=...)`; the consumer parks the event (in the same batch
+transaction, its inbox claim rolled back) and commits its offset. When a later
+handler announces that key with `ready(session, key)`, the consumer applies the
+parked events in the same transaction, in the order they were parked. An event
+that never gets its prerequisite stays visible in `parked_events`; nothing is
+dropped and no partition is blocked.
+"""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.tables import parked_events
+
+_READY = "parking.ready"
+
+
+class NotReady(Exception):
+    """Raised by a handler whose prerequisite (`waits_for`) is not applied yet."""
+
+    def __init__(self, waits_for: str) -> None:
+        super().__init__(f"waiting for {waits_for}")
+        self.waits_for = waits_for
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    id: int
+    topic: str
+    payload: bytes
+
+
+def ready(session: AsyncSession, key: str) -> None:
+    """Announce, inside the handler's transaction, that `key` now exists."""
+    session.info.setdefault(_READY, set()).add(key)
+
+
+def take_announced(session: AsyncSession) -> set[str]:
+    return session.info.pop(_READY, set())
+
+
+async def park(session: AsyncSession, *, event_id: UUID, topic: str, payload: bytes, waits_for: str) -> None:
+    await session.execute(
+        insert(parked_events)
+        .values(event_id=event_id, topic=topic, payload=payload, waits_for=waits_for)
+        .on_conflict_do_nothing(index_elements=[parked_events.c.event_id])
+    )
+
+
+async def waiting_for(session: AsyncSession, key: str) -> list[ParkedEvent]:
+    """The events waiting for `key`, oldest first, locked against a concurrent release."""
+    rows = await session.execute(
+        select(parked_events.c.id, parked_events.c.topic, parked_events.c.payload)
+        .where(parked_events.c.waits_for == key)
+        .order_by(parked_events.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    return [ParkedEvent(row.id, row.topic, row.payload) for row in rows]
+
+
+async def release(session: AsyncSession, parked: ParkedEvent) -> None:
+    await session.execute(delete(parked_events).where(parked_events.c.id == parked.id))
