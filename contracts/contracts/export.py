@@ -31,6 +31,9 @@ PRODUCERS: dict[str, str] = {
     "refund.*": "payments",
     "dispute.*": "payments",
     "debt.*": "ledger",
+    "payout.*": "payouts",
+    "payout.funds_reserved": "ledger",
+    "payout.funds_rejected": "ledger",
     "ledger.*": "ledger",
     "notification.created": "notifications",
 }
@@ -75,6 +78,24 @@ DESCRIPTIONS: dict[str, str] = {
         "A refund or dispute took back more than the creator's available balance; "
         "the shortfall is owed and deducted from later payouts."
     ),
+    "debt.deducted": "Part of a creator's debt was taken from a payout's gross amount.",
+    "debt.settled": "A creator's debt is paid off.",
+    "payout.requested": "A creator asked for a payout (an amount, or all that is available).",
+    "payout.funds_reserved": (
+        "The ledger set the gross aside (available to reserved), deducted open debt, "
+        "and states the net to pay."
+    ),
+    "payout.funds_rejected": (
+        "The ledger refused a payout request: insufficient available, debt above the "
+        "threshold, currency mismatch or below the minimum."
+    ),
+    "payout.approved": "An admin approved a payout; the transfer and payout follow.",
+    "payout.rejected": "An admin rejected a payout (reason given); the reservation is released.",
+    "payout.canceled": "The creator canceled a requested payout; the reservation is released.",
+    "payout.blocked": "A payout request was refused because the creator's debt is above the threshold.",
+    "payout.processing": "The transfer to the connected account and the payout to the bank were created.",
+    "payout.paid": "Stripe reports the payout paid (not final: a payout.failed may follow days later).",
+    "payout.failed": "The payout failed (maybe after paid): the transfer is reversed, funds and debt restored.",
     "notification.created": (
         "An in-app notification for one user or for every admin; the gateway pushes "
         "it to browsers."

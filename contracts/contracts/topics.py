@@ -1,7 +1,7 @@
 """Topic names (= event types), the model each topic carries, and the DLQ rule."""
 
 from contracts.envelope import Event
-from contracts.events.debts import DebtCreated
+from contracts.events.debts import DebtCreated, DebtDeducted, DebtSettled
 from contracts.events.disputes import (
     DisputeClosed,
     DisputeCreated,
@@ -12,6 +12,18 @@ from contracts.events.disputes import (
 from contracts.events.ledger import BalanceChanged
 from contracts.events.notifications import NotificationCreated
 from contracts.events.payments import PaymentFailed, PaymentFeeRecorded, PaymentSucceeded
+from contracts.events.payouts import (
+    PayoutApproved,
+    PayoutBlocked,
+    PayoutCanceled,
+    PayoutFailed,
+    PayoutFundsRejected,
+    PayoutFundsReserved,
+    PayoutPaid,
+    PayoutProcessing,
+    PayoutRejected,
+    PayoutRequested,
+)
 from contracts.events.refunds import RefundCreated, RefundFailed
 from contracts.events.stripe import StripeEventReceived
 
@@ -29,6 +41,18 @@ DISPUTE_CLOSED = DisputeClosed.TOPIC
 DISPUTE_FUNDS_WITHDRAWN = DisputeFundsWithdrawn.TOPIC
 DISPUTE_FUNDS_REINSTATED = DisputeFundsReinstated.TOPIC
 DEBT_CREATED = DebtCreated.TOPIC
+DEBT_DEDUCTED = DebtDeducted.TOPIC
+DEBT_SETTLED = DebtSettled.TOPIC
+PAYOUT_REQUESTED = PayoutRequested.TOPIC
+PAYOUT_FUNDS_RESERVED = PayoutFundsReserved.TOPIC
+PAYOUT_FUNDS_REJECTED = PayoutFundsRejected.TOPIC
+PAYOUT_APPROVED = PayoutApproved.TOPIC
+PAYOUT_REJECTED = PayoutRejected.TOPIC
+PAYOUT_CANCELED = PayoutCanceled.TOPIC
+PAYOUT_BLOCKED = PayoutBlocked.TOPIC
+PAYOUT_PROCESSING = PayoutProcessing.TOPIC
+PAYOUT_PAID = PayoutPaid.TOPIC
+PAYOUT_FAILED = PayoutFailed.TOPIC
 
 EVENTS: dict[str, type[Event]] = {
     model.TOPIC: model
@@ -47,6 +71,18 @@ EVENTS: dict[str, type[Event]] = {
         DisputeFundsWithdrawn,
         DisputeFundsReinstated,
         DebtCreated,
+        DebtDeducted,
+        DebtSettled,
+        PayoutRequested,
+        PayoutFundsReserved,
+        PayoutFundsRejected,
+        PayoutApproved,
+        PayoutRejected,
+        PayoutCanceled,
+        PayoutBlocked,
+        PayoutProcessing,
+        PayoutPaid,
+        PayoutFailed,
     )
 }
 

@@ -20,3 +20,28 @@ class DebtCreatedData(EventData):
 
 class DebtCreated(Event[DebtCreatedData]):
     TOPIC: ClassVar[str] = "debt.created"
+
+
+class DebtDeductedData(EventData):
+    debt_id: str
+    creator_id: str
+    payout_id: str
+    amount_minor: MinorUnits = Field(description="Taken from the payout for this debt")
+    remaining_minor: MinorUnits
+    currency: Currency
+
+
+class DebtDeducted(Event[DebtDeductedData]):
+    TOPIC: ClassVar[str] = "debt.deducted"
+
+
+class DebtSettledData(EventData):
+    debt_id: str
+    creator_id: str
+    currency: Currency
+    amount_minor: MinorUnits = Field(description="The debt's original amount, now paid off")
+    payout_id: str | None = None
+
+
+class DebtSettled(Event[DebtSettledData]):
+    TOPIC: ClassVar[str] = "debt.settled"
