@@ -118,7 +118,7 @@ def test_exact_producer_row_beats_a_pattern(monkeypatch):
 
 def test_topic_without_a_producer_row_fails_the_export():
     with pytest.raises(LookupError, match="PRODUCERS"):
-        export.producer_of("payout.approved")
+        export.producer_of("invoice.issued")
 
 
 @pytest.mark.parametrize("model", topics.EVENTS.values(), ids=lambda m: m.TOPIC)
@@ -135,4 +135,4 @@ def test_event_schema_pins_type_and_version_and_has_an_id(model):
 
 def test_topic_without_a_description_fails_the_export():
     with pytest.raises(LookupError, match="DESCRIPTIONS"):
-        export.description_of("payout.approved")
+        export.description_of("invoice.issued")
