@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -21,7 +21,7 @@ from gateway import webhooks
 from gateway.auth import JWTAuthMiddleware, provide_who
 from gateway.clients import Services
 from gateway.publisher import Publisher
-from gateway.routes import balance, notifications, payments
+from gateway.routes import admin, balance, debts, notifications, payments, refunds
 from gateway.settings import Settings
 
 NAME = "gateway"
@@ -51,6 +51,10 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def user_of(request: Request) -> str:
+    return f"user:{request.user.user_id}"
+
+
 async def echo_correlation_id(message: Message, scope: Scope) -> None:
     # A before_send hook rather than a send wrapper in the middleware: errors raised
     # by middleware (401, 429) are answered outside it, but every answer passes here.
@@ -75,9 +79,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await publisher.stop()
             await services.aclose()
 
+    sensitive = Router(
+        "/",
+        route_handlers=refunds.sensitive_route_handlers,
+        # Inside the API router, so after authentication: counted per user, not per address.
+        middleware=[RateLimitConfig(("minute", settings.sensitive_rate_limit_per_minute),
+                                    store="rate_limit_sensitive", identifier_for_request=user_of).middleware],
+    )
     api = Router(
         "/api",
-        route_handlers=[*payments.route_handlers, *balance.route_handlers,
+        route_handlers=[*payments.route_handlers, *refunds.route_handlers, sensitive,
+                        *admin.route_handlers, *balance.route_handlers, *debts.route_handlers,
                         *notifications.route_handlers],
         middleware=[
             # Before authentication, so a flood of bad tokens is throttled too.

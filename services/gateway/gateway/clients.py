@@ -4,6 +4,7 @@ service's answer as is."""
 
 import logging
 import re
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 from litestar import Response
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
+from litestar.response import Stream
 
 from common import logs
 from common.http import (
@@ -25,6 +27,8 @@ from gateway.settings import Settings
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# A raw query string passes the caller's filters on as sent (repeats, order).
+QueryParams = Mapping[str, str] | str
 # An id put into a downstream path: no "/", no dot-segments, nothing to escape.
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
@@ -33,6 +37,25 @@ def path_segment(value: str) -> str:
     if not _SEGMENT.fullmatch(value):
         raise NotFoundException("no such resource")
     return value
+
+
+# Answer headers that mean something to the caller. Not the rest: server, date,
+# the length of a body we may re-frame, or a Location in the internal API's paths.
+# The content type goes as a header, as is: as a media type Litestar would add a
+# second "; charset=" to a text/* one that already has it.
+PASSED_HEADERS = ("content-type", "content-disposition", "retry-after")
+
+
+def _passed_headers(upstream: httpx.Response) -> dict[str, str]:
+    return {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
+
+
+async def _chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in upstream.aiter_bytes():
+            yield chunk
+    finally:  # also when the caller hangs up mid-download
+        await upstream.aclose()
 
 
 def _phrase(status: int) -> str:
@@ -55,19 +78,30 @@ class ServiceClient:
         path: str,
         who: Identity,
         *,
-        params: dict[str, str] | None = None,
+        params: QueryParams | None = None,
         json: Any = None,
+        accept: str | None = None,
     ) -> Response:
         headers = {USER_ID_HEADER: who.user_id, USER_ROLE_HEADER: who.role}
         if correlation_id := logs.correlation_id.get():
             headers[CORRELATION_HEADER] = correlation_id
+        if accept:
+            headers["Accept"] = accept
+        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
         try:
-            upstream = await self._http.request(method, path, params=params, json=json,
-                                                headers=headers)
+            upstream = await self._http.send(request, stream=True)
+            content_type = upstream.headers.get("content-type", "")
+            if upstream.is_error or not content_type or "json" in content_type:
+                try:
+                    await upstream.aread()
+                finally:
+                    await upstream.aclose()
+                return self._relay(upstream)
         except httpx.TransportError as exc:  # refused, reset, timed out
             log.warning("%s service unreachable: %r", self.name, exc)
             raise ServiceUnavailableException(f"the {self.name} service is unavailable") from exc
-        return self._relay(upstream)
+        # An export (CSV) can be long: relayed chunk by chunk, never held whole here.
+        return Stream(_chunks(upstream), status_code=upstream.status_code, headers=_passed_headers(upstream))
 
     def _relay(self, upstream: httpx.Response) -> Response:
         content_type = upstream.headers.get("content-type", "")
@@ -77,8 +111,7 @@ class ServiceClient:
             problem = {"status": status, "title": _phrase(status),
                        "detail": f"the {self.name} service answered {status}"}
             return Response(problem, status_code=status, media_type=PROBLEM_JSON)
-        return Response(upstream.content, status_code=upstream.status_code,
-                        media_type=content_type or None)
+        return Response(upstream.content, status_code=upstream.status_code, headers=_passed_headers(upstream))
 
     async def healthy(self) -> bool:
         try:

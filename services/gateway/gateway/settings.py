@@ -36,3 +36,4 @@ class Settings(BaseSettings):
     kafka_publish_timeout_s: float = 10.0  # past this a webhook answers 503 and Stripe retries
     max_body_bytes: int = 256 * 1024
     rate_limit_per_minute: int = 120  # per client address, on /api routes
+    sensitive_rate_limit_per_minute: int = 10  # per user, on routes that move money (refunds)

@@ -9,13 +9,16 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
 from contracts.envelope import Event
+from contracts.events.debts import DebtCreated
+from contracts.events.disputes import DisputeClosed, DisputeCreated, DisputeData, DisputeUpdated
 from contracts.events.payments import PaymentSucceeded
+from contracts.events.refunds import RefundCreated, RefundFailed
 
 
 class NotificationError(Exception):
@@ -28,6 +31,13 @@ class InvalidCursor(NotificationError):
 
 class NotificationType(StrEnum):
     PAYMENT_RECEIVED = "PAYMENT_RECEIVED"
+    REFUND_CREATED = "REFUND_CREATED"
+    REFUND_FAILED = "REFUND_FAILED"
+    DISPUTE_CREATED = "DISPUTE_CREATED"
+    DISPUTE_UPDATED = "DISPUTE_UPDATED"
+    DISPUTE_WON = "DISPUTE_WON"
+    DISPUTE_LOST = "DISPUTE_LOST"
+    DEBT_CREATED = "DEBT_CREATED"
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,10 @@ def format_money(amount_minor: int, currency: str) -> str:
 # --- event -> notifications ------------------------------------------------
 
 
+def payment_link(payment_id: str) -> str:
+    return f"/payments/{payment_id}"
+
+
 def payment_received(event: PaymentSucceeded) -> list[NotificationDraft]:
     data = event.data
     share = format_money(data.creator_share_minor, data.currency)
@@ -91,13 +105,147 @@ def payment_received(event: PaymentSucceeded) -> list[NotificationDraft]:
             recipient_user_id=data.creator_id,
             title="New payment received",
             body=f"You earned {share} from a payment of {price}",
-            link=f"/payments/{data.payment_id}",
+            link=payment_link(data.payment_id),
+        )
+    ]
+
+
+def refund_created(event: RefundCreated) -> list[NotificationDraft]:
+    data = event.data
+    refunded = format_money(data.amount_minor, data.currency)
+    taken = format_money(data.creator_clawback_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.REFUND_CREATED,
+            recipient_user_id=data.creator_id,
+            title="A payment was refunded",
+            body=f"{refunded} was refunded to the fan; {taken} was taken back from your earnings",
+            link=payment_link(data.payment_id),
+        )
+    ]
+
+
+def refund_failed(event: RefundFailed) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    body = f"The refund of {amount} on payment {data.payment_id} failed"
+    if data.failure_reason:
+        body += f" ({data.failure_reason})"
+    if data.was_succeeded:
+        # It had counted as done: the fan has not been paid back after all, and
+        # the ledger has given the creator's clawback back to them.
+        clawback = format_money(data.creator_clawback_minor, data.currency)
+        body += f" after it had succeeded; the {clawback} taken from creator {data.creator_id} is returned"
+    return [
+        NotificationDraft(
+            type=NotificationType.REFUND_FAILED,
+            recipient_role="admin",
+            title="A refund failed",
+            body=body,
+            link=f"/payments/{data.payment_id}/refunds",
+        )
+    ]
+
+
+def _status(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _due(data: DisputeData) -> str:
+    due = data.evidence_due_by
+    if due is None:
+        return ""
+    if due.tzinfo is not None:
+        due = due.astimezone(UTC)
+    return f"; evidence due by {due:%Y-%m-%d %H:%M} UTC"
+
+
+def _for_admins(type_: NotificationType, title: str, data: DisputeData, what: str) -> NotificationDraft:
+    amount = format_money(data.amount_minor, data.currency)
+    return NotificationDraft(
+        type=type_,
+        recipient_role="admin",
+        title=title,
+        body=f"Dispute {data.stripe_dispute_id} for {amount} on payment {data.payment_id} "
+        f"(creator {data.creator_id}) {what}",
+        link=payment_link(data.payment_id),
+    )
+
+
+def dispute_created(event: DisputeCreated) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    frozen = format_money(data.creator_share_minor, data.currency)
+    reason = f" ({_status(data.reason)})" if data.reason else ""
+    return [
+        NotificationDraft(
+            type=NotificationType.DISPUTE_CREATED,
+            recipient_user_id=data.creator_id,
+            title="A payment is disputed",
+            body=f"A fan disputed {amount} with their bank{reason}; {frozen} of your earnings "
+            "is frozen until the dispute is closed",
+            link=payment_link(data.payment_id),
+        ),
+        _for_admins(NotificationType.DISPUTE_CREATED, "New dispute", data,
+                    f"was opened{reason}, status {_status(data.status)}{_due(data)}"),
+    ]
+
+
+def dispute_updated(event: DisputeUpdated) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.DISPUTE_UPDATED,
+            recipient_user_id=data.creator_id,
+            title="A dispute was updated",
+            body=f"The dispute on {amount} is now {_status(data.status)}",
+            link=payment_link(data.payment_id),
+        )
+    ]
+
+
+def dispute_closed(event: DisputeClosed) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    share = format_money(data.creator_share_minor, data.currency)
+    if data.outcome == "won":
+        type_, title = NotificationType.DISPUTE_WON, "Dispute won"
+        body = f"The dispute on {amount} was won: {share} of your earnings is available again"
+    else:
+        type_, title = NotificationType.DISPUTE_LOST, "Dispute lost"
+        body = f"The dispute on {amount} was lost: {share} of your earnings is taken back"
+    return [
+        NotificationDraft(type=type_, recipient_user_id=data.creator_id, title=title, body=body,
+                          link=payment_link(data.payment_id)),
+        _for_admins(type_, title, data, f"was {data.outcome} ({_status(data.status)})"),
+    ]
+
+
+def debt_created(event: DebtCreated) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    total = format_money(data.total_debt_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.DEBT_CREATED,
+            recipient_user_id=data.creator_id,
+            title="You owe the platform",
+            body=f"Your available balance could not cover {amount} after a {data.cause_type}; "
+            f"your debt is now {total}, deducted from your next payouts",
+            link="/debts",
         )
     ]
 
 
 RULES: dict[type[Event], Callable[[Any], list[NotificationDraft]]] = {
     PaymentSucceeded: payment_received,
+    RefundCreated: refund_created,
+    RefundFailed: refund_failed,
+    DisputeCreated: dispute_created,
+    DisputeUpdated: dispute_updated,
+    DisputeClosed: dispute_closed,
+    DebtCreated: debt_created,
 }
 
 

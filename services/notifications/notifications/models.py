@@ -2,13 +2,16 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common.http import Identity
 from notifications import domain
 
 ADMIN_ROLE_KEY = "role:admin"
@@ -19,12 +22,9 @@ class Base(DeclarativeBase):
 
 
 class Notification(Base):
-    """One notification to one recipient: a user, or the admin role.
-
-    Read state lives on the row for a user's notification. A role's notification
-    is shared by every admin, so per-admin read state will be a separate table
-    (notification_id, user_id, read_at) rather than this column.
-    """
+    """One notification to one recipient: a user, or the admin role. Who has read
+    it is in `notification_reads`: a role's notification is shared by every admin,
+    and each admin reads it alone."""
 
     __tablename__ = "notifications"
 
@@ -46,7 +46,6 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(sa.Text)
     source_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    read_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (
@@ -59,10 +58,30 @@ class Notification(Base):
     )
 
 
-def recipient_keys(user_id: str, role: str) -> list[str]:
+class NotificationRead(Base):
+    """`user_id` has read `notification_id` (their own, or as an admin a role's)."""
+
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A notification as one reader sees it: `read_at` is theirs (None: unread)."""
+
+    notification: Notification
+    read_at: datetime | None
+
+
+def recipient_keys(who: Identity) -> list[str]:
     """What a caller sees: their own notifications, and an admin also the admins'."""
-    keys = [f"user:{user_id}"]
-    if role == "admin":
+    keys = [f"user:{who.user_id}"]
+    if who.role == "admin":
         keys.append(ADMIN_ROLE_KEY)
     return keys
 
@@ -95,23 +114,35 @@ async def add_notifications(
     return list(result)
 
 
-def _visible(keys: list[str], *, unread_only: bool) -> list[sa.ColumnElement[bool]]:
-    conditions = [Notification.recipient_key.in_(keys), Notification.deleted_at.is_(None)]
-    if unread_only:
-        conditions.append(Notification.read_at.is_(None))
-    return conditions
+def _as_seen_by(who: Identity, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """The caller's notifications (not deleted), joined to the caller's own reads."""
+    return (
+        sa.select(*columns)
+        .select_from(Notification)
+        .outerjoin(
+            NotificationRead,
+            sa.and_(NotificationRead.notification_id == Notification.id,
+                    NotificationRead.user_id == who.user_id),
+        )
+        .where(Notification.recipient_key.in_(recipient_keys(who)), Notification.deleted_at.is_(None))
+    )
+
+
+_UNREAD = NotificationRead.read_at.is_(None)
 
 
 async def list_notifications(
     session: AsyncSession,
-    keys: list[str],
+    who: Identity,
     *,
     unread_only: bool,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
-) -> list[Notification]:
+) -> list[Seen]:
     """Newest first, keyset-paginated on (created_at, id), which is a total order."""
-    query = sa.select(Notification).where(*_visible(keys, unread_only=unread_only))
+    query = _as_seen_by(who, Notification, NotificationRead.read_at)
+    if unread_only:
+        query = query.where(_UNREAD)
     if after is not None:
         created_at, notification_id = after
         query = query.where(
@@ -122,9 +153,38 @@ async def list_notifications(
             )
         )
     query = query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    return list(await session.scalars(query))
+    return [Seen(notification, read_at) for notification, read_at in await session.execute(query)]
 
 
-async def count_unread(session: AsyncSession, keys: list[str]) -> int:
-    query = sa.select(sa.func.count()).select_from(Notification).where(*_visible(keys, unread_only=True))
-    return int(await session.scalar(query) or 0)
+async def count_unread(session: AsyncSession, who: Identity) -> int:
+    return int(await session.scalar(_as_seen_by(who, sa.func.count()).where(_UNREAD)) or 0)
+
+
+async def get_notification(session: AsyncSession, who: Identity, notification_id: uuid.UUID) -> Seen | None:
+    """None when the caller cannot see it (someone else's, deleted, or no such id)."""
+    query = _as_seen_by(who, Notification, NotificationRead.read_at).where(Notification.id == notification_id)
+    row = (await session.execute(query)).one_or_none()
+    return Seen(*row) if row else None
+
+
+async def mark_read(session: AsyncSession, who: Identity, notification_id: uuid.UUID) -> Seen | None:
+    """Read by the caller (the first read time is kept); None when they cannot see it."""
+    if await get_notification(session, who, notification_id) is None:
+        return None
+    await session.execute(
+        insert(NotificationRead)
+        .values(notification_id=notification_id, user_id=who.user_id)
+        .on_conflict_do_nothing(index_elements=["notification_id", "user_id"])
+    )
+    return await get_notification(session, who, notification_id)
+
+
+async def mark_all_read(session: AsyncSession, who: Identity) -> int:
+    """Everything the caller sees and has not read yet; how many that was."""
+    unread = _as_seen_by(who, Notification.id, sa.literal(who.user_id, sa.Text)).where(_UNREAD)
+    result = await session.execute(
+        insert(NotificationRead)
+        .from_select(["notification_id", "user_id"], unread)
+        .on_conflict_do_nothing(index_elements=["notification_id", "user_id"])
+    )
+    return result.rowcount

@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from litestar import Response, get
+from litestar import Response, get, patch
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from common.http import Identity
-from gateway.clients import Services
+from gateway.clients import Services, path_segment
 
 
 @get("/notifications", summary="List notifications, newest first (cursor pagination)")
@@ -31,4 +31,21 @@ async def unread_count(
     return await services.notifications.forward("GET", "/notifications/unread-count", who)
 
 
-route_handlers = [list_notifications, unread_count]
+@patch("/notifications/{notification_id:str}/read", summary="Mark one notification read (for the caller)")
+async def mark_read(
+    notification_id: FromPath[str], who: NamedDependency[Identity], services: NamedDependency[Services]
+) -> Response:
+    """An admin's read of an admins' notification is theirs alone; another's id is a 404."""
+    return await services.notifications.forward(
+        "PATCH", f"/notifications/{path_segment(notification_id)}/read", who
+    )
+
+
+@patch("/notifications/read-all", summary="Mark everything the caller sees read")
+async def mark_all_read(
+    who: NamedDependency[Identity], services: NamedDependency[Services]
+) -> Response:
+    return await services.notifications.forward("PATCH", "/notifications/read-all", who)
+
+
+route_handlers = [list_notifications, unread_count, mark_read, mark_all_read]

@@ -33,16 +33,31 @@ class Seen:
 
 
 @dataclass
+class Reply:
+    status: int
+    content_type: str
+    chunks: list[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+    # Awaited before the last chunk is sent: lets a test see the first chunks arrive first.
+    hold_last_chunk: asyncio.Event | None = None
+
+
+@dataclass
 class FakeService:
     """Records every request; answers what `reply` holds for the path (else 200 {})."""
 
     url: str = ""
     seen: list[Seen] = field(default_factory=list)
-    replies: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
+    replies: dict[str, Reply] = field(default_factory=dict)
 
-    def reply(self, path: str, status: int, body: object, content_type: str = "application/json") -> None:
+    def reply(self, path: str, status: int, body: object, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.replies[path] = (status, content_type, raw)
+        self.replies[path] = Reply(status, content_type, [raw], headers or {})
+
+    def reply_in_chunks(self, path: str, chunks: list[bytes], content_type: str,
+                        headers: dict[str, str], hold_last_chunk: asyncio.Event) -> None:
+        self.replies[path] = Reply(200, content_type, chunks, headers, hold_last_chunk)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -55,10 +70,16 @@ class FakeService:
                 break
         self.seen.append(Seen(scope["method"], scope["path"], scope["query_string"].decode(),
                               {k.decode(): v.decode() for k, v in scope["headers"]}, body))
-        status, content_type, raw = self.replies.get(scope["path"], (200, "application/json", b"{}"))
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode())]})
-        await send({"type": "http.response.body", "body": raw})
+        reply = self.replies.get(scope["path"], Reply(200, "application/json", [b"{}"]))
+        headers = [(b"content-type", reply.content_type.encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        *first, last = reply.chunks
+        for chunk in first:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if reply.hold_last_chunk is not None:
+            await reply.hold_last_chunk.wait()
+        await send({"type": "http.response.body", "body": last})
 
 
 @contextlib.asynccontextmanager

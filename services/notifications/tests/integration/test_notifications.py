@@ -13,7 +13,9 @@ from aiokafka import AIOKafkaConsumer
 
 from common.db import Database
 from contracts.events.notifications import NotificationCreated
+from contracts.events.disputes import DisputeClosed, DisputeClosedData
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
+from contracts.events.refunds import RefundFailed, RefundFailedData
 from notifications import models
 from notifications.domain import NotificationDraft, NotificationType
 from notifications.settings import Settings
@@ -175,27 +177,61 @@ async def test_listing_pages_newest_first_without_gaps_or_repeats(client, db) ->
     assert positions == sorted(positions, reverse=True)
 
 
+async def mark_read(client, notification_id: str, user_id: str, role: str = "creator"):
+    return await client.patch(f"/notifications/{notification_id}/read", headers=headers(user_id, role))
+
+
 async def test_unread_filter_and_count_leave_out_read_notifications(client, db) -> None:
     user = f"creator_{uuid.uuid4().hex[:8]}"
     await seed(db, user, 3)
-    async with db.transaction() as session:
-        listed = await models.list_notifications(
-            session, [f"user:{user}"], unread_only=False, limit=3, after=None
-        )
-        oldest = listed[-1]
-        await session.execute(
-            sa.update(models.Notification)
-            .where(models.Notification.id == oldest.id)
-            .values(read_at=sa.func.now())
-        )
-
     everything = (await client.get("/notifications", headers=headers(user))).json()["items"]
+    oldest = everything[-1]
+
+    response = await mark_read(client, oldest["id"], user)
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == oldest["id"]
+    read_at = response.json()["read_at"]
+    assert read_at is not None
+
     response = await client.get("/notifications", params={"unread": "true"}, headers=headers(user))
     unread_only = response.json()["items"]
     assert len(everything) == 3
-    assert str(oldest.id) not in {item["id"] for item in unread_only}
-    assert len(unread_only) == 2
+    assert [item["id"] for item in unread_only] == [item["id"] for item in everything[:2]]
     assert await unread(client, user) == 2
+    listed = (await client.get("/notifications", headers=headers(user))).json()["items"]
+    assert listed[-1]["read_at"] == read_at
+    # Reading again keeps the first read time.
+    assert (await mark_read(client, oldest["id"], user)).json()["read_at"] == read_at
+
+
+async def test_someone_elses_notification_cannot_be_marked_read(client, db) -> None:
+    owner, other = f"creator_{uuid.uuid4().hex[:8]}", f"creator_{uuid.uuid4().hex[:8]}"
+    await seed(db, owner, 1)
+    [item] = (await client.get("/notifications", headers=headers(owner))).json()["items"]
+
+    for user, role in ((other, "creator"), (f"admin_{uuid.uuid4().hex[:8]}", "admin")):
+        response = await mark_read(client, item["id"], user, role)
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await mark_read(client, str(uuid.uuid4()), owner)).status_code == 404
+    assert (await mark_read(client, "not-a-uuid", owner)).status_code == 404
+    assert await unread(client, owner) == 1
+
+
+async def test_read_all_marks_only_what_the_caller_sees(client, db) -> None:
+    user, other = f"creator_{uuid.uuid4().hex[:8]}", f"creator_{uuid.uuid4().hex[:8]}"
+    await seed(db, user, 3)
+    await seed(db, other, 2)
+    [first, *_] = (await client.get("/notifications", headers=headers(user))).json()["items"]
+    await mark_read(client, first["id"], user)
+
+    response = await client.patch("/notifications/read-all", headers=headers(user))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"marked": 2}
+    assert await unread(client, user) == 0
+    assert await unread(client, other) == 2
+    again = await client.patch("/notifications/read-all", headers=headers(user))
+    assert again.json() == {"marked": 0}
 
 
 async def test_admins_also_see_what_is_addressed_to_the_admin_role(client, db) -> None:
@@ -237,3 +273,84 @@ async def test_the_api_answers_only_the_gateway_with_an_identity(client) -> None
     no_identity = await client.get("/notifications", headers={"X-Internal-Token": token()})
     assert no_identity.status_code == 401
 
+
+def refund_failed(creator_id: str) -> RefundFailed:
+    return RefundFailed.new(
+        RefundFailedData(
+            refund_id=f"ref_{uuid.uuid4().hex[:10]}",
+            payment_id=f"pay_{uuid.uuid4().hex[:10]}",
+            creator_id=creator_id,
+            stripe_refund_id=f"re_{uuid.uuid4().hex[:10]}",
+            amount_minor=4000,
+            currency="EUR",
+            creator_clawback_minor=3400,
+            was_succeeded=True,
+            failure_reason="expired_or_canceled_card",
+        ),
+        producer="payments",
+        creator_id=creator_id,
+    )
+
+
+async def ids_of(client, user_id: str, role: str, *, unread_only: bool = False) -> set[str]:
+    params = {"limit": 100, **({"unread": "true"} if unread_only else {})}
+    response = await client.get("/notifications", params=params, headers=headers(user_id, role))
+    assert response.status_code == 200, response.text
+    return {item["id"] for item in response.json()["items"]}
+
+
+async def test_refund_failed_reaches_every_admin_and_each_admin_reads_it_alone(client, publish_events, db) -> None:
+    creator = f"creator_{uuid.uuid4().hex[:8]}"
+    first, second = f"admin_{uuid.uuid4().hex[:8]}", f"admin_{uuid.uuid4().hex[:8]}"
+    before = {admin: await unread(client, admin, "admin") for admin in (first, second)}
+    event = refund_failed(creator)
+    await publish_events(event)
+
+    await eventually(lambda: rows_from(db, event.event_id))
+    async with db.transaction() as session:
+        [notification] = await session.scalars(
+            sa.select(models.Notification).where(models.Notification.source_event_id == event.event_id)
+        )
+    assert (notification.type, notification.recipient_role) == ("REFUND_FAILED", "admin")
+    assert "34.00 EUR" in notification.body
+    mine = str(notification.id)
+    for admin in (first, second):
+        assert mine in await ids_of(client, admin, "admin", unread_only=True)
+        assert await unread(client, admin, "admin") == before[admin] + 1
+    assert await unread(client, creator) == 0  # admins only
+
+    assert (await mark_read(client, mine, first, "admin")).status_code == 200
+    assert await unread(client, first, "admin") == before[first]
+    assert mine not in await ids_of(client, first, "admin", unread_only=True)
+    assert await unread(client, second, "admin") == before[second] + 1
+    assert mine in await ids_of(client, second, "admin", unread_only=True)
+
+    # read-all by the second admin marks their read of it; the first keeps theirs.
+    first_read = (await mark_read(client, mine, first, "admin")).json()["read_at"]
+    assert (await client.patch("/notifications/read-all", headers=headers(second, "admin"))).status_code == 200
+    assert await unread(client, second, "admin") == 0
+    assert (await mark_read(client, mine, first, "admin")).json()["read_at"] == first_read
+
+
+async def test_a_lost_dispute_notifies_the_creator_and_the_admins(client, publish_events, db) -> None:
+    creator, admin = f"creator_{uuid.uuid4().hex[:8]}", f"admin_{uuid.uuid4().hex[:8]}"
+    event = DisputeClosed.new(
+        DisputeClosedData(
+            dispute_id=f"dsp_{uuid.uuid4().hex[:10]}", stripe_dispute_id=f"dp_{uuid.uuid4().hex[:10]}",
+            payment_id=f"pay_{uuid.uuid4().hex[:10]}", creator_id=creator, amount_minor=6000,
+            currency="EUR", creator_share_minor=5100, status="lost", outcome="lost",
+        ),
+        producer="payments",
+        creator_id=creator,
+    )
+    await publish_events(event)
+
+    await eventually(lambda: unread(client, creator))
+    [item] = (await client.get("/notifications", headers=headers(creator))).json()["items"]
+    assert item["type"] == "DISPUTE_LOST"
+    assert item["body"] == "The dispute on 60.00 EUR was lost: 51.00 EUR of your earnings is taken back"
+    assert item["link"] == f"/payments/{event.data.payment_id}"
+    admin_items = (await client.get("/notifications", params={"limit": 100},
+                                    headers=headers(admin, "admin"))).json()["items"]
+    assert any(i["type"] == "DISPUTE_LOST" and event.data.payment_id in i["body"] for i in admin_items)
+    assert await rows_from(db, event.event_id) == 2

@@ -5,7 +5,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.events.debts import DebtCreated, DebtCreatedData
+from contracts.events.disputes import (
+    DisputeClosed,
+    DisputeClosedData,
+    DisputeCreated,
+    DisputeData,
+    DisputeUpdated,
+)
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
+from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from notifications import domain
 from notifications.domain import InvalidCursor, NotificationDraft, NotificationType, format_money
 
@@ -42,6 +51,156 @@ def test_payment_succeeded_tells_the_creator_their_share() -> None:
 def test_payment_received_in_yen_has_no_decimals() -> None:
     [draft] = domain.drafts_for(payment_succeeded(1000, 850, "JPY"))
     assert draft.body == "You earned 850 JPY from a payment of 1000 JPY"
+
+
+def refund_created(amount: int, clawback: int, currency: str = "EUR") -> RefundCreated:
+    return RefundCreated.new(
+        RefundCreatedData(
+            refund_id="ref_1", payment_id="pay_1", creator_id="creator_1", stripe_refund_id="re_1",
+            amount_minor=amount, currency=currency, creator_clawback_minor=clawback,
+            refunded_total_minor=amount, reason="requested_by_customer",
+        ),
+        producer="payments",
+        creator_id="creator_1",
+    )
+
+
+def refund_failed(*, was_succeeded: bool, failure_reason: str | None = "expired_or_canceled_card") -> RefundFailed:
+    return RefundFailed.new(
+        RefundFailedData(
+            refund_id="ref_1", payment_id="pay_1", creator_id="creator_1", stripe_refund_id="re_1",
+            amount_minor=4000, currency="EUR", creator_clawback_minor=3400,
+            was_succeeded=was_succeeded, failure_reason=failure_reason,
+        ),
+        producer="payments",
+        creator_id="creator_1",
+    )
+
+
+DISPUTE = dict(
+    dispute_id="dsp_1", stripe_dispute_id="dp_1", payment_id="pay_1", creator_id="creator_1",
+    amount_minor=6000, currency="EUR", creator_share_minor=5100, reason="fraudulent",
+)
+
+
+def test_refund_created_tells_the_creator_what_was_refunded_and_taken_back() -> None:
+    [draft] = domain.drafts_for(refund_created(4000, 3400))
+    assert draft == NotificationDraft(
+        type=NotificationType.REFUND_CREATED,
+        recipient_user_id="creator_1",
+        title="A payment was refunded",
+        body="40.00 EUR was refunded to the fan; 34.00 EUR was taken back from your earnings",
+        link="/payments/pay_1",
+    )
+
+
+def test_refund_created_in_yen_has_no_decimals() -> None:
+    [draft] = domain.drafts_for(refund_created(400, 340, "JPY"))
+    assert draft.body == "400 JPY was refunded to the fan; 340 JPY was taken back from your earnings"
+
+
+def test_refund_failed_tells_the_admins_not_the_creator() -> None:
+    [draft] = domain.drafts_for(refund_failed(was_succeeded=False))
+    assert draft == NotificationDraft(
+        type=NotificationType.REFUND_FAILED,
+        recipient_role="admin",
+        title="A refund failed",
+        body="The refund of 40.00 EUR on payment pay_1 failed (expired_or_canceled_card)",
+        link="/payments/pay_1/refunds",
+    )
+
+
+def test_refund_failing_after_success_says_the_clawback_is_returned() -> None:
+    [draft] = domain.drafts_for(refund_failed(was_succeeded=True, failure_reason=None))
+    assert draft.recipient_role == "admin"
+    assert draft.body == (
+        "The refund of 40.00 EUR on payment pay_1 failed after it had succeeded; "
+        "the 34.00 EUR taken from creator creator_1 is returned"
+    )
+
+
+def test_dispute_created_tells_the_creator_what_is_frozen_and_the_admins_what_is_due() -> None:
+    event = DisputeCreated.new(
+        DisputeData(**DISPUTE, status="needs_response",
+                    evidence_due_by=datetime(2026, 9, 30, 23, 59, tzinfo=UTC)),
+        producer="payments", creator_id="creator_1",
+    )
+    creator, admins = domain.drafts_for(event)
+    assert creator == NotificationDraft(
+        type=NotificationType.DISPUTE_CREATED,
+        recipient_user_id="creator_1",
+        title="A payment is disputed",
+        body="A fan disputed 60.00 EUR with their bank (fraudulent); 51.00 EUR of your earnings "
+        "is frozen until the dispute is closed",
+        link="/payments/pay_1",
+    )
+    assert admins == NotificationDraft(
+        type=NotificationType.DISPUTE_CREATED,
+        recipient_role="admin",
+        title="New dispute",
+        body="Dispute dp_1 for 60.00 EUR on payment pay_1 (creator creator_1) was opened (fraudulent), "
+        "status needs response; evidence due by 2026-09-30 23:59 UTC",
+        link="/payments/pay_1",
+    )
+
+
+def test_dispute_updated_tells_the_creator_the_new_status() -> None:
+    event = DisputeUpdated.new(DisputeData(**DISPUTE, status="under_review"),
+                               producer="payments", creator_id="creator_1")
+    [draft] = domain.drafts_for(event)
+    assert draft == NotificationDraft(
+        type=NotificationType.DISPUTE_UPDATED,
+        recipient_user_id="creator_1",
+        title="A dispute was updated",
+        body="The dispute on 60.00 EUR is now under review",
+        link="/payments/pay_1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "type_", "title", "creator_body"),
+    [
+        ("won", "won", NotificationType.DISPUTE_WON, "Dispute won",
+         "The dispute on 60.00 EUR was won: 51.00 EUR of your earnings is available again"),
+        ("lost", "lost", NotificationType.DISPUTE_LOST, "Dispute lost",
+         "The dispute on 60.00 EUR was lost: 51.00 EUR of your earnings is taken back"),
+    ],
+)
+def test_dispute_closed_tells_the_creator_and_the_admins_the_outcome(
+    outcome: str, status: str, type_: NotificationType, title: str, creator_body: str
+) -> None:
+    event = DisputeClosed.new(DisputeClosedData(**DISPUTE, status=status, outcome=outcome),
+                              producer="payments", creator_id="creator_1")
+    creator, admins = domain.drafts_for(event)
+    assert creator == NotificationDraft(type=type_, recipient_user_id="creator_1", title=title,
+                                        body=creator_body, link="/payments/pay_1")
+    assert admins == NotificationDraft(
+        type=type_, recipient_role="admin", title=title,
+        body=f"Dispute dp_1 for 60.00 EUR on payment pay_1 (creator creator_1) was {outcome} ({status})",
+        link="/payments/pay_1",
+    )
+
+
+def test_debt_created_tells_the_creator_the_shortfall_and_their_total_debt() -> None:
+    event = DebtCreated.new(
+        DebtCreatedData(debt_id="debt_1", creator_id="creator_1", amount_minor=1250, currency="EUR",
+                        cause_type="dispute", cause_id="dsp_1", total_debt_minor=6250),
+        producer="ledger", creator_id="creator_1",
+    )
+    [draft] = domain.drafts_for(event)
+    assert draft == NotificationDraft(
+        type=NotificationType.DEBT_CREATED,
+        recipient_user_id="creator_1",
+        title="You owe the platform",
+        body="Your available balance could not cover 12.50 EUR after a dispute; "
+        "your debt is now 62.50 EUR, deducted from your next payouts",
+        link="/debts",
+    )
+
+
+def test_the_rules_cover_every_event_a_person_hears_about() -> None:
+    assert set(domain.RULES) == {PaymentSucceeded, RefundCreated, RefundFailed, DisputeCreated,
+                                 DisputeUpdated, DisputeClosed, DebtCreated}
 
 
 def test_an_event_without_a_rule_is_refused() -> None:
