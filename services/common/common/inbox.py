@@ -21,3 +21,16 @@ async def claim(session: AsyncSession, event_id: UUID, topic: str) -> bool:
         .returning(inbox.c.event_id)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def claim_many(session: AsyncSession, deliveries: list[tuple[UUID, str]]) -> set[UUID]:
+    """`claim` for a whole batch in one statement; returns the ids not applied before."""
+    if not deliveries:
+        return set()
+    result = await session.execute(
+        insert(inbox)
+        .values([{"event_id": event_id, "topic": topic} for event_id, topic in deliveries])
+        .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
+        .returning(inbox.c.event_id)
+    )
+    return set(result.scalars())

@@ -6,9 +6,11 @@ payment it refunds, or a dispute's close before its opening. The handler raises
 `NotReady(waits_for=...)`; the consumer parks the event (in the same batch
 transaction, its inbox claim rolled back) and commits its offset. When a later
 handler announces that key with `ready(session, key)`, the consumer applies the
-parked events in the same transaction, in the order they were parked. An event
-that never gets its prerequisite stays visible in `parked_events`; nothing is
-dropped and no partition is blocked.
+parked events in the same transaction, in the order they were parked. Every
+service that consumes also sweeps its parked events every few seconds, for a
+park and an announce that raced in two transactions. An event that never gets
+its prerequisite stays visible in `parked_events`; nothing is dropped and no
+partition is blocked.
 """
 
 from dataclasses import dataclass
@@ -55,12 +57,22 @@ async def park(session: AsyncSession, *, event_id: UUID, topic: str, payload: by
     )
 
 
-async def waiting_for(session: AsyncSession, key: str) -> list[ParkedEvent]:
-    """The events waiting for `key`, oldest first, locked against a concurrent release."""
+async def waiting_for(session: AsyncSession, keys: set[str]) -> list[ParkedEvent]:
+    """The events waiting for any of `keys`, oldest first, locked against a concurrent release."""
     rows = await session.execute(
         select(parked_events.c.id, parked_events.c.topic, parked_events.c.payload)
-        .where(parked_events.c.waits_for == key)
+        .where(parked_events.c.waits_for.in_(keys))
         .order_by(parked_events.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    return [ParkedEvent(row.id, row.topic, row.payload) for row in rows]
+
+
+async def oldest(session: AsyncSession, limit: int) -> list[ParkedEvent]:
+    rows = await session.execute(
+        select(parked_events.c.id, parked_events.c.topic, parked_events.c.payload)
+        .order_by(parked_events.c.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return [ParkedEvent(row.id, row.topic, row.payload) for row in rows]

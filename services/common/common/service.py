@@ -18,7 +18,8 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 
 from common import consumers, db as database, logs
-from common.consumers import EventHandlers, RetryPolicy
+from common.applying import EventApplier, EventHandlers
+from common.consumers import RetryPolicy
 from common.db import Database
 from common.http import CORRELATION_HEADER, health_routes, identity, internal_only, problem_details
 from common.kafka import kafka_reachable, make_producer
@@ -29,6 +30,18 @@ from common.settings import ServiceSettings
 SHUTDOWN_STEP_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
+
+
+PARKING_SWEEP_SECONDS = 5.0
+
+
+async def _sweep_parked(applier: EventApplier, db: Database) -> None:
+    while True:
+        await asyncio.sleep(PARKING_SWEEP_SECONDS)
+        try:
+            await applier.sweep_parked(db)
+        except Exception:  # noqa: BLE001 - the database may be away; try again later
+            log.exception("sweeping parked events failed")
 
 
 async def _settle(task: asyncio.Task) -> None:
@@ -103,6 +116,11 @@ def create_service_app(
                 ),
             )
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
+        background = [relay_task]
+        if event_handlers:
+            background.append(
+                asyncio.create_task(_sweep_parked(EventApplier(event_handlers), db), name=f"{name}-parking")
+            )
         try:
             if on_start:
                 await on_start(runtime)
@@ -112,8 +130,9 @@ def create_service_app(
             # Each step is bounded: a stop that hangs (a broker that went away)
             # must not keep the process from exiting; uncommitted offsets and
             # unsent outbox rows are simply picked up again after a restart.
-            relay_task.cancel()
-            for step in (broker.stop(), _settle(relay_task), producer.stop(), db.dispose()):
+            for task in background:
+                task.cancel()
+            for step in (broker.stop(), *map(_settle, background), producer.stop(), db.dispose()):
                 try:
                     await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
                 except TimeoutError:
