@@ -10,7 +10,6 @@ its partition forever and is never dropped silently.
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,12 +44,11 @@ class RetryPolicy:
 
 
 class EventConsumer:
-    """Applies the records of one topic for one consumer group."""
+    """Applies the records of every topic a service handles, for its group."""
 
     def __init__(
         self,
         *,
-        topic: str,
         group_id: str,
         handlers: EventHandlers,
         db: Database,
@@ -58,9 +56,8 @@ class EventConsumer:
         retry: RetryPolicy,
         concurrency: int,
     ) -> None:
-        self.topic = topic
         self.group_id = group_id
-        self._model = handlers.subscriptions[topic].model
+        self._handlers = handlers
         self._applier = EventApplier(handlers)
         self._db = db
         self._dead_letters = dead_letters
@@ -79,11 +76,11 @@ class EventConsumer:
         deliveries: list[tuple[ConsumerRecord, Delivery]] = []
         for record in records:
             try:
-                event = self._model.model_validate_json(record.value)
+                event = self._handlers.subscriptions[record.topic].model.model_validate_json(record.value)
             except ValidationError as error:
                 await self._dead_letter(record, error, attempts=1)
                 continue
-            deliveries.append((record, Delivery(self.topic, event, record.value)))
+            deliveries.append((record, Delivery(record.topic, event, record.value)))
         if not deliveries:
             return
         try:
@@ -91,10 +88,10 @@ class EventConsumer:
                 await self._applier.apply_all(session, [d for _, d in deliveries])
             return
         except Exception as error:  # noqa: BLE001 - redone carefully below
-            log.info("batch on %s needs record-by-record care (%r)", self.topic, error)
-        by_key: dict[tuple[int, bytes | None], list[tuple[ConsumerRecord, Delivery]]] = defaultdict(list)
+            log.info("batch of %s needs record-by-record care (%r)", self.group_id, error)
+        by_key: dict[tuple[str, int, bytes | None], list[tuple[ConsumerRecord, Delivery]]] = defaultdict(list)
         for record, delivery in deliveries:
-            by_key[(record.partition, record.key)].append((record, delivery))
+            by_key[(record.topic, record.partition, record.key)].append((record, delivery))
         set_aside: list[list[tuple[ConsumerRecord, Delivery]]] = []
         try:
             async with self._db.transaction() as session:
@@ -104,7 +101,7 @@ class EventConsumer:
                             set_aside.append(pending[position:])
                             break
         except Exception:  # noqa: BLE001 - the commit itself failed: nothing of the batch stands
-            log.exception("batch transaction on %s failed; applying one by one", self.topic)
+            log.exception("batch transaction of %s failed; applying one by one", self.group_id)
             set_aside = list(by_key.values())
         await asyncio.gather(*(self._apply_in_order(pending) for pending in set_aside))
 
@@ -115,7 +112,7 @@ class EventConsumer:
                 await self._applier.apply_or_park(session, delivery)
             return True
         except Exception as error:  # noqa: BLE001 - retried on its own after the batch
-            log.warning("%s %s failed in its batch (%r); retrying alone", self.topic, delivery.event.event_id, error)
+            log.warning("%s %s failed in its batch (%r); retrying alone", delivery.topic, delivery.event.event_id, error)
             return False
         finally:
             logs.correlation_id.reset(token)
@@ -141,10 +138,10 @@ class EventConsumer:
                 return
             except Exception as error:  # noqa: BLE001 - any failure is retried, then parked
                 if attempt > len(delays):
-                    log.exception("giving up on %s %s", self.topic, delivery.event.event_id)
+                    log.exception("giving up on %s %s", delivery.topic, delivery.event.event_id)
                     await self._dead_letter(record, error, attempts=attempt)
                     return
-                log.warning("retrying %s %s after %r", self.topic, delivery.event.event_id, error)
+                log.warning("retrying %s %s after %r", delivery.topic, delivery.event.event_id, error)
                 await asyncio.sleep(delays[attempt - 1])
 
     async def _dead_letter(self, record: ConsumerRecord, error: BaseException, attempts: int) -> None:
@@ -176,41 +173,34 @@ def subscribe(
     db: Database,
     dead_letters: AIOKafkaProducer,
     retry: RetryPolicy,
-    max_records: int = 200,
+    max_records: int = 500,
     concurrency: int = 8,
-) -> list[EventConsumer]:
-    """Attach one batch subscriber per handled topic to `broker`."""
-    consumers = []
-    for topic in handlers.subscriptions:
-        consumer = EventConsumer(
-            topic=topic,
-            group_id=group_id,
-            handlers=handlers,
-            db=db,
-            dead_letters=dead_letters,
-            retry=retry,
-            concurrency=concurrency,
-        )
+) -> EventConsumer:
+    """Attach ONE batch subscriber for every topic the service handles: one Kafka
+    consumer per service instead of one per topic saves each idle consumer's
+    polling and makes batches (hence transactions) bigger under load."""
+    consumer = EventConsumer(
+        group_id=group_id,
+        handlers=handlers,
+        db=db,
+        dead_letters=dead_letters,
+        retry=retry,
+        concurrency=concurrency,
+    )
 
-        # NACK_ON_ERROR: the offsets are committed only when the whole batch has
-        # been applied (or dead-lettered); on an exception the consumer seeks back
-        # and the batch is read again (the inbox makes the replay harmless).
-        broker.subscriber(
-            topic,
-            group_id=group_id,
-            batch=True,
-            max_records=max_records,
-            batch_timeout_ms=50,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )(_batch_handler(consumer))
-        consumers.append(consumer)
-    return consumers
-
-
-def _batch_handler(consumer: EventConsumer) -> Callable[..., Awaitable[None]]:
+    # NACK_ON_ERROR: the offsets are committed only when the whole batch has
+    # been applied (or dead-lettered); on an exception the consumer seeks back
+    # and the batch is read again (the inbox makes the replay harmless).
+    @broker.subscriber(
+        *handlers.subscriptions,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=50,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
     async def consume(body: list[Any], message: KafkaMessage) -> None:
         await consumer.apply_batch(message.raw_message)
 
-    consume.__name__ = f"consume_{consumer.topic.replace('.', '_')}"
-    return consume
+    return consumer

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncResult, create_async_engine
 
 from ledger import domain
-from ledger.invariants import Audit, DebtRecord, EntryRecord
-from ledger.models import Debt, JournalEntry, PostingRow
+from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
+from ledger.models import Debt, JournalEntry, PayoutReservation, PostingRow
 from ledger.settings import Settings
 
 MAX_PRINTED = 200
@@ -44,6 +44,14 @@ async def audit(database_url: str) -> Audit:
                     )
                 )
                 result.check_debts(DebtRecord(str(row[0]), *row[1:]) for row in debts)
+                reservations = await connection.execute(
+                    sa.select(
+                        PayoutReservation.payout_id, PayoutReservation.creator_id, PayoutReservation.currency,
+                        PayoutReservation.gross_minor, PayoutReservation.debt_deducted_minor,
+                        PayoutReservation.net_minor, PayoutReservation.status,
+                    )
+                )
+                result.check_reservations(ReservationRecord(*row) for row in reservations)
     finally:
         await engine.dispose()
     return result
@@ -74,5 +82,8 @@ def check(settings: Settings) -> int:
         print(f"ledger check: {problem}")
     if len(result.problems) > MAX_PRINTED:
         print(f"ledger check: ... and {len(result.problems) - MAX_PRINTED} more")
-    print(f"ledger check FAILED: {len(result.problems)} problems in {result.entries} entries, {result.debts} debts")
+    print(
+        f"ledger check FAILED: {len(result.problems)} problems in {result.entries} entries, {result.debts} debts, "
+        f"{result.reservations} payout reservations"
+    )
     return 1

@@ -294,3 +294,162 @@ class DebtAmounts:
         """The cause was undone: what remains is cancelled (what payouts already
         deducted goes back to `available`, see refund_reversal_postings)."""
         return DebtAmounts(self.amount_minor, 0, self.reversed_minor + self.remaining_minor)
+
+    def deduct(self, amount: int) -> "DebtAmounts":
+        """A payout takes `amount` of what remains."""
+        if not 0 <= amount <= self.remaining_minor:
+            raise InvalidAmounts(f"cannot deduct {amount} of a remaining {self.remaining_minor}")
+        return DebtAmounts(self.amount_minor, self.remaining_minor - amount, self.reversed_minor)
+
+    def restore(self, amount: int, *, cause_undone: bool) -> "DebtAmounts":
+        """A payout that deducted `amount` was released or failed: it is owed again,
+        unless the debt's cause was undone meanwhile (a failed refund): then it is
+        cancelled as reversed, like the rest of that debt."""
+        if not 0 <= amount <= self.deducted_minor:
+            raise InvalidAmounts(f"cannot restore {amount} of a deducted {self.deducted_minor}")
+        if cause_undone:
+            return DebtAmounts(self.amount_minor, self.remaining_minor, self.reversed_minor + amount)
+        return DebtAmounts(self.amount_minor, self.remaining_minor + amount, self.reversed_minor)
+
+
+# Payouts: the ledger answers a payout request with a reservation or a refusal.
+# A reservation's row (payout_reservations) follows it through the workflow.
+RESERVATION_RESERVED = "RESERVED"  # gross out of available, net in reserved
+RESERVATION_REFUSED = "REFUSED"  # nothing was reserved (payout.funds_rejected)
+RESERVATION_RELEASED = "RELEASED"  # rejected or canceled: reservation and deduction reversed
+RESERVATION_PAID = "PAID"  # net left stripe:balance
+RESERVATION_FAILED = "FAILED"  # failed (before or after paid): funds back to available
+RESERVATION_STATUSES = (
+    RESERVATION_RESERVED, RESERVATION_REFUSED, RESERVATION_RELEASED, RESERVATION_PAID, RESERVATION_FAILED,
+)
+
+CURRENCY_MISMATCH = "currency_mismatch"
+DEBT_ABOVE_THRESHOLD = "debt_above_threshold"
+BELOW_MINIMUM = "below_minimum"
+INSUFFICIENT_AVAILABLE = "insufficient_available"
+
+
+@dataclass(frozen=True)
+class OpenDebt:
+    debt_id: str
+    remaining_minor: int
+
+
+@dataclass(frozen=True)
+class Deduction:
+    debt_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # one of the refusal reasons above
+    detail: str
+
+
+@dataclass(frozen=True)
+class Reservation:
+    gross_minor: int  # leaves available
+    deductions: tuple[Deduction, ...]  # open debts paid from the gross, oldest first
+
+    @property
+    def debt_deducted_minor(self) -> int:
+        return sum(d.amount_minor for d in self.deductions)
+
+    @property
+    def net_minor(self) -> int:
+        """What goes to the creator's bank; 0 when the debt took it all."""
+        return self.gross_minor - self.debt_deducted_minor
+
+
+def reserve(
+    available: int,
+    open_debts: list[OpenDebt],
+    requested: int | None,
+    minimum: int,
+    threshold: int,
+    currency_known: bool,
+) -> Reservation | Refusal:
+    """Decide a payout request. `open_debts` in FIFO order (oldest first);
+    `requested` None asks for all that is available; `minimum` bounds the gross."""
+    debt = sum(d.remaining_minor for d in open_debts)
+    if not currency_known:
+        return Refusal(CURRENCY_MISMATCH, "the creator has no balance in this currency")
+    if payouts_blocked(debt, threshold):
+        return Refusal(DEBT_ABOVE_THRESHOLD, f"debt {debt} is above the threshold {threshold}")
+    if requested is not None and requested < minimum:
+        return Refusal(BELOW_MINIMUM, f"requested {requested} is below the minimum {minimum}")
+    gross = available if requested is None else requested
+    if gross <= 0 or gross > available:
+        return Refusal(INSUFFICIENT_AVAILABLE, f"requested {gross} but {max(available, 0)} is available")
+    if gross < minimum:
+        return Refusal(BELOW_MINIMUM, f"all available ({gross}) is below the minimum {minimum}")
+    deductions: list[Deduction] = []
+    left = gross
+    for open_debt in open_debts:
+        taken = min(open_debt.remaining_minor, left)
+        if taken > 0:
+            deductions.append(Deduction(open_debt.debt_id, taken))
+            left -= taken
+    return Reservation(gross, tuple(deductions))
+
+
+def payout_reserved_postings(creator_id: str, gross: int, deducted: int, currency: str) -> list[Posting]:
+    """The gross leaves available for reserved; the debt deducted from it leaves
+    reserved again to pay the debt, so reserved holds the net."""
+    _non_negative(gross=gross, deducted=deducted)
+    if deducted > gross:
+        raise InvalidAmounts(f"deducted {deducted} from a gross of {gross}")
+    reserved = creator_account(creator_id, "reserved")
+    return _entry(
+        [
+            Posting(creator_account(creator_id, "available"), gross, currency),
+            Posting(reserved, -gross, currency),
+            Posting(reserved, deducted, currency),
+            Posting(creator_account(creator_id, "debt"), -deducted, currency),
+        ]
+    )
+
+
+def _payout_returned(
+    creator_id: str, source: str, gross: int, deducted: int, undone: int, currency: str
+) -> list[Posting]:
+    """The gross goes back to available and the deducted debt is owed again,
+    the net coming from `source`. `undone` is the part of the deduction whose
+    debt was cancelled meanwhile (its refund failed): refund_reversal_postings
+    already gave it back to available, so it is neither owed again nor given twice."""
+    _non_negative(gross=gross, deducted=deducted, undone=undone)
+    if not undone <= deducted <= gross:
+        raise InvalidAmounts(f"gross {gross}, deducted {deducted}, undone {undone}")
+    return _entry(
+        [
+            Posting(creator_account(creator_id, "available"), -(gross - undone), currency),
+            Posting(creator_account(creator_id, "debt"), deducted - undone, currency),
+            Posting(source, gross - deducted, currency),
+        ]
+    )
+
+
+def payout_released_postings(creator_id: str, gross: int, deducted: int, undone: int, currency: str) -> list[Posting]:
+    """Rejected, canceled, or failed before it was paid: the reservation entry
+    reversed (net back out of reserved)."""
+    return _payout_returned(creator_id, creator_account(creator_id, "reserved"), gross, deducted, undone, currency)
+
+
+def payout_paid_postings(creator_id: str, net: int, currency: str) -> list[Posting]:
+    """The net leaves the platform's Stripe balance for the creator's bank."""
+    _non_negative(net=net)
+    return _entry(
+        [
+            Posting(creator_account(creator_id, "reserved"), net, currency),
+            Posting(STRIPE_BALANCE, -net, currency),
+        ]
+    )
+
+
+def payout_failed_after_paid_postings(
+    creator_id: str, gross: int, deducted: int, undone: int, currency: str
+) -> list[Posting]:
+    """Stripe failed a payout it had reported paid; the transfer is reversed, so
+    the net is back on the platform's balance and the creator is owed the gross again."""
+    return _payout_returned(creator_id, STRIPE_BALANCE, gross, deducted, undone, currency)

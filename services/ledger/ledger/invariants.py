@@ -4,8 +4,9 @@ Fed the journal in posting order and the debts projection, `Audit` reports:
 an entry that does not balance per currency (or has no postings), a causing
 event id used twice, a creator account that goes negative at any point of the
 replay (available, disputed, reserved, debt: shortfalls must become debt), a
-debt row whose status does not match its amounts, and a creator+currency whose
-open debts do not add up to the `creator:{id}:debt` account.
+debt row whose status does not match its amounts, a creator+currency whose
+open debts do not add up to the `creator:{id}:debt` account, and one whose
+RESERVED payout reservations' net amounts do not add up to `creator:{id}:reserved`.
 """
 
 from collections import defaultdict
@@ -34,6 +35,17 @@ class DebtRecord:
     status: str
 
 
+@dataclass(frozen=True)
+class ReservationRecord:
+    payout_id: str
+    creator_id: str
+    currency: str
+    gross_minor: int
+    debt_deducted_minor: int
+    net_minor: int
+    status: str
+
+
 def creator_bucket(account: str) -> tuple[str, str] | None:
     """("c1", "available") for "creator:c1:available"; None for platform accounts."""
     if not account.startswith("creator:"):
@@ -53,6 +65,7 @@ class Audit:
     entries: int = 0
     postings: int = 0
     debts: int = 0
+    reservations: int = 0
     _creator_sums: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _causes: set[str] = field(default_factory=set)
 
@@ -103,9 +116,36 @@ class Audit:
                     f"{account} is {journal} {currency} in the journal but its open debts add up to {projected}"
                 )
 
+    def check_reservations(self, reservations: Iterable[ReservationRecord]) -> None:
+        """The payout reservations against the journal's reserved accounts: what
+        is RESERVED (requested, not yet paid, released or failed) is exactly the net."""
+        held: dict[tuple[str, str], int] = defaultdict(int)
+        for reservation in reservations:
+            self.reservations += 1
+            if min(reservation.net_minor, reservation.debt_deducted_minor) < 0 or (
+                reservation.gross_minor != reservation.net_minor + reservation.debt_deducted_minor
+            ):
+                self.problems.append(f"payout reservation {reservation.payout_id}: impossible amounts")
+            if reservation.status == domain.RESERVATION_RESERVED:
+                key = (domain.creator_account(reservation.creator_id, "reserved"), reservation.currency)
+                held[key] += reservation.net_minor
+        in_journal = {
+            key: owed("reserved", total)
+            for key, total in self._creator_sums.items()
+            if creator_bucket(key[0])[1] == "reserved"  # type: ignore[index]
+        }
+        for account, currency in sorted(set(held) | set(in_journal)):
+            journal = in_journal.get((account, currency), 0)
+            projected = held.get((account, currency), 0)
+            if journal != projected:
+                self.problems.append(
+                    f"{account} is {journal} {currency} in the journal but its reserved payouts add up to {projected}"
+                )
+
     def summary(self) -> str:
         creators = len({creator_bucket(account)[0] for account, _ in self._creator_sums})  # type: ignore[index]
         return (
             f"ledger check OK: {self.entries} entries, {self.postings} postings balanced, "
-            f"{creators} creators never negative, {self.debts} debts match the debt accounts"
+            f"{creators} creators never negative, {self.debts} debts match the debt accounts, "
+            f"{self.reservations} payout reservations match the reserved accounts"
         )

@@ -5,7 +5,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +77,31 @@ class Debt(Base):
 
     def amounts(self) -> domain.DebtAmounts:
         return domain.DebtAmounts(self.amount_minor, self.remaining_minor, self.reversed_minor)
+
+
+class PayoutReservation(Base):
+    """The ledger's answer to one payout request and where it stands since:
+    REFUSED (nothing reserved), RESERVED, then RELEASED, PAID or FAILED. A
+    projection beside the journal: sum(net of RESERVED) == creator:{id}:reserved."""
+
+    __tablename__ = "payout_reservations"
+
+    payout_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    creator_id: Mapped[str] = mapped_column(sa.Text)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    gross_minor: Mapped[int] = mapped_column(sa.BigInteger)  # 0 when refused
+    debt_deducted_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    net_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    deductions: Mapped[list[dict]] = mapped_column(JSONB)  # [{"debt_id", "amount_minor"}], oldest debt first
+    status: Mapped[str] = mapped_column(sa.Text)
+    refusal_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+    __table_args__ = (sa.Index("payout_reservations_creator_currency", "creator_id", "currency", "status"),)
+
+    def deductions_made(self) -> list[domain.Deduction]:
+        return [domain.Deduction(d["debt_id"], int(d["amount_minor"])) for d in self.deductions]
 
 
 def entry_key(kind: str, reference: str) -> str:
@@ -211,3 +236,71 @@ async def creator_balances(session: AsyncSession, creator_id: str) -> list[domai
     for currency, account, total in rows:
         sums[currency][account] = int(total)
     return [domain.creator_balance(creator_id, currency, by_account) for currency, by_account in sorted(sums.items())]
+
+
+async def open_debts_for_update(session: AsyncSession, creator_id: str, currency: str) -> list[Debt]:
+    """The creator's debts still owed in this currency, oldest first (payouts deduct FIFO)."""
+    return list(
+        await session.scalars(
+            sa.select(Debt)
+            .where(
+                Debt.creator_id == creator_id,
+                Debt.currency == currency,
+                Debt.status.in_([domain.DEBT_OPEN, domain.DEBT_PARTIALLY_DEDUCTED]),
+            )
+            .order_by(Debt.created_at, Debt.id)
+            .with_for_update()
+        )
+    )
+
+
+async def get_debts_for_update(session: AsyncSession, debt_ids: list[str]) -> dict[str, Debt]:
+    debts = await session.scalars(
+        sa.select(Debt).where(Debt.id.in_([uuid.UUID(i) for i in debt_ids])).with_for_update()
+    )
+    return {str(debt.id): debt for debt in debts}
+
+
+async def debt_cause_undone(session: AsyncSession, debt: Debt) -> bool:
+    """Whether the debt's cause was undone (a refund that failed after succeeding)."""
+    return debt.cause_type == "refund" and (
+        await entry_postings(session, "refund_reversal", f"refund:{debt.cause_id}")
+    ) is not None
+
+
+async def get_reservation_for_update(session: AsyncSession, payout_id: str) -> PayoutReservation | None:
+    return await session.scalar(
+        sa.select(PayoutReservation).where(PayoutReservation.payout_id == payout_id).with_for_update()
+    )
+
+
+async def add_reservation(
+    session: AsyncSession,
+    *,
+    payout_id: str,
+    creator_id: str,
+    currency: str,
+    decision: domain.Reservation | domain.Refusal,
+) -> PayoutReservation:
+    if isinstance(decision, domain.Refusal):
+        amounts = {"gross_minor": 0, "debt_deducted_minor": 0, "net_minor": 0, "deductions": []}
+        status, reason = domain.RESERVATION_REFUSED, decision.reason
+    else:
+        amounts = {
+            "gross_minor": decision.gross_minor,
+            "debt_deducted_minor": decision.debt_deducted_minor,
+            "net_minor": decision.net_minor,
+            "deductions": [{"debt_id": d.debt_id, "amount_minor": d.amount_minor} for d in decision.deductions],
+        }
+        status, reason = domain.RESERVATION_RESERVED, None
+    reservation = PayoutReservation(
+        payout_id=payout_id, creator_id=creator_id, currency=currency, status=status, refusal_reason=reason, **amounts
+    )
+    session.add(reservation)
+    await session.flush()
+    return reservation
+
+
+def set_reservation_status(reservation: PayoutReservation, status: str) -> None:
+    reservation.status = status
+    reservation.updated_at = sa.func.clock_timestamp()

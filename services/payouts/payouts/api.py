@@ -1,11 +1,27 @@
-"""Payouts' internal HTTP API, called by the gateway only."""
+"""Payouts' internal HTTP API, called by the gateway only: creators' payout
+accounts and requests, admins' decisions."""
 
-from litestar import get
+import logging
+import uuid
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import HeaderParameter
+from litestar.plugins.problem_details import ProblemDetailsException
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.dialects.postgresql import insert
 
 from common.db import Database
 from common.http import Identity, require_role
-from payouts import models
+from common.service import Runtime
+from payouts import admin_api, approval, domain, models, workflow
+from payouts.domain import Move, Trigger
+from payouts.models import Payout, PayoutAccount
+from payouts.views import account_view, payout_view
+from payouts.stripe_gateway import StripeCallFailed, StripeGateway
+
+log = logging.getLogger(__name__)
 
 
 @get("/balances/{creator_id:str}")
@@ -33,4 +49,226 @@ async def get_balances(creator_id: str, db: Database, who: Identity) -> dict:
     }
 
 
-route_handlers = [get_balances]
+# ---- payout accounts ---------------------------------------------------------
+
+
+@post("/payouts/account")
+async def create_payout_account(
+    db: Database, who: Identity, runtime: Runtime, stripe_gateway: StripeGateway
+) -> Response[dict[str, Any]]:
+    """The creator's connected account (created once) and a fresh onboarding link.
+
+    Our row is committed first, then Stripe is called with the key
+    `account:{creator_id}`, then the account id is stored: a crash in between is
+    repaired by calling again (Stripe answers the same key with the same account).
+    """
+    require_role(who, "creator")
+    async with db.transaction() as session:
+        await session.execute(
+            insert(PayoutAccount)
+            .values(creator_id=who.user_id, payouts_enabled=False, charges_enabled=False,
+                    details_submitted=False, requirements={})
+            .on_conflict_do_nothing(index_elements=[PayoutAccount.creator_id])
+        )
+        account = await models.get_account(session, who.user_id)
+    if account.stripe_account_id is None:
+        created = await stripe_gateway.create_account(who.user_id)
+        async with db.transaction() as session:
+            account = await models.get_account(session, who.user_id, for_update=True)
+            if account.stripe_account_id is None:  # a concurrent call may have stored it (same account)
+                account.stripe_account_id = created.id
+                account.payouts_enabled = created.payouts_enabled
+                account.charges_enabled = created.charges_enabled
+                account.details_submitted = created.details_submitted
+                account.requirements = created.requirements
+    settings = runtime.settings
+    url = await stripe_gateway.create_onboarding_link(
+        account.stripe_account_id, return_url=settings.connect_return_url, refresh_url=settings.connect_refresh_url
+    )
+    return Response({**account_view(account), "onboarding_url": url}, status_code=201)
+
+
+@get("/payouts/account")
+async def get_payout_account(db: Database, who: Identity, creator_id: str | None = None) -> dict[str, Any]:
+    """The caller's account; an admin may name a creator with `?creator_id=`."""
+    if who.role == "admin" and creator_id is not None:
+        owner = creator_id
+    else:
+        require_role(who, "creator")
+        owner = who.user_id
+    async with db.transaction() as session:
+        account = await models.get_account(session, owner)
+    if account is None or account.stripe_account_id is None:
+        raise NotFoundException("no payout account yet: POST /payouts/account creates one")
+    return account_view(account)
+
+
+# ---- requests ----------------------------------------------------------------
+
+
+class PayoutRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_minor: int | None = Field(default=None, description="Gross amount in minor units")
+    all: bool = Field(default=False, description="Ask for all that is available instead of an amount")
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217")
+
+    @field_validator("amount_minor", mode="before")
+    @classmethod
+    def _minor_units_are_integers(cls, value: object) -> object:
+        # Litestar validates in lax mode, which would turn "1000" or 1000.0 into
+        # 1000: money must arrive as an integer, never be coerced into one.
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError("amount_minor must be an integer number of minor units")
+        return value
+
+
+@post("/payouts")
+async def request_payout(
+    data: PayoutRequestBody,
+    db: Database,
+    who: Identity,
+    runtime: Runtime,
+    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
+) -> Response[dict[str, Any]]:
+    """REQUESTED, audited, `payout.requested` queued; the ledger answers with a
+    reservation or a refusal. The same Idempotency-Key with the same body gives
+    the same payout (200); with another body, 409."""
+    require_role(who, "creator")
+    currency = data.currency.upper()
+    minimum = runtime.settings.payout_min_minor
+    domain.check_request(data.amount_minor, data.all, minimum)
+    async with db.transaction() as session:
+        if idempotency_key is not None:
+            existing = await models.get_payout_by_key(session, who.user_id, idempotency_key)
+            if existing is not None:
+                return _replayed(existing, data, currency)
+        approval.check_account_ready(await models.get_account(session, who.user_id))
+        if currency not in {b.currency for b in await models.creator_balances(session, who.user_id)}:
+            raise domain.CurrencyNotHeld(f"you have no balance in {currency}")
+        payout = await models.insert_payout(session, {
+            "id": uuid.uuid4(), "creator_id": who.user_id, "currency": currency, "all_available": data.all,
+            "requested_minor": data.amount_minor, "minimum_minor": minimum, "state": domain.State.REQUESTED,
+            "funds_reserved": False, "requested_by": who.user_id, "idempotency_key": idempotency_key,
+        })
+        if payout is None:  # a concurrent request with the same key won
+            existing = await models.get_payout_by_key(session, who.user_id, idempotency_key)
+            return _replayed(existing, data, currency)
+        await workflow.request(session, payout, workflow.Actor(who.user_id, "creator"))
+    return Response(payout_view(payout), status_code=201)
+
+
+def _replayed(payout: Payout, data: PayoutRequestBody, currency: str) -> Response[dict[str, Any]]:
+    if (payout.requested_minor, payout.all_available, payout.currency) != (data.amount_minor, data.all, currency):
+        raise domain.IdempotencyKeyReused("this Idempotency-Key was used for a different payout request")
+    return Response(payout_view(payout), status_code=200)
+
+
+@post("/payouts/{payout_id:uuid}/cancel", status_code=200)
+async def cancel_payout(payout_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+    require_role(who, "creator")
+    async with db.transaction() as session:
+        payout = await models.get_payout_for_update(session, payout_id)
+        if payout is None or payout.creator_id != who.user_id:
+            raise domain.PayoutNotFound(f"no payout {payout_id}")
+        outcome = workflow.decide(payout, Trigger.CANCEL)
+        assert isinstance(outcome, Move)  # the table refuses (raised) or moves a cancel
+        await workflow.move(session, payout, outcome, workflow.Actor(who.user_id, "creator"))
+    return payout_view(payout)
+
+
+@get("/payouts")
+async def list_own_payouts(
+    db: Database, who: Identity, status: list[str] | None = None, limit: int = 50, cursor: str | None = None,
+) -> dict[str, Any]:
+    """The creator's payouts, newest first (cursor from `next_cursor`)."""
+    require_role(who, "creator")
+    filters = admin_api.Filters(statuses=tuple(s.upper() for s in status or ()), creator_id=who.user_id)
+    return await admin_api.page(db, filters, "created_at", "desc", min(max(limit, 1), 200), cursor, admin=False)
+
+
+@get("/payouts/{payout_id:uuid}")
+async def get_payout(payout_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+    async with db.transaction() as session:
+        payout = await models.get_payout(session, payout_id)
+    if payout is None or who.role != "admin" and who.user_id != payout.creator_id:
+        raise domain.PayoutNotFound(f"no payout {payout_id}")
+    return payout_view(payout, admin=who.role == "admin")
+
+
+# ---- admin decisions ---------------------------------------------------------
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@post("/admin/payouts/{payout_id:uuid}/approve", status_code=200)
+async def approve_payout(
+    payout_id: uuid.UUID, db: Database, who: Identity, stripe_gateway: StripeGateway
+) -> dict[str, Any]:
+    require_role(who, "admin")
+    payout = await approval.approve_payout(db, stripe_gateway, payout_id, who)
+    return payout_view(payout, admin=True)
+
+
+@post("/admin/payouts/{payout_id:uuid}/reject", status_code=200)
+async def reject_payout(payout_id: uuid.UUID, data: RejectBody, db: Database, who: Identity) -> dict[str, Any]:
+    require_role(who, "admin")
+    reason = domain.check_reason(data.reason)
+    async with db.transaction() as session:
+        payout = await models.get_payout_for_update(session, payout_id)
+        if payout is None:
+            raise domain.PayoutNotFound(f"no payout {payout_id}")
+        outcome = workflow.decide(payout, Trigger.REJECT)
+        assert isinstance(outcome, Move)  # the table refuses (raised) or moves a reject
+        payout.reason = reason
+        await workflow.move(session, payout, outcome, workflow.Actor(who.user_id, "admin"), reason=reason)
+    return payout_view(payout, admin=True)
+
+
+@get("/admin/payouts/{payout_id:uuid}/audit")
+async def get_payout_audit(payout_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+    require_role(who, "admin")
+    async with db.transaction() as session:
+        if await models.get_payout(session, payout_id) is None:
+            raise domain.PayoutNotFound(f"no payout {payout_id}")
+        rows = await models.payout_audit(session, payout_id)
+    return {
+        "payout_id": str(payout_id),
+        "items": [
+            {
+                "seq": row.seq, "id": str(row.id), "actor_id": row.actor_id, "actor_role": row.actor_role,
+                "old_state": row.old_state, "new_state": row.new_state, "reason": row.reason,
+                "metadata": row.metadata_, "created_at": row.created_at.isoformat(),
+                "prev_hash": row.prev_hash, "hash": row.hash,
+            }
+            for row in rows
+        ],
+    }
+
+
+def _payout_error(request: Request, error: domain.PayoutError) -> Response[dict[str, Any]]:
+    problem = ProblemDetailsException(
+        status_code=error.status, title=type(error).__name__, detail=str(error), extra={"reason": error.reason}
+    )
+    return problem.to_response(request)
+
+
+def _stripe_failed(request: Request, error: StripeCallFailed) -> Response[dict[str, Any]]:
+    problem = ProblemDetailsException(
+        status_code=502, title="Stripe call failed",
+        detail=f"{error}; the payout stays APPROVED and approving it again retries",
+        extra={"reason": "stripe_error", "code": error.code},
+    )
+    return problem.to_response(request)
+
+
+route_handlers = [
+    get_balances, create_payout_account, get_payout_account, request_payout, cancel_payout, list_own_payouts,
+    get_payout, approve_payout, reject_payout, get_payout_audit,
+]
+
+exception_handlers = {domain.PayoutError: _payout_error, StripeCallFailed: _stripe_failed}

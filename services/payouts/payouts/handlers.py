@@ -2,22 +2,164 @@
 after the inbox has claimed the event id (see common.consumers)."""
 
 import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.consumers import EventHandlers
+from common.consumers import EventHandlers, PermanentError
 from contracts.events.ledger import BalanceChanged
-from payouts import models
+from contracts.events.payouts import PayoutFundsRejected, PayoutFundsReserved
+from contracts.events.stripe import StripeEventReceived
+from payouts import domain, models, workflow
+from payouts.domain import Move
+from payouts.models import Payout
+from payouts.stripe_gateway import StripeGateway, account_state
 
 log = logging.getLogger(__name__)
 
-handlers = EventHandlers()
 
+def make_handlers(gateway: StripeGateway) -> EventHandlers:
+    handlers = EventHandlers()
 
-@handlers.on(BalanceChanged)
-async def on_balance_changed(event: BalanceChanged, session: AsyncSession) -> None:
-    if not await models.apply_balance_changed(session, event):
-        log.info(
-            "ignored stale balance of %s in %s (%s)",
-            event.data.creator_id, event.data.currency, event.event_id,
+    @handlers.on(BalanceChanged)
+    async def on_balance_changed(event: BalanceChanged, session: AsyncSession) -> None:
+        if not await models.apply_balance_changed(session, event):
+            log.info(
+                "ignored stale balance of %s in %s (%s)",
+                event.data.creator_id, event.data.currency, event.event_id,
+            )
+
+    @handlers.on(PayoutFundsReserved)
+    async def on_payout_funds_reserved(event: PayoutFundsReserved, session: AsyncSession) -> None:
+        data = event.data
+        payout = await _payout_for_update(session, data.payout_id)
+        net = data.net_minor if data.net_minor is not None else data.amount_minor - data.debt_deducted_minor
+        outcome = workflow.decide(payout, domain.funds_reserved_trigger(net))
+        if not isinstance(outcome, Move):
+            return
+        payout.gross_minor = data.amount_minor
+        payout.debt_deducted_minor = data.debt_deducted_minor
+        payout.net_minor = net
+        payout.funds_reserved = True
+        if outcome.to is domain.Stage.PAID:
+            # Everything went to the creator's debt: settled without any Stripe call.
+            payout.paid_at = datetime.now(UTC)
+        await workflow.move(
+            session, payout, outcome, workflow.SYSTEM,
+            reason="settled_by_debt" if outcome.to is domain.Stage.PAID else None,
+            metadata={"deductions": [d.model_dump() for d in data.deductions]}, cause=event,
         )
+
+    @handlers.on(PayoutFundsRejected)
+    async def on_payout_funds_rejected(event: PayoutFundsRejected, session: AsyncSession) -> None:
+        data = event.data
+        payout = await _payout_for_update(session, data.payout_id)
+        outcome = workflow.decide(payout, domain.funds_rejection_trigger(data.reason))
+        if not isinstance(outcome, Move):
+            return
+        payout.reason = data.reason
+        payout.reason_detail = data.detail
+        await workflow.move(
+            session, payout, outcome, workflow.SYSTEM, reason=data.reason,
+            metadata={"detail": data.detail, "available_minor": data.available_minor, "debt_minor": data.debt_minor},
+            cause=event,
+        )
+
+    @handlers.on(StripeEventReceived)
+    async def on_stripe_event_received(event: StripeEventReceived, session: AsyncSession) -> None:
+        data = event.data
+        if not data.connect:
+            return  # payouts acts on connected accounts' events only
+        stripe_object: dict[str, Any] = data.payload.get("data", {}).get("object", {})
+        if data.type == "account.updated":
+            await _account_updated(session, data.account or stripe_object.get("id"), stripe_object, data.created)
+        elif data.type == "payout.paid":
+            await _stripe_payout_paid(session, stripe_object, event)
+        elif data.type == "payout.failed":
+            await _stripe_payout_failed(session, stripe_object, event, gateway)
+
+    return handlers
+
+
+async def _payout_for_update(session: AsyncSession, payout_id: str) -> Payout:
+    try:
+        found = await models.get_payout_for_update(session, uuid.UUID(payout_id))
+    except ValueError:
+        found = None
+    if found is None:
+        # payout.requested is ours: the ledger cannot answer a payout we never stored.
+        raise PermanentError(f"no payout {payout_id}")
+    return found
+
+
+async def _account_updated(session: AsyncSession, account_id: str | None, account: dict[str, Any], created: int) -> None:
+    stored = await models.get_account_by_stripe_id_for_update(session, account_id) if account_id else None
+    if stored is None:
+        log.info("account.updated for %s, not a creator's payout account; ignored", account_id)
+        return
+    if stored.stripe_event_created is not None and created < stored.stripe_event_created:
+        log.info("ignored stale account.updated for %s", account_id)
+        return
+    state = account_state({**account, "id": account_id})
+    stored.payouts_enabled = state.payouts_enabled
+    stored.charges_enabled = state.charges_enabled
+    stored.details_submitted = state.details_submitted
+    stored.requirements = state.requirements
+    stored.stripe_event_created = created
+
+
+async def _stripe_payout(session: AsyncSession, stripe_payout: dict[str, Any]) -> Payout | None:
+    """Our payout for a Stripe payout, locked; None for a payout that is not ours."""
+    payout = await models.get_payout_by_stripe_id_for_update(session, stripe_payout.get("id", ""))
+    if payout is not None:
+        return payout
+    ours = (stripe_payout.get("metadata") or {}).get("payout_id")
+    if ours:
+        # We made it, but its id is not stored yet (the approver is between
+        # Stripe's answer and its commit): fail so the consumer retries.
+        raise RuntimeError(f"stripe payout {stripe_payout.get('id')} of payout {ours} not recorded yet")
+    log.info("stripe payout %s is not one of ours; ignored", stripe_payout.get("id"))
+    return None
+
+
+async def _stripe_payout_paid(session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived) -> None:
+    payout = await _stripe_payout(session, stripe_payout)
+    if payout is None:
+        return
+    outcome = workflow.decide(payout, domain.Trigger.STRIPE_PAID)
+    if not isinstance(outcome, Move):
+        return
+    arrival = stripe_payout.get("arrival_date")
+    payout.paid_at = datetime.fromtimestamp(arrival, UTC) if isinstance(arrival, int) else datetime.now(UTC)
+    await workflow.move(
+        session, payout, outcome, workflow.STRIPE, metadata={"stripe_event_id": event.data.stripe_event_id},
+        cause=event,
+    )
+
+
+async def _stripe_payout_failed(
+    session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived, gateway: StripeGateway
+) -> None:
+    payout = await _stripe_payout(session, stripe_payout)
+    if payout is None:
+        return
+    outcome = workflow.decide(payout, domain.Trigger.STRIPE_FAILED)
+    if not isinstance(outcome, Move):
+        return
+    # The bank refused: Stripe put the money back on the connected account; the
+    # reversal brings it back to the platform. If Stripe fails here the handler
+    # fails, nothing is stored, and the retry uses the same idempotency key.
+    assert payout.stripe_transfer_id is not None
+    payout.stripe_reversal_id = await gateway.reverse_transfer(
+        payout_id=payout.id, transfer_id=payout.stripe_transfer_id
+    )
+    payout.failure_code = stripe_payout.get("failure_code")
+    payout.failure_message = stripe_payout.get("failure_message")
+    await workflow.move(
+        session, payout, outcome, workflow.STRIPE, reason=payout.failure_code,
+        metadata={"stripe_event_id": event.data.stripe_event_id, "stripe_reversal_id": payout.stripe_reversal_id,
+                  "was_paid": payout.paid_at is not None},
+        cause=event,
+    )

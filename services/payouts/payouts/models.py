@@ -1,14 +1,16 @@
 """Payouts' tables and the queries the service needs."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.events.ledger import BalanceChanged
+from payouts import domain
 
 
 class Base(DeclarativeBase):
@@ -69,4 +71,196 @@ async def creator_balances(session: AsyncSession, creator_id: str) -> list[Creat
             .where(CreatorBalance.creator_id == creator_id)
             .order_by(CreatorBalance.currency)
         )
+    )
+
+
+class PayoutAccount(Base):
+    """A creator's connected Stripe account, as the last account.updated told us."""
+
+    __tablename__ = "payout_accounts"
+
+    creator_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    # None between our row's commit and Stripe's answer (a retry fills it in).
+    stripe_account_id: Mapped[str | None] = mapped_column(sa.Text, unique=True)
+    payouts_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    charges_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    requirements: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # `created` (Unix seconds) of the Stripe event these flags come from: an older one never overwrites.
+    stripe_event_created: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    # Set in Python on update so the loaded object keeps it (views read it after commit).
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=lambda: datetime.now(UTC)
+    )
+
+
+class Payout(Base):
+    __tablename__ = "payouts"
+    __table_args__ = (sa.UniqueConstraint("creator_id", "idempotency_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    creator_id: Mapped[str] = mapped_column(sa.Text, index=True)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    all_available: Mapped[bool] = mapped_column(sa.Boolean)
+    # Minor units. requested: what the creator asked (None for "all"); gross,
+    # debt deducted and net: what the ledger reserved (None until it answers).
+    requested_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    minimum_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    gross_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    debt_deducted_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    net_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    state: Mapped[str] = mapped_column(sa.Text, index=True)
+    funds_reserved: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    requested_by: Mapped[str] = mapped_column(sa.Text)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
+    reason: Mapped[str | None] = mapped_column(sa.Text)  # rejection / block reason
+    reason_detail: Mapped[str | None] = mapped_column(sa.Text)
+    approved_by: Mapped[str | None] = mapped_column(sa.Text)
+    stripe_account_id: Mapped[str | None] = mapped_column(sa.Text)
+    stripe_transfer_id: Mapped[str | None] = mapped_column(sa.Text)
+    stripe_payout_id: Mapped[str | None] = mapped_column(sa.Text, unique=True)
+    stripe_reversal_id: Mapped[str | None] = mapped_column(sa.Text)
+    # Set when an approver starts the Stripe steps, cleared when they fail: a
+    # second approver neither repeats steps in flight nor waits on a dead one.
+    stripe_claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    stripe_error_code: Mapped[str | None] = mapped_column(sa.Text)  # last Stripe error, for admins
+    stripe_error_message: Mapped[str | None] = mapped_column(sa.Text)
+    failure_code: Mapped[str | None] = mapped_column(sa.Text)  # Stripe's, from payout.failed
+    failure_message: Mapped[str | None] = mapped_column(sa.Text)
+    paid_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    # Set in Python on update so the loaded object keeps it (views read it after commit).
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=lambda: datetime.now(UTC)
+    )
+
+    @property
+    def amount_minor(self) -> int | None:
+        """Gross once reserved, else what was asked."""
+        return self.gross_minor if self.gross_minor is not None else self.requested_minor
+
+
+class PayoutAudit(Base):
+    """Append-only (the database refuses UPDATE, DELETE and TRUNCATE) and
+    hash-chained in `seq` order across all payouts."""
+
+    __tablename__ = "payout_audit"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    payout_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    actor_id: Mapped[str] = mapped_column(sa.Text)
+    actor_role: Mapped[str] = mapped_column(sa.Text)  # admin, creator, stripe, system
+    old_state: Mapped[str | None] = mapped_column(sa.Text)
+    new_state: Mapped[str] = mapped_column(sa.Text)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    metadata_: Mapped[dict] = mapped_column("metadata", JSONB)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    def record(self) -> domain.AuditRecord:
+        return domain.AuditRecord(
+            id=str(self.id), payout_id=str(self.payout_id), actor_id=self.actor_id, actor_role=self.actor_role,
+            old_state=self.old_state, new_state=self.new_state, reason=self.reason,
+            metadata=self.metadata_, created_at=self.created_at,
+        )
+
+
+# One chain for the whole table: appends are serialized by this transaction-scoped lock.
+AUDIT_CHAIN_LOCK = 0x0A0D17  # any constant of this database
+
+
+async def append_audit(
+    session: AsyncSession,
+    payout: Payout,
+    *,
+    actor_id: str,
+    actor_role: str,
+    old_state: str | None,
+    reason: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> PayoutAudit:
+    """Chain one row for the payout's current state, in the caller's transaction."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    prev_hash = await session.scalar(
+        sa.select(PayoutAudit.hash).order_by(PayoutAudit.seq.desc()).limit(1)
+    ) or domain.GENESIS_HASH
+    record = domain.AuditRecord(
+        id=str(uuid.uuid4()), payout_id=str(payout.id), actor_id=actor_id, actor_role=actor_role,
+        old_state=old_state, new_state=payout.state, reason=reason,
+        metadata={**_amounts(payout), **(metadata or {})},
+        # Microseconds, as PostgreSQL stores them, so the row reads back hashing the same.
+        created_at=datetime.now(UTC),
+    )
+    row = PayoutAudit(
+        id=uuid.UUID(record.id), payout_id=payout.id, actor_id=actor_id, actor_role=actor_role,
+        old_state=old_state, new_state=record.new_state, reason=reason, metadata_=record.metadata,
+        created_at=record.created_at, prev_hash=prev_hash, hash=domain.chain_hash(prev_hash, record),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def _amounts(payout: Payout) -> dict[str, Any]:
+    figures = {
+        "currency": payout.currency,
+        "requested_minor": payout.requested_minor,
+        "gross_minor": payout.gross_minor,
+        "debt_deducted_minor": payout.debt_deducted_minor,
+        "net_minor": payout.net_minor,
+        "stripe_transfer_id": payout.stripe_transfer_id,
+        "stripe_payout_id": payout.stripe_payout_id,
+    }
+    return {name: value for name, value in figures.items() if value is not None}
+
+
+async def payout_audit(session: AsyncSession, payout_id: uuid.UUID) -> list[PayoutAudit]:
+    return list(await session.scalars(
+        sa.select(PayoutAudit).where(PayoutAudit.payout_id == payout_id).order_by(PayoutAudit.seq)
+    ))
+
+
+async def get_payout(session: AsyncSession, payout_id: uuid.UUID) -> Payout | None:
+    return await session.get(Payout, payout_id)
+
+
+async def get_payout_for_update(session: AsyncSession, payout_id: uuid.UUID) -> Payout | None:
+    return await session.scalar(sa.select(Payout).where(Payout.id == payout_id).with_for_update())
+
+
+async def get_payout_by_stripe_id_for_update(session: AsyncSession, stripe_payout_id: str) -> Payout | None:
+    return await session.scalar(
+        sa.select(Payout).where(Payout.stripe_payout_id == stripe_payout_id).with_for_update()
+    )
+
+
+async def get_payout_by_key(session: AsyncSession, creator_id: str, idempotency_key: str) -> Payout | None:
+    return await session.scalar(
+        sa.select(Payout).where(Payout.creator_id == creator_id, Payout.idempotency_key == idempotency_key)
+    )
+
+
+async def insert_payout(session: AsyncSession, values: dict[str, Any]) -> Payout | None:
+    """Insert unless the creator already used this Idempotency-Key (then None:
+    a concurrent duplicate waits for the first insert and finds the conflict)."""
+    statement = (
+        insert(Payout).values(**values)
+        .on_conflict_do_nothing(index_elements=[Payout.creator_id, Payout.idempotency_key])
+        .returning(Payout.id)
+    )
+    inserted = (await session.execute(statement)).scalar()
+    return None if inserted is None else await session.get(Payout, inserted)
+
+
+async def get_account(session: AsyncSession, creator_id: str, *, for_update: bool = False) -> PayoutAccount | None:
+    query = sa.select(PayoutAccount).where(PayoutAccount.creator_id == creator_id)
+    return await session.scalar(query.with_for_update() if for_update else query)
+
+
+async def get_account_by_stripe_id_for_update(session: AsyncSession, stripe_account_id: str) -> PayoutAccount | None:
+    return await session.scalar(
+        sa.select(PayoutAccount).where(PayoutAccount.stripe_account_id == stripe_account_id).with_for_update()
     )

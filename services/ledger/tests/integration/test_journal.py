@@ -14,6 +14,7 @@ import pytest
 
 from common.db import Database, migrate
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
+from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData
 from ledger import domain, handlers, models
 
@@ -88,19 +89,20 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
         ),
         producer="payments", creator_id=creator,
     )
+    reserved = PayoutRequested.new(
+        PayoutRequestedData(payout_id="po_check", creator_id=creator, currency="EUR", amount_minor=6000,
+                            minimum_minor=1000, requested_by=creator),
+        producer="payouts", creator_id=creator,
+    )
     async with database.transaction() as session:
         await handlers.on_payment_succeeded(paid, session)
-        await models.post_entry(  # a payout-like reservation, so the refund below runs short
-            session, cause_event_id=uuid.uuid4(), kind="test_reservation", creator_id=creator, reference=None,
-            postings=[domain.Posting(f"creator:{creator}:available", 6000, "EUR"),
-                      domain.Posting(f"creator:{creator}:reserved", -6000, "EUR")],
-        )
+        await handlers.on_payout_requested(reserved, session)  # 60.00 reserved: the refund below runs short
         await handlers.on_refund_created(refunded, session)  # 2500 from available, 6000 debt
 
     sound = await asyncio.to_thread(run_check, url)
     assert sound.returncode == 0, sound.stdout + sound.stderr
     assert sound.stdout.startswith("ledger check OK: 3 entries, 9 postings balanced")
-    assert "1 debts match" in sound.stdout
+    assert "1 debts match the debt accounts, 1 payout reservations match the reserved accounts" in sound.stdout
 
     # Inserts are allowed (only UPDATE/DELETE are refused): write what the code never would.
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -115,6 +117,11 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
             [(broken, "stripe:balance", -100), (broken, f"creator:{creator}:available", 200),
              (broken, f"creator:{creator}:debt", 50)],
         )
+        await connection.execute(  # a reservation the journal never saw
+            "INSERT INTO payout_reservations (payout_id, creator_id, currency, gross_minor, debt_deducted_minor,"
+            " net_minor, status) VALUES ('po_ghost', $1, 'EUR', 100, 0, 100, 'RESERVED')",
+            creator,
+        )
     finally:
         await connection.close()
 
@@ -123,4 +130,8 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
     assert f"entry {broken} (manual): entry does not balance: {{'EUR': 150}}" in failed.stdout
     assert f"entry {broken} (manual): leaves creator:{creator}:available at -200 EUR" in failed.stdout
     assert f"creator:{creator}:debt is 6050 EUR in the journal but its open debts add up to 6000" in failed.stdout
-    assert "ledger check FAILED: 3 problems in 4 entries, 1 debts" in failed.stdout
+    assert (
+        f"creator:{creator}:reserved is 6000 EUR in the journal but its reserved payouts add up to 6100"
+        in failed.stdout
+    )
+    assert "ledger check FAILED: 4 problems in 4 entries, 1 debts, 2 payout reservations" in failed.stdout

@@ -19,8 +19,9 @@ from contracts.events.disputes import (
 )
 from contracts.events.ledger import BalanceChanged
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded, PaymentSucceededData
+from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from ledger import domain, models
+from ledger import domain, handlers, models
 from ledger.settings import Settings
 from tests.support.polling import eventually
 
@@ -148,17 +149,16 @@ async def outbox_events(db, model, creator: str) -> list:
 
 
 async def drain_available(db, creator: str, amount: int, currency: str = "EUR") -> None:
-    """What a payout reservation will do (the payouts issue): available -> reserved,
-    so a later refund or dispute finds available short."""
+    """A payout request the ledger reserves (available -> reserved), applied
+    directly, so a later refund or dispute finds available short."""
+    request = PayoutRequested.new(
+        PayoutRequestedData(payout_id=new_id("po"), creator_id=creator, currency=currency, amount_minor=amount,
+                            minimum_minor=0, requested_by=creator),
+        producer="payouts", creator_id=creator,
+    )
     async with db.transaction() as session:
-        await models.post_entry(
-            session, cause_event_id=uuid.uuid4(), kind="test_reservation", creator_id=creator,
-            reference=f"test:{uuid.uuid4()}",
-            postings=[
-                domain.Posting(domain.creator_account(creator, "available"), amount, currency),
-                domain.Posting(domain.creator_account(creator, "reserved"), -amount, currency),
-            ],
-        )
+        await handlers.on_payout_requested(request, session)
+    assert (await balance(db, creator, currency)).reserved_minor >= amount
 
 
 def amounts(b: domain.CreatorBalance) -> tuple[int, int, int, int]:

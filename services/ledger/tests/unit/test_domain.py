@@ -192,3 +192,137 @@ def test_debt_status_follows_its_amounts() -> None:
     reversed_ = domain.DebtAmounts(100, 40).reversed()
     assert (reversed_.remaining_minor, reversed_.reversed_minor, reversed_.deducted_minor) == (0, 40, 60)
     assert reversed_.status == "REVERSED"
+
+
+# Payouts: reserve, release, pay, fail.
+
+def by_account(postings: list[Posting]) -> dict[str, int]:
+    sums: dict[str, int] = {}
+    for p in postings:
+        sums[p.account] = sums.get(p.account, 0) + p.amount_minor
+    return sums
+
+
+def test_request_within_available_reserves_the_gross_with_nothing_deducted() -> None:
+    decision = domain.reserve(17000, [], 17000, minimum=1000, threshold=5000, currency_known=True)
+    assert decision == domain.Reservation(17000, ())
+    assert decision.net_minor == 17000
+    assert by_account(domain.payout_reserved_postings("c1", 17000, 0, "EUR")) == {
+        "creator:c1:available": 17000, "creator:c1:reserved": -17000,
+    }
+
+
+def test_all_available_reserves_what_available_holds() -> None:
+    assert domain.reserve(4321, [], None, minimum=1000, threshold=5000, currency_known=True) == domain.Reservation(
+        4321, ()
+    )
+
+
+@pytest.mark.parametrize(
+    ("available", "debts", "requested", "known", "reason"),
+    [
+        (10000, [], 5000, False, domain.CURRENCY_MISMATCH),
+        (10000, [6000], 5000, True, domain.DEBT_ABOVE_THRESHOLD),
+        (10000, [3000, 3000], 5000, True, domain.DEBT_ABOVE_THRESHOLD),
+        (10000, [], 999, True, domain.BELOW_MINIMUM),
+        (10000, [], 10001, True, domain.INSUFFICIENT_AVAILABLE),
+        (0, [], None, True, domain.INSUFFICIENT_AVAILABLE),
+        (999, [], None, True, domain.BELOW_MINIMUM),
+    ],
+)
+def test_request_is_refused_with_its_reason(available, debts, requested, known, reason) -> None:
+    open_debts = [domain.OpenDebt(f"d{i}", r) for i, r in enumerate(debts)]
+    decision = domain.reserve(available, open_debts, requested, minimum=1000, threshold=5000, currency_known=known)
+    assert isinstance(decision, domain.Refusal)
+    assert decision.reason == reason
+
+
+def test_debt_at_the_threshold_is_deducted_oldest_first() -> None:
+    debts = [domain.OpenDebt("old", 3000), domain.OpenDebt("new", 2000)]
+    decision = domain.reserve(10000, debts, 4000, minimum=1000, threshold=5000, currency_known=True)
+    assert decision == domain.Reservation(4000, (domain.Deduction("old", 3000), domain.Deduction("new", 1000)))
+    assert (decision.debt_deducted_minor, decision.net_minor) == (4000, 0)
+    assert by_account(domain.payout_reserved_postings("c1", 4000, 4000, "EUR")) == {
+        "creator:c1:available": 4000, "creator:c1:reserved": 0, "creator:c1:debt": -4000,
+    }
+
+
+open_debt_lists = st.lists(st.integers(1, 10**6), max_size=6).map(
+    lambda amounts: [domain.OpenDebt(f"d{i}", a) for i, a in enumerate(amounts)]
+)
+
+
+@given(
+    available=st.integers(-10**6, 10**7),
+    debts=open_debt_lists,
+    requested=st.none() | st.integers(1, 10**7),
+    minimum=st.integers(0, 10**4),
+    threshold=st.integers(0, 10**6),
+)
+def test_a_reservation_never_overdraws_and_deducts_at_most_what_is_owed(
+    available, debts, requested, minimum, threshold
+) -> None:
+    decision = domain.reserve(available, debts, requested, minimum, threshold, currency_known=True)
+    if isinstance(decision, domain.Refusal):
+        return
+    owed = {d.debt_id: d.remaining_minor for d in debts}
+    assert minimum <= decision.gross_minor <= available  # available never goes negative
+    assert all(0 < d.amount_minor <= owed[d.debt_id] for d in decision.deductions)
+    assert decision.debt_deducted_minor == min(sum(owed.values()), decision.gross_minor)
+    assert decision.net_minor + decision.debt_deducted_minor == decision.gross_minor
+    assert decision.net_minor >= 0
+    # FIFO: a debt is touched only once every older one is paid off
+    taken = [d.debt_id for d in decision.deductions]
+    assert taken == [d.debt_id for d in debts[: len(taken)]]
+    assert all(d.amount_minor == owed[d.debt_id] for d in decision.deductions[:-1])
+
+
+@given(gross=st.integers(0, 10**8), data=st.data())
+def test_releasing_a_reservation_restores_every_account_exactly(gross: int, data) -> None:
+    deducted = data.draw(st.integers(0, gross))
+    reserved = domain.payout_reserved_postings("c1", gross, deducted, "EUR")
+    released = domain.payout_released_postings("c1", gross, deducted, 0, "EUR")
+    assert total(reserved) == total(released) == 0
+    both = by_account(reserved + released)
+    assert all(amount == 0 for amount in both.values())
+    assert by_account(reserved).get("creator:c1:reserved", 0) == -(gross - deducted)  # the net is held
+
+
+@given(gross=st.integers(1, 10**8), data=st.data())
+def test_paid_then_failed_gives_the_gross_back_and_the_debt_again(gross: int, data) -> None:
+    deducted = data.draw(st.integers(0, gross))
+    net = gross - deducted
+    entries = (
+        domain.payout_reserved_postings("c1", gross, deducted, "EUR")
+        + domain.payout_paid_postings("c1", net, "EUR")
+        + domain.payout_failed_after_paid_postings("c1", gross, deducted, 0, "EUR")
+    )
+    assert all(amount == 0 for amount in by_account(entries).values())
+    assert by_account(domain.payout_paid_postings("c1", net, "EUR")) == (
+        {"creator:c1:reserved": net, "stripe:balance": -net} if net else {"creator:c1:reserved": 0, "stripe:balance": 0}
+    )
+
+
+def test_a_deduction_from_a_debt_cancelled_meanwhile_is_not_owed_again() -> None:
+    # 100.00 reserved, 60.00 of it paid a refund's debt; the refund then failed, so
+    # refund_reversal_postings gave those 60.00 back to available already.
+    postings = domain.payout_released_postings("c1", 10000, 6000, 6000, "EUR")
+    assert by_account(postings) == {"creator:c1:available": -4000, "creator:c1:reserved": 4000}
+    debt = domain.DebtAmounts(6000, 0, 0)  # fully deducted, then its refund failed (nothing left to reverse)
+    assert debt.restore(6000, cause_undone=True) == domain.DebtAmounts(6000, 0, 6000)
+    assert debt.restore(6000, cause_undone=True).status == domain.DEBT_REVERSED
+
+
+@given(amount=st.integers(1, 10**7), data=st.data())
+def test_deducting_then_restoring_a_debt_leaves_it_as_it_was(amount: int, data) -> None:
+    debt = domain.DebtAmounts(amount, amount)
+    taken = data.draw(st.integers(0, amount))
+    deducted = debt.deduct(taken)
+    assert deducted.status == (
+        domain.DEBT_OPEN if taken == 0 else domain.DEBT_SETTLED if taken == amount else domain.DEBT_PARTIALLY_DEDUCTED
+    )
+    assert deducted.restore(taken, cause_undone=False) == debt
+    with pytest.raises(domain.InvalidAmounts):
+        deducted.deduct(deducted.remaining_minor + 1)
+    with pytest.raises(domain.InvalidAmounts):
+        deducted.restore(taken + 1, cause_undone=False)

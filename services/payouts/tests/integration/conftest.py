@@ -1,25 +1,45 @@
-import asyncio
+"""The payouts app in-process against the `infra` stack (real PostgreSQL migrated
+with Alembic, real Kafka, real stripe-mock), every Stripe request recorded."""
+
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from common.db import migrate
+from common.db import Database, migrate
 from common.kafka import make_producer, publish
 from contracts.envelope import Event
 from payouts.app import create_app
 from payouts.settings import Settings
+from services.payouts.tests.integration.payouts_driver import Payouts, RecordingStripeHttp
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 @pytest.fixture(scope="session")
-async def client(infra):
+def payouts_settings(infra) -> Settings:
+    settings = Settings()  # the infra fixture has put the stack's CALLASTAR_* in os.environ
+    migrate(MIGRATIONS, settings.database_url)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def stripe_http() -> RecordingStripeHttp:
+    return RecordingStripeHttp()
+
+
+@pytest.fixture(scope="session")
+async def client(payouts_settings, stripe_http):
     """The whole service in-process (consumers, outbox relay, API) on the test stack."""
-    settings = Settings()  # the infra fixture has put the stack's addresses in os.environ
-    await asyncio.to_thread(migrate, MIGRATIONS, settings.database_url)
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with AsyncTestClient(create_app(payouts_settings, stripe_http_client=stripe_http)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def db(payouts_settings):
+    database = Database(payouts_settings.database_url, pool_size=2)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +53,8 @@ async def publish_events(infra):
 
     yield send
     await producer.stop()
+
+
+@pytest.fixture
+def payouts(client, publish_events, db) -> Payouts:
+    return Payouts(client, publish_events, db)

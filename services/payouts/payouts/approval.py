@@ -1,0 +1,93 @@
+"""An admin's approval and the Stripe steps that follow it.
+
+The decision is committed first (row locked, state re-checked, APPROVED,
+audited, announced); the Stripe calls run outside any database transaction,
+each with an idempotency key derived from the payout id; then PROCESSING is
+committed with Stripe's ids. A Stripe error leaves the payout APPROVED with the
+error recorded; approving again repeats the steps with the same keys, so Stripe
+never makes a second transfer or payout.
+"""
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from common.db import Database
+from common.http import Identity
+from payouts import domain, models, workflow
+from payouts.domain import Move, Resume, Trigger
+from payouts.models import Payout, PayoutAccount
+from payouts.stripe_gateway import StripeCallFailed, StripeGateway
+
+log = logging.getLogger(__name__)
+
+
+def check_account_ready(account: PayoutAccount | None) -> PayoutAccount:
+    if account is None or account.stripe_account_id is None:
+        raise domain.PayoutAccountNotReady("payout_account_missing", "the creator has no connected payout account")
+    if not account.payouts_enabled:
+        disabled = (account.requirements or {}).get("disabled_reason")
+        detail = "Stripe does not let this account receive payouts yet" + (f" ({disabled})" if disabled else "")
+        raise domain.PayoutAccountNotReady("payouts_disabled", detail)
+    return account
+
+
+async def approve_payout(db: Database, gateway: StripeGateway, payout_id: uuid.UUID, admin: Identity) -> Payout:
+    async with db.transaction() as session:
+        # The row lock serializes concurrent approvals (and a racing cancel): each
+        # re-reads the state under it, so only the first one moves the payout.
+        payout = await models.get_payout_for_update(session, payout_id)
+        if payout is None:
+            raise domain.PayoutNotFound(f"no payout {payout_id}")
+        domain.check_separation_of_duties(admin.user_id, payout.creator_id, payout.requested_by)
+        outcome = workflow.decide(payout, Trigger.APPROVE)
+        now = datetime.now(UTC)
+        if isinstance(outcome, Resume) and not domain.may_resume(payout.stripe_claimed_at, now):
+            raise domain.ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
+        if isinstance(outcome, Move):
+            account = check_account_ready(await models.get_account(session, payout.creator_id))
+            payout.approved_by = admin.user_id
+            payout.stripe_account_id = account.stripe_account_id
+            await workflow.move(session, payout, outcome, workflow.Actor(admin.user_id, "admin"))
+        payout.stripe_claimed_at = now
+    return await _submit_to_stripe(db, gateway, payout)
+
+
+async def _submit_to_stripe(db: Database, gateway: StripeGateway, payout: Payout) -> Payout:
+    assert payout.net_minor is not None and payout.stripe_account_id is not None
+    try:
+        transfer_id = payout.stripe_transfer_id
+        if transfer_id is None:
+            transfer_id = await gateway.create_transfer(
+                payout_id=payout.id, amount_minor=payout.net_minor, currency=payout.currency,
+                destination=payout.stripe_account_id,
+            )
+            # Kept at once: idempotency keys expire after 24 h at Stripe, the id does not.
+            async with db.transaction() as session:
+                locked = await models.get_payout_for_update(session, payout.id)
+                locked.stripe_transfer_id = transfer_id
+        stripe_payout_id = await gateway.create_payout(
+            payout_id=payout.id, amount_minor=payout.net_minor, currency=payout.currency,
+            account_id=payout.stripe_account_id,
+        )
+    except StripeCallFailed as error:
+        log.warning("stripe refused payout %s: %s (%s); it stays APPROVED", payout.id, error, error.code)
+        async with db.transaction() as session:
+            locked = await models.get_payout_for_update(session, payout.id)
+            locked.stripe_error_code = error.code
+            locked.stripe_error_message = str(error)
+            locked.stripe_claimed_at = None  # an admin may approve again to retry
+        raise
+    async with db.transaction() as session:
+        locked = await models.get_payout_for_update(session, payout.id)
+        outcome = workflow.decide(locked, Trigger.STRIPE_SUBMITTED)
+        if isinstance(outcome, Move):
+            locked.stripe_transfer_id = transfer_id
+            locked.stripe_payout_id = stripe_payout_id
+            locked.stripe_error_code = locked.stripe_error_message = None
+            locked.stripe_claimed_at = None
+            await workflow.move(
+                session, locked, outcome, workflow.SYSTEM,
+                metadata={"stripe_account_id": locked.stripe_account_id},
+            )
+    return locked

@@ -1,0 +1,48 @@
+"""Operator commands: `python -m payouts verify-audit` recomputes the audit
+log's hash chain and reports the first broken link (exit 1), if any."""
+
+import asyncio
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from payouts import domain
+from payouts.models import PayoutAudit
+from payouts.settings import Settings
+
+
+async def first_broken_link(database_url: str) -> tuple[int, domain.BrokenLink | None]:
+    """(rows checked, first broken link or None), read in one snapshot."""
+    engine = create_async_engine(database_url)
+    checked = 0
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+            async with connection.begin():
+                await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+                result = await connection.stream(
+                    sa.select(PayoutAudit.__table__).order_by(PayoutAudit.seq).execution_options(yield_per=5000)
+                )
+
+                checker = domain.ChainChecker()
+                async for row in result:
+                    checked += 1
+                    record = domain.AuditRecord(
+                        id=str(row.id), payout_id=str(row.payout_id), actor_id=row.actor_id,
+                        actor_role=row.actor_role, old_state=row.old_state, new_state=row.new_state,
+                        reason=row.reason, metadata=row._mapping["metadata"], created_at=row.created_at,
+                    )
+                    if (broken := checker.check(row.seq, row.prev_hash, row.hash, record)) is not None:
+                        return checked, broken
+    finally:
+        await engine.dispose()
+    return checked, None
+
+
+def verify_audit(settings: Settings) -> int:
+    checked, broken = asyncio.run(first_broken_link(settings.database_url))
+    if broken is None:
+        print(f"payout audit OK: {checked} rows, hash chain intact")
+        return 0
+    print(f"payout audit BROKEN at seq {broken.seq} (audit row {broken.audit_id}): {broken.problem}")
+    return 1
