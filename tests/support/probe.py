@@ -137,7 +137,7 @@ async def _run_consumer(args: argparse.Namespace) -> None:
     def crash_after_commit(event: Event) -> None:
         if event.event_id == crash_on:
             # Dies after the database commit and before Kafka's offset commit.
-            db.after_commit(lambda: os._exit(17))
+            db.after_commit(lambda _committed: os._exit(17))
 
     async with ProbeConsumer(db, args.bootstrap, args.topic, args.group, on_applied=crash_after_commit):
         await asyncio.Event().wait()  # until the test terminates us

@@ -15,10 +15,11 @@ class Database:
         self.url = url
         self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[dict], None]] = []
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` after every committed transaction (the outbox relay's wake-up)."""
+    def after_commit(self, callback: Callable[[dict], None]) -> None:
+        """Run `callback(session.info)` after every committed transaction: what the
+        transaction noted there (e.g. that it wrote to the outbox) says whether it matters."""
         self._after_commit.append(callback)
 
     @asynccontextmanager
@@ -27,8 +28,9 @@ class Database:
         async with self.sessions() as session:
             async with session.begin():
                 yield session
+            info = dict(session.info)
         for callback in self._after_commit:
-            callback()
+            callback(info)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

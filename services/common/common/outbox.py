@@ -16,8 +16,12 @@ from contracts.envelope import Event
 log = logging.getLogger(__name__)
 
 
+WRITTEN = "outbox.written"
+
+
 async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
+    session.info[WRITTEN] = True
     await session.execute(
         insert(outbox).values(
             event_id=event.event_id, topic=event.TOPIC, key=event.key(), payload=encode(event)
@@ -52,8 +56,11 @@ class OutboxRelay:
         self._linger = linger_seconds
         self._wake = asyncio.Event()
 
-    def wake(self) -> None:
-        self._wake.set()
+    def wake_if_written(self, committed: dict) -> None:
+        """After a commit: publish now if that transaction queued events. (Only
+        then: the relay's own commits must not wake it, or it spins.)"""
+        if committed.get(WRITTEN):
+            self._wake.set()
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows it sent."""

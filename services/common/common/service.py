@@ -88,7 +88,9 @@ def create_service_app(
     on_start: Callable[[Runtime], Any] | None = None,
 ) -> Litestar:
     """A service's app: internal routes behind the internal-token guard, the
-    outbox relay, and one batch consumer per handled topic (group id = name)."""
+    outbox relay, and one batch consumer per handled topic (group id = name).
+    `on_start(runtime)` runs before the consumers start and may return
+    background tasks, cancelled at shutdown."""
     logs.configure(name, settings.log_level)
     holder: dict[str, Runtime] = {}
 
@@ -98,7 +100,7 @@ def create_service_app(
         producer = make_producer(settings.kafka_bootstrap_servers, client_id=name)
         await producer.start()
         relay = OutboxRelay(db, producer)
-        db.after_commit(relay.wake)
+        db.after_commit(relay.wake_if_written)
         broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=name, logger=None)
         runtime = Runtime(name, settings, db, producer, relay, broker)
         holder["runtime"] = runtime
@@ -123,7 +125,9 @@ def create_service_app(
             )
         try:
             if on_start:
-                await on_start(runtime)
+                # The tasks it returns (a service's own background loops) are
+                # stopped with the relay's.
+                background.extend(await on_start(runtime) or ())
             await broker.start()
             yield
         finally:
