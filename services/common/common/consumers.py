@@ -197,10 +197,22 @@ def subscribe(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=50,
+        # The broker answers a fetch once 64 KiB are there or 25 ms have passed:
+        # under load, fewer and fuller fetches (less CPU on both sides); idle,
+        # at most 25 ms more latency per hop.
+        fetch_min_bytes=64 * 1024,
+        fetch_max_wait_ms=25,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_undecoded,
     )
     async def consume(body: list[Any], message: KafkaMessage) -> None:
         await consumer.apply_batch(message.raw_message)
 
     return consumer
+
+
+async def _undecoded(message: Any) -> Any:
+    # The records are validated into their contract models in apply_batch;
+    # FastStream's own JSON decoding of every body would be wasted work.
+    return message.body
