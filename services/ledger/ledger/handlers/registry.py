@@ -1,0 +1,128 @@
+"""The ledger's handler registry and what its handlers share: posting a
+creator's entry and announcing the new balance."""
+
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common import outbox, parking
+from common.consumers import EventHandlers, PermanentError
+from contracts.envelope import Event
+from contracts.events.debts import (
+    DebtCreated,
+    DebtCreatedData,
+)
+from contracts.events.ledger import BalanceChanged, BalanceChangedData
+from ledger import domain, models
+
+PRODUCER = "ledger"
+
+log = logging.getLogger(__name__)
+
+handlers = EventHandlers()
+
+
+def on(model: type[Event]) -> Callable[[Callable[..., Awaitable[None]]], Any]:
+    """handlers.on, with the ledger's rule errors made permanent (a retry cannot fix them)."""
+
+    def register(handler: Callable[..., Awaitable[None]]) -> Any:
+        @functools.wraps(handler)
+        async def applying_rules(event: Event, session: AsyncSession) -> None:
+            try:
+                await handler(event, session)
+            except domain.LedgerError as error:
+                raise PermanentError(f"{type(error).__name__}: {error}") from error
+
+        return handlers.on(model)(applying_rules)
+
+    return register
+
+
+async def require_posted(session: AsyncSession, kind: str, reference: str, event: Event) -> list[domain.Posting]:
+    postings = await models.entry_postings(session, kind, reference)
+    if postings is None:
+        # Each event type is its own topic: a refund can be read before its
+        # payment. It waits parked until that entry is posted (models.post_entry).
+        raise parking.NotReady(waits_for=models.entry_key(kind, reference))
+    return postings
+
+
+async def post_creator_entry(
+    session: AsyncSession,
+    event: Event,
+    *,
+    kind: str,
+    creator_id: str,
+    currency: str,
+    cause: tuple[str, str],
+    postings: list[domain.Posting],
+) -> None:
+    """Post an entry that takes from the creator; a shortfall opens a debt."""
+    cause_type, cause_id = cause
+    entry_id = await models.post_entry(
+        session,
+        cause_event_id=event.event_id,
+        kind=kind,
+        creator_id=creator_id,
+        reference=f"{cause_type}:{cause_id}",
+        postings=postings,
+    )
+    if entry_id is None:
+        return
+    shortfall = domain.debt_posted(creator_id, postings)
+    if shortfall > 0:
+        debt = await models.create_debt(
+            session,
+            creator_id=creator_id,
+            currency=currency,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            entry_id=entry_id,
+            amount_minor=shortfall,
+        )
+        balance = await models.creator_balance(session, creator_id, currency)
+        await outbox.add(
+            session,
+            DebtCreated.new(
+                DebtCreatedData(
+                    debt_id=str(debt.id),
+                    creator_id=creator_id,
+                    amount_minor=shortfall,
+                    currency=currency,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    total_debt_minor=balance.debt_minor,
+                ),
+                producer=PRODUCER,
+                creator_id=creator_id,
+                cause=event,
+            ),
+        )
+    await announce_balance(session, creator_id, currency, entry_id, cause=event)
+
+
+async def announce_balance(
+    session: AsyncSession, creator_id: str, currency: str, entry_id: uuid.UUID, *, cause: Event
+) -> None:
+    balance = await models.creator_balance(session, creator_id, currency)
+    await outbox.add(
+        session,
+        BalanceChanged.new(
+            BalanceChangedData(
+                creator_id=creator_id,
+                currency=currency,
+                journal_entry_id=str(entry_id),
+                available_minor=balance.available_minor,
+                disputed_minor=balance.disputed_minor,
+                reserved_minor=balance.reserved_minor,
+                debt_minor=balance.debt_minor,
+            ),
+            producer=PRODUCER,
+            creator_id=creator_id,
+            cause=cause,
+        ),
+    )
