@@ -8,6 +8,20 @@ with bounded concurrency, and waits until the ledger has posted all N entries.
 Prints webhooks accepted per second, end-to-end events per second, and the
 latency from "gateway answered 200" to "ledger entry committed" (p50/p95/p99).
 
+    ./callastar bench --mix [--operations 1000] [--seed 4] [--concurrency 32]
+
+A mixed workload instead: of the operations, 85 % are payments, 10 % partial
+refunds and 5 % disputes, in an order (and with refund amounts and dispute
+outcomes) drawn from `--seed`, so two runs with one seed push the same mix.
+A refund is one `refund.created` webhook (status succeeded) made in Stripe's
+dashboard, matched by payments through its PaymentIntent; a dispute is three
+webhooks in turn (`charge.dispute.created`, `.funds_withdrawn` with a 20.00
+fee, `.closed` won or lost). Refunds and disputes are about payments that
+succeeded before the timed part starts. Prints webhooks accepted per second,
+end-to-end events per second, and per event type the latency from "gateway
+answered 200" to "the ledger entry that event causes committed"
+(p50/p95/p99). Each wait for the ledger is bounded by `--timeout`.
+
 By default it starts its own stack (profile `bench`-like: the test profile's
 ports); `--gateway-url` and `--ledger-dsn` point it at one already running.
 """
@@ -16,9 +30,11 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import statistics
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -112,18 +128,187 @@ async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: 
         raise SystemExit(f"only {len(committed)} of {len(accepted)} webhooks reached the ledger in {args.timeout}s")
 
 
+# ---- the mixed workload (--mix) ----------------------------------------------------
+
+MIX = (("payment", 85), ("refund", 10), ("dispute", 5))  # percent of the operations
+DISPUTE_FEE_MINOR = 2000  # Stripe's EEA dispute fee, 20.00 EUR, as its balance transaction states it
+
+# Each webhook the mix sends, and the kind of the ledger entry it causes.
+LEDGER_KIND = {
+    "payment_intent.succeeded": "payment",
+    "refund.created": "refund",
+    "charge.dispute.created": "dispute_opened",
+    "charge.dispute.funds_withdrawn": "dispute_funds_withdrawn",
+    "charge.dispute.closed": "dispute_closed",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    kind: str  # payment | refund | dispute
+    intent: dict  # our answer for the payment it is about (with "creator_id")
+    refund_minor: int = 0  # refund: the part of the price given back
+    outcome: str = ""  # dispute: won | lost
+
+
+def plan_mix(operations: int, seed: int) -> list[str]:
+    """The operations' kinds in the order they are pushed: exact shares of the
+    total, shuffled by the seed."""
+    counts = {kind: operations * share // 100 for kind, share in MIX[1:]}
+    counts["payment"] = operations - sum(counts.values())
+    kinds = [kind for kind, _ in MIX for _ in range(counts[kind])]
+    random.Random(seed).shuffle(kinds)
+    return kinds
+
+
+def refund_event(op: Operation) -> dict:
+    """A partial refund made in Stripe's dashboard: payments matches it by PaymentIntent."""
+    return stripe_event("refund.created", {
+        "id": f"re_{secrets.token_hex(12)}", "object": "refund", "amount": op.refund_minor, "currency": "eur",
+        "payment_intent": op.intent["stripe_payment_intent_id"], "status": "succeeded",
+        "reason": "requested_by_customer", "metadata": {}})
+
+
+def dispute_events(op: Operation) -> list[dict]:
+    """A chargeback of the whole price, in the order Stripe sends its events."""
+    price = op.intent["amounts"]["price_minor"]
+    withdrawal = {
+        "id": f"txn_{secrets.token_hex(12)}", "object": "balance_transaction", "amount": -price,
+        "fee": DISPUTE_FEE_MINOR, "net": -price - DISPUTE_FEE_MINOR, "currency": "eur", "type": "adjustment",
+        "fee_details": [{"amount": DISPUTE_FEE_MINOR, "currency": "eur", "type": "stripe_fee",
+                         "description": "Dispute fee", "application": None}]}
+    dispute_id = f"du_{secrets.token_hex(12)}"
+
+    def event(type_: str, status: str, transactions: list[dict]) -> dict:
+        return stripe_event(type_, {
+            "id": dispute_id, "object": "dispute", "amount": price, "currency": "eur", "status": status,
+            "payment_intent": op.intent["stripe_payment_intent_id"], "reason": "fraudulent",
+            "balance_transactions": transactions})
+
+    return [event("charge.dispute.created", "needs_response", []),
+            event("charge.dispute.funds_withdrawn", "needs_response", [withdrawal]),
+            event("charge.dispute.closed", op.outcome, [withdrawal])]
+
+
+def webhooks_of(op: Operation) -> list[dict]:
+    if op.kind == "payment":
+        return [succeeded_event(op.intent)]
+    return [refund_event(op)] if op.kind == "refund" else dispute_events(op)
+
+
+async def push_mix(client: httpx.AsyncClient, secret: str, ops: list[Operation], concurrency: int
+                   ) -> dict[tuple[str, str], float]:
+    """Push each operation's webhooks (a dispute's one after another, as Stripe
+    would); returns, per (creator, ledger entry kind), when the gateway accepted it."""
+    slots = asyncio.Semaphore(concurrency)
+    accepted: dict[tuple[str, str], float] = {}
+
+    async def one(op: Operation) -> None:
+        async with slots:
+            for event in webhooks_of(op):
+                body = json.dumps(event).encode()
+                response = await client.post("/webhooks/stripe", content=body, headers={
+                    "Stripe-Signature": sign_stripe_payload(body, secret), "Content-Type": "application/json"})
+                response.raise_for_status()
+                accepted[(op.intent["creator_id"], LEDGER_KIND[event["type"]])] = time.time()
+
+    await asyncio.gather(*(one(op) for op in ops))
+    return accepted
+
+
+async def wait_for_entries(dsn: str, expected: set[tuple[str, str]], timeout: float
+                           ) -> dict[tuple[str, str], datetime]:
+    """When each expected (creator, kind) ledger entry was committed (those seen before the deadline)."""
+    creators = sorted({creator for creator, _ in expected})
+    connection = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = await connection.fetch(
+                "SELECT creator_id, kind, created_at FROM journal_entries WHERE creator_id = ANY($1::text[])",
+                creators)
+            found = {(r["creator_id"], r["kind"]): r["created_at"] for r in rows
+                     if (r["creator_id"], r["kind"]) in expected}
+            if len(found) == len(expected) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+
+
+def latency_line(label: str, seconds: list[float]) -> str:
+    values = sorted(seconds)
+    return (f"  {label:32} n={len(values):<5} p50 {percentile(values, 50) * 1000:6.0f} ms  "
+            f"p95 {percentile(values, 95) * 1000:6.0f} ms  p99 {percentile(values, 99) * 1000:6.0f} ms  "
+            f"max {values[-1] * 1000:6.0f} ms")
+
+
+async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str]) -> None:
+    kinds = plan_mix(args.operations, args.seed)
+    rng = random.Random(args.seed)
+    n_targets = sum(kind != "payment" for kind in kinds)
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60,
+                                 limits=httpx.Limits(max_connections=args.concurrency * 2)) as client:
+        started = time.monotonic()
+        intents = await create_payments(client, env["CALLASTAR_JWT_SECRET"], len(kinds), args.concurrency)
+        # Refunds and disputes are about payments that succeeded before the timed part.
+        fresh, targets = intents[: len(kinds) - n_targets], intents[len(kinds) - n_targets:]
+        await push_webhooks(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], targets, args.concurrency)
+        settled = await wait_for_ledger(ledger_dsn, [t["creator_id"] for t in targets], args.timeout)
+        if len(settled) != len(targets):
+            raise SystemExit(f"set-up: only {len(settled)} of {len(targets)} payments reached the ledger")
+        ops: list[Operation] = []
+        for kind in kinds:
+            if kind == "payment":
+                ops.append(Operation("payment", fresh.pop()))
+                continue
+            intent = targets.pop()
+            price = intent["amounts"]["price_minor"]
+            ops.append(Operation(kind, intent, refund_minor=rng.randint(1, price - 1),
+                                 outcome=rng.choice(("won", "lost"))))
+        counts = {kind: kinds.count(kind) for kind, _ in MIX}
+        webhooks = counts["payment"] + counts["refund"] + 3 * counts["dispute"]
+        print(f"mix (seed {args.seed}): {counts['payment']} payments, {counts['refund']} partial refunds, "
+              f"{counts['dispute']} disputes = {webhooks} webhooks; set up in {time.monotonic() - started:.1f}s")
+        started = time.monotonic()
+        accepted = await push_mix(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], ops, args.concurrency)
+        push_seconds = time.monotonic() - started
+    committed = await wait_for_entries(ledger_dsn, set(accepted), args.timeout)
+    all_seconds = time.monotonic() - started
+    print(f"webhooks: {len(accepted)} accepted in {push_seconds:.2f}s = {len(accepted) / push_seconds:.0f}/s "
+          f"(concurrency {args.concurrency})")
+    print(f"end to end: {len(committed)}/{len(accepted)} ledger entries in {all_seconds:.2f}s = "
+          f"{len(committed) / all_seconds:.0f} events/s")
+    print("latency webhook accepted -> its ledger entry written, per event type:")
+    for event_type, kind in LEDGER_KIND.items():
+        seconds = [committed[key].timestamp() - accepted[key] for key in committed if key[1] == kind]
+        if seconds:
+            print(latency_line(event_type, seconds))
+    if len(committed) != len(accepted):
+        missing = sorted({kind for _, kind in accepted.keys() - committed.keys()})
+        raise SystemExit(f"only {len(committed)} of {len(accepted)} webhooks reached the ledger in "
+                         f"{args.timeout}s (missing kinds: {', '.join(missing)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./callastar bench")
     parser.add_argument("--payments", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--mix", action="store_true",
+                        help="payments 85 %%, partial refunds 10 %%, disputes 5 %% instead of payments only")
+    parser.add_argument("--operations", type=int, default=1000, help="with --mix: how many operations")
+    parser.add_argument("--seed", type=int, default=4, help="with --mix: the seed of the mix")
     parser.add_argument("--gateway-url", help="a running gateway (default: start a stack)")
     parser.add_argument("--ledger-dsn", help="the running ledger's database (postgresql://...)")
     args = parser.parse_args()
+    if args.mix and args.operations < 20:
+        parser.error("--operations: at least 20, so that every kind of operation occurs")
+    bench = run_mix if args.mix else run
     if args.gateway_url:
         if not args.ledger_dsn:
             parser.error("--ledger-dsn goes with --gateway-url")
-        asyncio.run(run(args, args.gateway_url, args.ledger_dsn, dict(os.environ)))
+        asyncio.run(bench(args, args.gateway_url, args.ledger_dsn, dict(os.environ)))
         return
     from stack.config import StackConfig
     from stack.runner import LocalStack
@@ -132,7 +317,7 @@ def main() -> None:
     try:
         runner.start_infra(reset=True)
         handle = runner.start_services()
-        asyncio.run(run(args, handle.gateway_url, handle.asyncpg_dsn("ledger"), handle.env))
+        asyncio.run(bench(args, handle.gateway_url, handle.asyncpg_dsn("ledger"), handle.env))
     finally:
         runner.stop()
 

@@ -20,8 +20,9 @@ from common.http import CORRELATION_HEADER, health_routes, problem_details
 from gateway import webhooks
 from gateway.auth import JWTAuthMiddleware, provide_who
 from gateway.clients import Services
+from gateway.live import LiveHub
 from gateway.publisher import Publisher
-from gateway.routes import admin, balance, debts, notifications, payments, refunds
+from gateway.routes import admin, balance, debts, notifications, payments, payouts, refunds
 from gateway.settings import Settings
 
 NAME = "gateway"
@@ -69,19 +70,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     publisher = Publisher(settings.kafka_bootstrap_servers, client_id=NAME,
                           publish_timeout_s=settings.kafka_publish_timeout_s)
     services = Services.from_settings(settings)
+    live = LiveHub(settings.kafka_bootstrap_servers, client_id=f"{NAME}-live")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         publisher.start()
+        live.start()
         try:
             yield
         finally:
+            await live.stop()
             await publisher.stop()
             await services.aclose()
 
     sensitive = Router(
         "/",
-        route_handlers=refunds.sensitive_route_handlers,
+        route_handlers=[*refunds.sensitive_route_handlers, *payouts.sensitive_route_handlers],
         # Inside the API router, so after authentication: counted per user, not per address.
         middleware=[RateLimitConfig(("minute", settings.sensitive_rate_limit_per_minute),
                                     store="rate_limit_sensitive", identifier_for_request=user_of).middleware],
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "/api",
         route_handlers=[*payments.route_handlers, *refunds.route_handlers, sensitive,
                         *admin.route_handlers, *balance.route_handlers, *debts.route_handlers,
-                        *notifications.route_handlers],
+                        *notifications.route_handlers, *payouts.route_handlers],
         middleware=[
             # Before authentication, so a flood of bad tokens is throttled too.
             RateLimitConfig(("minute", settings.rate_limit_per_minute), store="rate_limit_api").middleware,
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "publisher": Provide(lambda: publisher, use_cache=True, sync_to_thread=False),
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+            "live": Provide(lambda: live, use_cache=True, sync_to_thread=False),
         },
         plugins=[problem_details()],
         lifespan=[lifespan],

@@ -81,8 +81,11 @@ class ServiceClient:
         params: QueryParams | None = None,
         json: Any = None,
         accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
-        headers = {USER_ID_HEADER: who.user_id, USER_ROLE_HEADER: who.role}
+        """`headers`: the caller's headers the service must see too (e.g. Idempotency-Key);
+        the identity, token and correlation headers are always ours."""
+        headers = {**(headers or {}), USER_ID_HEADER: who.user_id, USER_ROLE_HEADER: who.role}
         if correlation_id := logs.correlation_id.get():
             headers[CORRELATION_HEADER] = correlation_id
         if accept:

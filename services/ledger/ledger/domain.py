@@ -375,8 +375,15 @@ def reserve(
     debt = sum(d.remaining_minor for d in open_debts)
     if not currency_known:
         return Refusal(CURRENCY_MISMATCH, "the creator has no balance in this currency")
-    if payouts_blocked(debt, threshold):
-        return Refusal(DEBT_ABOVE_THRESHOLD, f"debt {debt} is above the threshold {threshold}")
+    # Above the threshold a payout is refused unless it pays the debt back down
+    # to the threshold itself: otherwise a creator in debt could never get out,
+    # since only payouts deduct debt (new earnings never pay it silently).
+    asked = available if requested is None else min(requested, max(available, 0))
+    if payouts_blocked(debt - max(asked, 0), threshold):
+        return Refusal(
+            DEBT_ABOVE_THRESHOLD,
+            f"debt {debt} is above the threshold {threshold} and this payout would not bring it back under",
+        )
     if requested is not None and requested < minimum:
         return Refusal(BELOW_MINIMUM, f"requested {requested} is below the minimum {minimum}")
     gross = available if requested is None else requested

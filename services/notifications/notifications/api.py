@@ -1,16 +1,32 @@
-"""Notifications' internal HTTP API, called by the gateway only."""
+"""Notifications' internal HTTP API, called by the gateway only.
 
-from typing import Annotated
+Every call that carries an identity also records where to email that person:
+the gateway sends the `email` claim of their token as `X-User-Email`, and it is
+upserted into `contacts` (see models.Contact).
+"""
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import get, patch
+from litestar import Request, delete, get, patch, put
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import Database
 from common.http import Identity
-from notifications import domain, models
+from common.service import Runtime
+from notifications import domain, models, tokens
+
+EMAIL_HEADER = "X-User-Email"
+# Deliberately loose (the issuer validated it): one "@", no spaces or line breaks
+# that could smuggle a header into a message.
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 
 
 def _item(seen: models.Seen) -> dict:
@@ -28,22 +44,44 @@ def _item(seen: models.Seen) -> dict:
     }
 
 
+def _invalid(title: str, detail: str, status_code: int = 400) -> ProblemDetailsException:
+    return ProblemDetailsException(status_code=status_code, title=title, detail=detail)
+
+
+@asynccontextmanager
+async def _as_caller(db: Database, request: Request, who: Identity) -> AsyncIterator[AsyncSession]:
+    """The request's transaction, remembering the caller's address on the way."""
+    async with db.transaction() as session:
+        email = request.headers.get(EMAIL_HEADER, "")
+        if _EMAIL.fullmatch(email):
+            await models.remember_contact(session, who, email)
+        yield session
+
+
 @get("/notifications")
 async def list_notifications(
+    request: Request,
     db: Database,
     who: Identity,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     cursor: str | None = None,
     unread: bool = False,
+    type_: Annotated[list[str] | None, QueryParameter(name="type")] = None,
 ) -> dict:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    """Newest first; pass `next_cursor` back as `cursor` for the next page.
+    `type=` (repeatable) keeps only those types."""
     try:
         after = domain.decode_cursor(cursor) if cursor is not None else None
     except domain.InvalidCursor as error:
-        raise ProblemDetailsException(status_code=400, title="Invalid cursor", detail=str(error)) from error
-    async with db.transaction() as session:
+        raise _invalid("Invalid cursor", str(error)) from error
+    try:
+        types = [domain.NotificationType(t) for t in type_ or ()]
+    except ValueError as error:
+        raise _invalid("Invalid type", f"unknown notification type: {error}") from error
+    async with _as_caller(db, request, who) as session:
         # One row more than asked tells whether another page exists.
-        rows = await models.list_notifications(session, who, unread_only=unread, limit=limit + 1, after=after)
+        rows = await models.list_notifications(session, who, unread_only=unread, limit=limit + 1, after=after,
+                                               types=types)
     page, more = rows[:limit], len(rows) > limit
     last = page[-1].notification if more else None
     next_cursor = domain.encode_cursor(last.created_at, last.id) if last else None
@@ -51,27 +89,91 @@ async def list_notifications(
 
 
 @get("/notifications/unread-count")
-async def unread_count(db: Database, who: Identity) -> dict:
-    async with db.transaction() as session:
+async def unread_count(request: Request, db: Database, who: Identity) -> dict:
+    async with _as_caller(db, request, who) as session:
         unread = await models.count_unread(session, who)
     return {"unread": unread}
 
 
-@patch("/notifications/{notification_id:uuid}/read")
-async def mark_read(notification_id: UUID, db: Database, who: Identity) -> dict:
-    """Read by the caller only: another admin still sees a role notification unread."""
-    async with db.transaction() as session:
-        seen = await models.mark_read(session, who, notification_id)
+@get("/notifications/{notification_id:uuid}")
+async def get_notification(notification_id: UUID, request: Request, db: Database, who: Identity) -> dict:
+    """One the caller sees (the gateway's live push checks each with it)."""
+    async with _as_caller(db, request, who) as session:
+        seen = await models.get_notification(session, who, notification_id)
     if seen is None:  # someone else's is as absent as one that never existed
         raise NotFoundException("no such notification")
     return _item(seen)
 
 
+@patch("/notifications/{notification_id:uuid}/read")
+async def mark_read(notification_id: UUID, request: Request, db: Database, who: Identity) -> dict:
+    """Read by the caller only: another admin still sees a role notification unread."""
+    async with _as_caller(db, request, who) as session:
+        seen = await models.mark_read(session, who, notification_id)
+    if seen is None:
+        raise NotFoundException("no such notification")
+    return _item(seen)
+
+
 @patch("/notifications/read-all")
-async def mark_all_read(db: Database, who: Identity) -> dict:
-    async with db.transaction() as session:
+async def mark_all_read(request: Request, db: Database, who: Identity) -> dict:
+    async with _as_caller(db, request, who) as session:
         marked = await models.mark_all_read(session, who)
     return {"marked": marked}
 
 
-route_handlers = [list_notifications, unread_count, mark_read, mark_all_read]
+@delete("/notifications/{notification_id:uuid}", status_code=204)
+async def delete_notification(notification_id: UUID, request: Request, db: Database, who: Identity) -> None:
+    """Soft: hidden from the caller's lists and count from now on (an admin
+    deleting an admins' notification hides it from themselves only)."""
+    async with _as_caller(db, request, who) as session:
+        deleted = await models.delete_notification(session, who, notification_id)
+    if not deleted:
+        raise NotFoundException("no such notification")
+
+
+def _preferences(preferences: list[domain.Preference]) -> dict:
+    return {
+        "preferences": [
+            {"type": p.type.value, "in_app": p.in_app, "email": p.email,
+             "in_app_required": p.type in domain.CRITICAL_IN_APP}
+            for p in preferences
+        ]
+    }
+
+
+@get("/notifications/preferences")
+async def get_preferences(request: Request, db: Database, who: Identity) -> dict:
+    """Every type with both channels; `in_app_required` types cannot be hidden in the app."""
+    async with _as_caller(db, request, who) as session:
+        return _preferences(await models.preferences_of(session, who.user_id))
+
+
+@put("/notifications/preferences")
+async def put_preferences(data: JSONBody[Any], request: Request, db: Database, who: Identity) -> dict:
+    """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}]}`: the channels named
+    change, the rest keep their value. Invalid: 422 and nothing changes."""
+    try:
+        changes = domain.parse_preferences(data)
+    except domain.InvalidPreferences as error:
+        raise _invalid("Invalid preferences", str(error), status_code=422) from error
+    async with _as_caller(db, request, who) as session:
+        await models.set_preferences(session, who.user_id, changes)
+        return _preferences(await models.preferences_of(session, who.user_id))
+
+
+@get("/notifications/unsubscribe")
+async def unsubscribe(token: FromQuery[str], db: Database, runtime: Runtime) -> dict:
+    """An email's unsubscribe link: no login, the signed token says who and which
+    type. Turns that type's email off (the app's notifications stay)."""
+    try:
+        found = tokens.verify(token, secret=runtime.settings.unsubscribe_secret, now=int(time.time()))
+    except tokens.InvalidToken as error:
+        raise _invalid("Invalid unsubscribe link", str(error)) from error
+    async with db.transaction() as session:
+        await models.set_preferences(session, found.user_id, {found.type: {"email": False}})
+    return {"unsubscribed": True, "type": found.type.value, "channel": "email"}
+
+
+route_handlers = [list_notifications, unread_count, get_notification, mark_read, mark_all_read,
+                  delete_notification, get_preferences, put_preferences, unsubscribe]

@@ -15,9 +15,20 @@ from typing import Any, Literal
 from uuid import UUID
 
 from contracts.envelope import Event
-from contracts.events.debts import DebtCreated
+from contracts.events.debts import DebtCreated, DebtDeducted, DebtSettled
 from contracts.events.disputes import DisputeClosed, DisputeCreated, DisputeData, DisputeUpdated
 from contracts.events.payments import PaymentSucceeded
+from contracts.events.payouts import (
+    PayoutApproved,
+    PayoutBlocked,
+    PayoutCanceled,
+    PayoutData,
+    PayoutFailed,
+    PayoutPaid,
+    PayoutProcessing,
+    PayoutRejected,
+    PayoutRequested,
+)
 from contracts.events.refunds import RefundCreated, RefundFailed
 
 
@@ -26,6 +37,10 @@ class NotificationError(Exception):
 
 
 class InvalidCursor(NotificationError):
+    pass
+
+
+class InvalidPreferences(NotificationError):
     pass
 
 
@@ -38,6 +53,16 @@ class NotificationType(StrEnum):
     DISPUTE_WON = "DISPUTE_WON"
     DISPUTE_LOST = "DISPUTE_LOST"
     DEBT_CREATED = "DEBT_CREATED"
+    DEBT_DEDUCTED = "DEBT_DEDUCTED"
+    DEBT_SETTLED = "DEBT_SETTLED"
+    PAYOUT_REQUESTED = "PAYOUT_REQUESTED"
+    PAYOUT_APPROVED = "PAYOUT_APPROVED"
+    PAYOUT_REJECTED = "PAYOUT_REJECTED"
+    PAYOUT_PROCESSING = "PAYOUT_PROCESSING"
+    PAYOUT_PAID = "PAYOUT_PAID"
+    PAYOUT_FAILED = "PAYOUT_FAILED"
+    PAYOUT_CANCELED = "PAYOUT_CANCELED"
+    PAYOUT_BLOCKED = "PAYOUT_BLOCKED"
 
 
 @dataclass(frozen=True)
@@ -238,6 +263,121 @@ def debt_created(event: DebtCreated) -> list[NotificationDraft]:
     ]
 
 
+def debt_deducted(event: DebtDeducted) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    remaining = format_money(data.remaining_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.DEBT_DEDUCTED,
+            recipient_user_id=data.creator_id,
+            title="Debt deducted from a payout",
+            body=f"{amount} of your debt was deducted from payout {data.payout_id}; {remaining} of it remains",
+            link=payout_link(data.payout_id),
+        )
+    ]
+
+
+def debt_settled(event: DebtSettled) -> list[NotificationDraft]:
+    data = event.data
+    amount = format_money(data.amount_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.DEBT_SETTLED,
+            recipient_user_id=data.creator_id,
+            title="Debt paid off",
+            body=f"Your debt of {amount} is fully paid off",
+            link="/debts",
+        )
+    ]
+
+
+def payout_link(payout_id: str) -> str:
+    return f"/payouts/{payout_id}"
+
+
+def _net(data: PayoutData) -> str:
+    """What reaches the bank, and what the debt took, for a creator's message."""
+    net = data.net_minor if data.net_minor is not None else data.amount_minor - data.debt_deducted_minor
+    text = format_money(net, data.currency)
+    if data.debt_deducted_minor:
+        text += f" (after {format_money(data.debt_deducted_minor, data.currency)} of debt was deducted)"
+    return text
+
+
+def _to_creator(type_: NotificationType, title: str, data: PayoutData, body: str) -> list[NotificationDraft]:
+    return [NotificationDraft(type=type_, recipient_user_id=data.creator_id, title=title, body=body,
+                              link=payout_link(data.payout_id))]
+
+
+def payout_requested(event: PayoutRequested) -> list[NotificationDraft]:
+    data = event.data
+    asked = "all available funds" if data.amount_minor is None else format_money(data.amount_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.PAYOUT_REQUESTED,
+            recipient_role="admin",
+            title="Payout to review",
+            body=f"Creator {data.creator_id} asked for a payout of {asked} ({data.currency}); it awaits approval",
+            link=f"/admin/payouts/{data.payout_id}",
+        )
+    ]
+
+
+def payout_approved(event: PayoutApproved) -> list[NotificationDraft]:
+    return _to_creator(NotificationType.PAYOUT_APPROVED, "Payout approved", event.data,
+                       f"Your payout of {_net(event.data)} was approved and is on its way")
+
+
+def payout_rejected(event: PayoutRejected) -> list[NotificationDraft]:
+    data = event.data
+    reason = f": {data.reason}" if data.reason else ""
+    return _to_creator(NotificationType.PAYOUT_REJECTED, "Payout rejected", data,
+                       f"Your payout{_asked(data)} was rejected{reason}; the funds are available again")
+
+
+def payout_processing(event: PayoutProcessing) -> list[NotificationDraft]:
+    return _to_creator(NotificationType.PAYOUT_PROCESSING, "Payout sent to your bank", event.data,
+                       f"{_net(event.data)} is on its way to your bank account")
+
+
+def payout_paid(event: PayoutPaid) -> list[NotificationDraft]:
+    data = event.data
+    if data.stripe_payout_id is None:  # the whole gross went to the debt: nothing reaches the bank
+        body = f"Your payout of {format_money(data.amount_minor, data.currency)} went wholly to your debt"
+    else:
+        body = f"{_net(data)} was paid to your bank account"
+    return _to_creator(NotificationType.PAYOUT_PAID, "Payout paid", data, body)
+
+
+def payout_failed(event: PayoutFailed) -> list[NotificationDraft]:
+    data = event.data
+    why = data.failure_message or data.failure_code
+    reason = f" ({why})" if why else ""
+    when = " after it had been reported paid" if data.was_paid else ""
+    return _to_creator(NotificationType.PAYOUT_FAILED, "Payout failed", data,
+                       f"Your payout of {_net(data)} failed{when}{reason}; the funds are back in your balance. "
+                       "Check your bank details")
+
+
+def _asked(data: PayoutData) -> str:
+    # 0: a request for "all available" refused before anything was reserved
+    return f" of {format_money(data.amount_minor, data.currency)}" if data.amount_minor else ""
+
+
+def payout_canceled(event: PayoutCanceled) -> list[NotificationDraft]:
+    data = event.data
+    return _to_creator(NotificationType.PAYOUT_CANCELED, "Payout canceled", data,
+                       f"Your payout{_asked(data)} was canceled; the funds are available again")
+
+
+def payout_blocked(event: PayoutBlocked) -> list[NotificationDraft]:
+    data = event.data
+    reason = f": {data.reason}" if data.reason else ""
+    return _to_creator(NotificationType.PAYOUT_BLOCKED, "Payout blocked", data,
+                       f"Your payout request{_asked(data)} could not go ahead{reason}")
+
+
 RULES: dict[type[Event], Callable[[Any], list[NotificationDraft]]] = {
     PaymentSucceeded: payment_received,
     RefundCreated: refund_created,
@@ -246,12 +386,78 @@ RULES: dict[type[Event], Callable[[Any], list[NotificationDraft]]] = {
     DisputeUpdated: dispute_updated,
     DisputeClosed: dispute_closed,
     DebtCreated: debt_created,
+    DebtDeducted: debt_deducted,
+    DebtSettled: debt_settled,
+    PayoutRequested: payout_requested,
+    PayoutApproved: payout_approved,
+    PayoutRejected: payout_rejected,
+    PayoutProcessing: payout_processing,
+    PayoutPaid: payout_paid,
+    PayoutFailed: payout_failed,
+    PayoutCanceled: payout_canceled,
+    PayoutBlocked: payout_blocked,
 }
 
 
 def drafts_for(event: Event) -> list[NotificationDraft]:
     """The notifications `event` makes (one per recipient)."""
     return RULES[type(event)](event)
+
+
+# --- preferences -------------------------------------------------------------
+
+CHANNELS = ("in_app", "email")
+
+# Types a person must always see in the app, whatever they chose: money they
+# expected did not arrive, or money is frozen. Email stays theirs to turn off.
+CRITICAL_IN_APP = frozenset({NotificationType.PAYOUT_FAILED, NotificationType.DISPUTE_CREATED})
+
+
+@dataclass(frozen=True)
+class Preference:
+    """Both channels are on unless the person turned one off."""
+
+    type: NotificationType
+    in_app: bool = True
+    email: bool = True
+
+
+def parse_preferences(body: Any) -> dict[NotificationType, dict[str, bool]]:
+    """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}, ...]}` -> the
+    changes asked for, per type and channel; channels left out keep their value."""
+    if not isinstance(body, dict) or set(body) != {"preferences"} or not isinstance(body["preferences"], list):
+        raise InvalidPreferences('the body is {"preferences": [{"type": ..., "in_app": bool, "email": bool}]}')
+    changes: dict[NotificationType, dict[str, bool]] = {}
+    for index, item in enumerate(body["preferences"]):
+        where = f"preferences[{index}]"
+        if not isinstance(item, dict) or "type" not in item:
+            raise InvalidPreferences(f"{where}: an object with a type")
+        try:
+            type_ = NotificationType(item["type"])
+        except ValueError:
+            raise InvalidPreferences(f"{where}: unknown type {item['type']!r}") from None
+        if type_ in changes:
+            raise InvalidPreferences(f"{where}: {type_} is listed twice")
+        channels = {key: value for key, value in item.items() if key != "type"}
+        if not channels:
+            raise InvalidPreferences(f"{where}: name at least one channel ({', '.join(CHANNELS)})")
+        for channel, value in channels.items():
+            if channel not in CHANNELS:
+                raise InvalidPreferences(f"{where}: unknown channel {channel!r}; channels are {', '.join(CHANNELS)}")
+            if not isinstance(value, bool):
+                raise InvalidPreferences(f"{where}.{channel}: true or false")
+        if channels.get("in_app") is False and type_ in CRITICAL_IN_APP:
+            raise InvalidPreferences(f"{where}: {type_} is critical and always shown in the app")
+        changes[type_] = channels
+    return changes
+
+
+# --- email delivery ----------------------------------------------------------
+
+
+def retry_delay(attempts: int, *, base_s: float, cap_s: float) -> float:
+    """Seconds before the next try after `attempts` failed ones: doubling, capped."""
+    return min(cap_s, base_s * 2 ** max(attempts - 1, 0))
 
 
 # --- list cursors ------------------------------------------------------------

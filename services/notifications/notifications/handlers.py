@@ -7,7 +7,7 @@ from common import outbox
 from common.consumers import EventHandlers
 from contracts.envelope import Event
 from contracts.events.notifications import NotificationCreated, NotificationCreatedData
-from notifications import domain, models
+from notifications import domain, mailer, models
 
 PRODUCER = "notifications"
 
@@ -15,9 +15,12 @@ handlers = EventHandlers()
 
 
 async def notify(event: Event, session: AsyncSession) -> None:
-    """Store the event's notifications and announce each new one (live push)."""
+    """Store the event's notifications, queue their emails, and announce each new
+    one (live push)."""
     created = await models.add_notifications(session, event.event_id, domain.drafts_for(event))
     for notification in created:
+        if await models.queue_emails(session, notification):
+            session.info[mailer.QUEUED] = True
         await outbox.add(
             session,
             NotificationCreated.new(

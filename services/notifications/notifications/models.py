@@ -3,7 +3,8 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +47,6 @@ class Notification(Base):
     link: Mapped[str | None] = mapped_column(sa.Text)
     source_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (
         # However often an event is delivered, it notifies each recipient once.
@@ -55,6 +55,7 @@ class Notification(Base):
             "(recipient_user_id IS NULL) <> (recipient_role IS NULL)", name="notifications_one_recipient"
         ),
         sa.Index("notifications_by_recipient", "recipient_key", "created_at", "id"),
+        sa.Index("notifications_by_age", "created_at"),  # retention
     )
 
 
@@ -68,6 +69,77 @@ class NotificationRead(Base):
     )
     user_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     read_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class NotificationDeletion(Base):
+    """`user_id` deleted `notification_id` for themselves (soft: an admin deleting
+    an admins' notification hides it from that admin only)."""
+
+    __tablename__ = "notification_deletions"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Preference(Base):
+    """A channel someone turned off (or on again) for one type; no row: both on."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    type: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    in_app: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    email: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Contact(Base):
+    """Where to email a person: the projection of what the gateway vouched for on
+    their last authenticated call (the `email` claim of their token, sent as
+    X-User-Email). No other service is asked; someone never seen gets no email."""
+
+    __tablename__ = "contacts"
+
+    user_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    email: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.Text)  # admins also get the admins' emails
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    __table_args__ = (sa.Index("contacts_by_role", "role"),)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class EmailDelivery(Base):
+    """One email of one notification to one person, and how sending it went."""
+
+    __tablename__ = "email_deliveries"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[str] = mapped_column(sa.Text)
+    to_address: Mapped[str] = mapped_column(sa.Text)  # as known when the notification was made
+    status: Mapped[str] = mapped_column(sa.Text, server_default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint("notification_id", "user_id", name="email_deliveries_once_per_person"),
+        sa.CheckConstraint("status IN ('PENDING', 'SENT', 'FAILED')", name="email_deliveries_status"),
+        sa.Index("email_deliveries_due", "next_attempt_at", postgresql_where=sa.text("status = 'PENDING'")),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +187,12 @@ async def add_notifications(
 
 
 def _as_seen_by(who: Identity, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
-    """The caller's notifications (not deleted), joined to the caller's own reads."""
+    """The caller's notifications, joined to the caller's own reads; not those they
+    deleted, nor those of a type they turned off in the app."""
+    deleted = sa.exists().where(NotificationDeletion.notification_id == Notification.id,
+                                NotificationDeletion.user_id == who.user_id)
+    hidden = sa.exists().where(Preference.user_id == who.user_id, Preference.type == Notification.type,
+                               Preference.in_app.is_(False))
     return (
         sa.select(*columns)
         .select_from(Notification)
@@ -124,7 +201,7 @@ def _as_seen_by(who: Identity, *columns: sa.ColumnElement[Any]) -> sa.Select[Any
             sa.and_(NotificationRead.notification_id == Notification.id,
                     NotificationRead.user_id == who.user_id),
         )
-        .where(Notification.recipient_key.in_(recipient_keys(who)), Notification.deleted_at.is_(None))
+        .where(Notification.recipient_key.in_(recipient_keys(who)), ~deleted, ~hidden)
     )
 
 
@@ -138,11 +215,14 @@ async def list_notifications(
     unread_only: bool,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None,
+    types: Sequence[domain.NotificationType] = (),
 ) -> list[Seen]:
     """Newest first, keyset-paginated on (created_at, id), which is a total order."""
     query = _as_seen_by(who, Notification, NotificationRead.read_at)
     if unread_only:
         query = query.where(_UNREAD)
+    if types:
+        query = query.where(Notification.type.in_([t.value for t in types]))
     if after is not None:
         created_at, notification_id = after
         query = query.where(
@@ -188,3 +268,100 @@ async def mark_all_read(session: AsyncSession, who: Identity) -> int:
         .on_conflict_do_nothing(index_elements=["notification_id", "user_id"])
     )
     return result.rowcount
+
+
+async def delete_notification(session: AsyncSession, who: Identity, notification_id: uuid.UUID) -> bool:
+    """Hidden from the caller from now on; False when they cannot see it."""
+    if await get_notification(session, who, notification_id) is None:
+        return False
+    await session.execute(
+        insert(NotificationDeletion)
+        .values(notification_id=notification_id, user_id=who.user_id)
+        .on_conflict_do_nothing(index_elements=["notification_id", "user_id"])
+    )
+    return True
+
+
+async def purge_older_than(session: AsyncSession, age: timedelta) -> int:
+    """Retention: delete notifications (their reads, deletions and emails go with
+    them) made more than `age` ago; how many went."""
+    result = await session.execute(
+        sa.delete(Notification).where(Notification.created_at < sa.func.now() - age)
+    )
+    return result.rowcount
+
+
+# --- preferences and contacts --------------------------------------------------
+
+
+async def preferences_of(session: AsyncSession, user_id: str) -> list[domain.Preference]:
+    """Every type, with the person's choices (both channels on where they made none)."""
+    rows = await session.scalars(sa.select(Preference).where(Preference.user_id == user_id))
+    chosen = {row.type: row for row in rows}
+    result = []
+    for type_ in domain.NotificationType:
+        row = chosen.get(type_.value)
+        result.append(domain.Preference(type_, row.in_app, row.email) if row else domain.Preference(type_))
+    return result
+
+
+async def set_preferences(
+    session: AsyncSession, user_id: str, changes: dict[domain.NotificationType, dict[str, bool]]
+) -> None:
+    for type_, channels in changes.items():
+        await session.execute(
+            insert(Preference)
+            .values(user_id=user_id, type=type_.value, **channels)
+            .on_conflict_do_update(
+                index_elements=["user_id", "type"], set_={**channels, "updated_at": sa.func.now()}
+            )
+        )
+
+
+async def remember_contact(session: AsyncSession, who: Identity, email: str) -> None:
+    """Upsert; a call that changes nothing writes nothing."""
+    statement = insert(Contact).values(user_id=who.user_id, email=email, role=who.role)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"email": email, "role": who.role, "updated_at": sa.func.now()},
+            where=sa.or_(Contact.email != statement.excluded.email, Contact.role != statement.excluded.role),
+        )
+    )
+
+
+# --- email deliveries --------------------------------------------------------
+
+
+async def queue_emails(session: AsyncSession, notification: Notification) -> int:
+    """A PENDING delivery for each person the notification reaches who has an
+    address and has not turned this type's email off; how many."""
+    opted_out = sa.exists().where(Preference.user_id == Contact.user_id, Preference.type == notification.type,
+                                  Preference.email.is_(False))
+    if notification.recipient_user_id is not None:
+        reached = Contact.user_id == notification.recipient_user_id
+    else:
+        reached = Contact.role == notification.recipient_role
+    recipients = sa.select(sa.literal(notification.id, UUID(as_uuid=True)), Contact.user_id, Contact.email).where(
+        reached, ~opted_out
+    )
+    result = await session.execute(
+        insert(EmailDelivery)
+        .from_select(["notification_id", "user_id", "to_address"], recipients)
+        .on_conflict_do_nothing(constraint="email_deliveries_once_per_person")
+    )
+    return result.rowcount
+
+
+async def due_emails(session: AsyncSession, limit: int) -> list[tuple[EmailDelivery, Notification]]:
+    """PENDING deliveries whose time has come, oldest first, locked for this sender:
+    another replica skips them, so two never send the same one."""
+    query = (
+        sa.select(EmailDelivery, Notification)
+        .join(Notification, Notification.id == EmailDelivery.notification_id)
+        .where(EmailDelivery.status == DeliveryStatus.PENDING.value, EmailDelivery.next_attempt_at <= sa.func.now())
+        .order_by(EmailDelivery.next_attempt_at, EmailDelivery.id)
+        .limit(limit)
+        .with_for_update(of=EmailDelivery, skip_locked=True)
+    )
+    return [(delivery, notification) for delivery, notification in await session.execute(query)]

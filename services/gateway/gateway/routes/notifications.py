@@ -1,51 +1,203 @@
-"""The caller's in-app notifications, from the notifications service."""
+"""The caller's in-app notifications, from the notifications service, and their
+live stream.
 
-from typing import Annotated
+Polling contract (for clients that cannot hold the stream open): poll
+`GET /api/notifications/unread-count` (and the first page of the list when it
+changed) every 30 s, sending back the last `ETag` as `If-None-Match`. While
+nothing changed the answer is `304 Not Modified` with no body. The ETag is a
+digest of the answer, so any change (a new notification, a read elsewhere, a
+delete) changes it.
 
-from litestar import Response, get, patch
+Email addresses: a token may carry an `email` claim; every call here passes it
+on as `X-User-Email`, and the notifications service keeps the latest one per
+user as where to send their (and, for admins, the admins') emails.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import jwt
+from litestar import Request, Response, delete, get, patch, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from common.http import Identity
 from gateway.clients import Services, path_segment
+from gateway.live import LiveHub
+
+log = logging.getLogger(__name__)
+
+EMAIL_HEADER = "X-User-Email"
+KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
+RETRY_MS = 3000  # how soon a browser's EventSource reconnects after a drop
 
 
-@get("/notifications", summary="List notifications, newest first (cursor pagination)")
+def _email_of(request: Request) -> dict[str, str]:
+    # The JWT middleware has verified this very token on this request; only its
+    # `email` claim is read here.
+    claims = jwt.decode(request.auth, options={"verify_signature": False})
+    email = claims.get("email")
+    return {EMAIL_HEADER: email} if isinstance(email, str) and email else {}
+
+
+def _etag(body: bytes) -> str:
+    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def _cheap_to_poll(request: Request, answer: Response) -> Response:
+    """Tag a 200 with an ETag; answer 304 with no body when the client has it."""
+    if answer.status_code != 200 or not isinstance(answer.content, bytes):
+        return answer
+    etag = _etag(answer.content)
+    sent = request.headers.get("If-None-Match", "")
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in (tag.strip() for tag in sent.split(",")) or sent.strip() == "*":
+        return Response(b"", status_code=304, headers=headers)
+    answer.headers.update(headers)
+    return answer
+
+
+@get("/notifications", summary="List notifications, newest first (cursor pagination); ETag for polling")
 async def list_notifications(
+    request: Request,
     who: NamedDependency[Identity],
     services: NamedDependency[Services],
     cursor: FromQuery[str | None] = None,
     limit: Annotated[int | None, QueryParameter(ge=1)] = None,
     unread: FromQuery[bool | None] = None,
+    type_: Annotated[list[str] | None, QueryParameter(name="type")] = None,
 ) -> Response:
-    params = {"cursor": cursor, "limit": limit, "unread": unread}
-    passed = {k: str(v).lower() if isinstance(v, bool) else str(v)
-              for k, v in params.items() if v is not None}
-    return await services.notifications.forward("GET", "/notifications", who, params=passed)
+    """`type=PAYOUT_PAID` (repeatable) keeps only those types."""
+    params: list[tuple[str, str]] = [(k, str(v).lower() if isinstance(v, bool) else str(v))
+                                     for k, v in {"cursor": cursor, "limit": limit, "unread": unread}.items()
+                                     if v is not None]
+    params += [("type", t) for t in type_ or ()]
+    answer = await services.notifications.forward("GET", "/notifications", who, params=params,
+                                                  headers=_email_of(request))
+    return _cheap_to_poll(request, answer)
 
 
-@get("/notifications/unread-count", summary="How many notifications are unread")
+@get("/notifications/unread-count", summary="How many notifications are unread; ETag for polling")
 async def unread_count(
-    who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
-    return await services.notifications.forward("GET", "/notifications/unread-count", who)
+    answer = await services.notifications.forward("GET", "/notifications/unread-count", who,
+                                                  headers=_email_of(request))
+    return _cheap_to_poll(request, answer)
 
 
 @patch("/notifications/{notification_id:str}/read", summary="Mark one notification read (for the caller)")
 async def mark_read(
-    notification_id: FromPath[str], who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, notification_id: FromPath[str], who: NamedDependency[Identity],
+    services: NamedDependency[Services],
 ) -> Response:
     """An admin's read of an admins' notification is theirs alone; another's id is a 404."""
     return await services.notifications.forward(
-        "PATCH", f"/notifications/{path_segment(notification_id)}/read", who
+        "PATCH", f"/notifications/{path_segment(notification_id)}/read", who, headers=_email_of(request)
     )
 
 
 @patch("/notifications/read-all", summary="Mark everything the caller sees read")
 async def mark_all_read(
-    who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
-    return await services.notifications.forward("PATCH", "/notifications/read-all", who)
+    return await services.notifications.forward("PATCH", "/notifications/read-all", who,
+                                                headers=_email_of(request))
 
 
-route_handlers = [list_notifications, unread_count, mark_read, mark_all_read]
+@delete("/notifications/{notification_id:str}", status_code=204,
+        summary="Delete one notification (for the caller: hidden from their lists and count)")
+async def delete_notification(
+    request: Request, notification_id: FromPath[str], who: NamedDependency[Identity],
+    services: NamedDependency[Services],
+) -> Response[None]:
+    """Someone else's id, or one already deleted: 404."""
+    return await services.notifications.forward(
+        "DELETE", f"/notifications/{path_segment(notification_id)}", who, headers=_email_of(request)
+    )
+
+
+@get("/notifications/preferences", summary="The caller's channels (in_app, email) per notification type")
+async def get_preferences(
+    request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
+) -> Response:
+    return await services.notifications.forward("GET", "/notifications/preferences", who,
+                                                headers=_email_of(request))
+
+
+@put("/notifications/preferences", summary="Change channels per type; critical types stay on in the app")
+async def put_preferences(
+    request: Request, data: JSONBody[Any], who: NamedDependency[Identity], services: NamedDependency[Services]
+) -> Response:
+    """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}]}`. PAYOUT_FAILED and
+    DISPUTE_CREATED cannot be turned off in the app (422)."""
+    return await services.notifications.forward("PUT", "/notifications/preferences", who, json=data,
+                                                headers=_email_of(request))
+
+
+# The link in every email: the signed token says who and what, so no login. The
+# service ignores the identity on this route; the client only needs one to send.
+_LINK_HOLDER = Identity(user_id="unsubscribe-link", role="fan")
+
+
+@get("/notifications/unsubscribe", opt={"exclude_from_auth": True}, security=[],
+     summary="Stop one type's emails from an email's link (no login; expired or forged token: 400)")
+async def unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
+    return await services.notifications.forward("GET", "/notifications/unsubscribe", _LINK_HOLDER,
+                                                params={"token": token})
+
+
+async def _fetch(services: Services, who: Identity, path: str) -> dict | None:
+    answer = await services.notifications.forward("GET", path, who)
+    return json.loads(answer.content) if answer.status_code == 200 else None
+
+
+@get("/notifications/stream", summary="Server-sent events: each new notification and the new unread count")
+async def stream(
+    who: NamedDependency[Identity], services: NamedDependency[Services], live: NamedDependency[LiveHub]
+) -> ServerSentEvent:
+    """First an `unread` event with the count, then a `notification` event
+    `{"notification": {...}, "unread": n}` per new notification the caller sees,
+    and a comment every 15 s. After a reconnect, refetch the list."""
+    subscription = live.subscribe(who)  # before the first count: nothing published from now on is missed
+    try:
+        first = await _fetch(services, who, "/notifications/unread-count")
+    except BaseException:
+        live.unsubscribe(subscription)
+        raise
+
+    async def events() -> AsyncIterator[ServerSentEventMessage]:
+        try:
+            yield ServerSentEventMessage(event="unread", data=json.dumps(first), retry=RETRY_MS)
+            while True:
+                try:
+                    created = await asyncio.wait_for(subscription.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ServerSentEventMessage(comment="keep-alive")
+                    continue
+                try:
+                    # As the caller: absent if they deleted it or turned its type off in the app.
+                    item, count = await asyncio.gather(
+                        _fetch(services, who, f"/notifications/{created.notification_id}"),
+                        _fetch(services, who, "/notifications/unread-count"),
+                    )
+                except HTTPException as exc:  # the service is away: this one is in the next list fetch
+                    log.warning("live push of %s to %s skipped: %s", created.notification_id, who.user_id, exc)
+                    continue
+                if item is not None and count is not None:
+                    yield ServerSentEventMessage(event="notification", id=created.notification_id,
+                                                 data=json.dumps({"notification": item, **count}))
+        finally:
+            live.unsubscribe(subscription)
+
+    return ServerSentEvent(events())
+
+
+route_handlers = [list_notifications, unread_count, mark_read, mark_all_read, delete_notification,
+                  get_preferences, put_preferences, unsubscribe, stream]

@@ -158,7 +158,7 @@ async def test_debt_above_the_threshold_refuses_the_request_and_posts_nothing(cl
     creator = new_id("creator")
     await in_debt(db, publish_events, creator, [6000])  # 60.00 > 50.00
     await earn(db, publish_events, creator)
-    request = requested(creator, 5000)
+    request = requested(creator, 500)  # 60.00 - 5.00 would still be above the threshold
     await publish_events(request)
     refused = await reservation_status(db, request.data.payout_id, "REFUSED")
     assert refused.refusal_reason == "debt_above_threshold"

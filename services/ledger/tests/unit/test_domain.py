@@ -222,8 +222,9 @@ def test_all_available_reserves_what_available_holds() -> None:
     ("available", "debts", "requested", "known", "reason"),
     [
         (10000, [], 5000, False, domain.CURRENCY_MISMATCH),
-        (10000, [6000], 5000, True, domain.DEBT_ABOVE_THRESHOLD),
-        (10000, [3000, 3000], 5000, True, domain.DEBT_ABOVE_THRESHOLD),
+        (10000, [9000], 2000, True, domain.DEBT_ABOVE_THRESHOLD),
+        (10000, [4000, 4000], 2000, True, domain.DEBT_ABOVE_THRESHOLD),
+        (0, [6000], None, True, domain.DEBT_ABOVE_THRESHOLD),
         (10000, [], 999, True, domain.BELOW_MINIMUM),
         (10000, [], 10001, True, domain.INSUFFICIENT_AVAILABLE),
         (0, [], None, True, domain.INSUFFICIENT_AVAILABLE),
@@ -235,6 +236,14 @@ def test_request_is_refused_with_its_reason(available, debts, requested, known, 
     decision = domain.reserve(available, open_debts, requested, minimum=1000, threshold=5000, currency_known=known)
     assert isinstance(decision, domain.Refusal)
     assert decision.reason == reason
+
+
+def test_debt_above_the_threshold_is_accepted_when_the_payout_brings_it_back_under() -> None:
+    # 60.00 owed, threshold 50.00: a payout of 85.00 pays the debt off and nets 25.00
+    decision = domain.reserve(8500, [domain.OpenDebt("d", 6000)], 8500, minimum=1000, threshold=5000,
+                              currency_known=True)
+    assert decision == domain.Reservation(8500, (domain.Deduction("d", 6000),))
+    assert decision.net_minor == 2500
 
 
 def test_debt_at_the_threshold_is_deducted_oldest_first() -> None:

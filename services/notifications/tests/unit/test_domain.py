@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.events.debts import DebtCreated, DebtCreatedData
+from contracts.events.debts import (
+    DebtCreated,
+    DebtCreatedData,
+    DebtDeducted,
+    DebtDeductedData,
+    DebtSettled,
+    DebtSettledData,
+)
 from contracts.events.disputes import (
     DisputeClosed,
     DisputeClosedData,
@@ -14,6 +21,16 @@ from contracts.events.disputes import (
     DisputeUpdated,
 )
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
+from contracts.events.payouts import (
+    PayoutApproved,
+    PayoutBlocked,
+    PayoutCanceled,
+    PayoutFailed,
+    PayoutPaid,
+    PayoutProcessing,
+    PayoutRejected,
+    PayoutRequested,
+)
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from notifications import domain
 from notifications.domain import InvalidCursor, NotificationDraft, NotificationType, format_money
@@ -200,7 +217,9 @@ def test_debt_created_tells_the_creator_the_shortfall_and_their_total_debt() -> 
 
 def test_the_rules_cover_every_event_a_person_hears_about() -> None:
     assert set(domain.RULES) == {PaymentSucceeded, RefundCreated, RefundFailed, DisputeCreated,
-                                 DisputeUpdated, DisputeClosed, DebtCreated}
+                                 DisputeUpdated, DisputeClosed, DebtCreated, DebtDeducted, DebtSettled,
+                                 PayoutRequested, PayoutApproved, PayoutRejected, PayoutProcessing,
+                                 PayoutPaid, PayoutFailed, PayoutCanceled, PayoutBlocked}
 
 
 def test_an_event_without_a_rule_is_refused() -> None:
