@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import outbox
+from common import outbox, parking
 from common.consumers import PermanentError
 from contracts.events.disputes import (
     DisputeClosed,
@@ -36,11 +36,6 @@ PRODUCER = "payments"
 log = logging.getLogger(__name__)
 
 
-class PaymentNotSucceededYet(Exception):
-    """A dispute for a payment whose success we have not applied yet (another
-    partition). Retried; if it stays so, parked on the DLQ for an operator."""
-
-
 async def on_charge_dispute(event: StripeEventReceived, session: AsyncSession) -> None:
     obj = event.data.payload.get("data", {}).get("object")
     if not isinstance(obj, dict):
@@ -55,7 +50,9 @@ async def on_charge_dispute(event: StripeEventReceived, session: AsyncSession) -
         log.info("ignoring dispute %s: its charge is not one of our payments", seen.stripe_dispute_id)
         return
     if payment.status != PaymentStatus.SUCCEEDED:
-        raise PaymentNotSucceededYet(f"dispute {seen.stripe_dispute_id} on payment {payment.id}, still {payment.status}")
+        # Its success is on another partition (Stripe events are keyed by object
+        # id): the dispute waits parked until payment_intent.succeeded is applied.
+        raise parking.NotReady(waits_for=models.payment_succeeded_key(payment.id))
     if seen.currency != payment.currency:
         raise PermanentError(
             f"dispute {seen.stripe_dispute_id} in {seen.currency} on payment {payment.id} in {payment.currency}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import outbox
+from common import outbox, parking
 from common.consumers import EventHandlers, PermanentError
 from contracts.events.payments import (
     PaymentFailed,
@@ -69,6 +69,7 @@ async def on_payment_intent_succeeded(event: StripeEventReceived, session: Async
     payment.status = PaymentStatus.SUCCEEDED
     payment.stripe_charge_id = charge.get("id") if isinstance(charge, dict) else charge
     payment.succeeded_at = datetime.fromtimestamp(event.data.created, UTC)
+    parking.ready(session, models.payment_succeeded_key(payment.id))  # releases early disputes
     await outbox.add(
         session,
         PaymentSucceeded.new(

@@ -229,3 +229,8 @@ async def get_dispute_by_stripe_id_for_update(session: AsyncSession, stripe_disp
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+
+
+def payment_succeeded_key(payment_id: uuid.UUID) -> str:
+    """What an event parks on while the payment's success is not applied yet."""
+    return f"payment-succeeded:{payment_id}"

@@ -220,3 +220,29 @@ async def test_a_dispute_on_a_charge_that_is_not_ours_is_ignored(db, deliver):
     await eventually(lambda: applied(db, event))
 
     assert await dispute_row(db, event.data.object_id) is None
+
+
+async def test_a_dispute_read_before_its_payments_success_waits_parked_then_applies(
+    client, as_user, db, deliver
+) -> None:
+    body = {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": 10_000, "currency": "EUR"}
+    response = await client.post("/payments/intents", json=body, headers=as_user("fan"))
+    opened = response.json() | {"charge_id": f"ch_{uuid.uuid4().hex[:14]}"}
+    dispute_id = f"dp_{uuid.uuid4().hex[:20]}"
+    early = dispute_event("charge.dispute.created", dispute_object(dispute_id, opened, "needs_response"),
+                          int(time.time()))
+    await deliver(early)
+
+    async def parked() -> int:
+        async with db.transaction() as session:
+            return await session.scalar(sa.text("SELECT count(*) FROM parked_events WHERE event_id = :id"),
+                                        {"id": early.event_id})
+
+    await eventually(parked)
+    succeeded = stripe_event("payment_intent.succeeded",
+                             intent_object(opened["stripe_payment_intent_id"], latest_charge=opened["charge_id"]))
+    await deliver(succeeded)
+    await eventually(lambda: applied(db, early))
+    row = await dispute_row(db, dispute_id)
+    assert (row.status, row.creator_share_minor) == ("needs_response", 8_500)
+    assert await parked() == 0
