@@ -57,7 +57,13 @@ def mail_server():
 @pytest.fixture(scope="session")
 async def client(infra, mail_server):
     """The whole service in-process (consumers, outbox relay, mailer, API) on the
-    test stack, sending mail to `mail_server` and retrying it quickly."""
+    test stack, sending mail to `mail_server` and retrying it quickly.
+
+    It shares the stack's notifications database and consumer group: these tests
+    expect the stack's own notifications process not to be running yet (the
+    default order runs services/ before tests/e2e, which starts it); run along
+    with e2e tests, that process may take the events and send their mail to the
+    stack's sink instead."""
     # The infra fixture has put the stack's addresses in os.environ.
     settings = Settings(smtp_port=mail_server.port, email_retry_base_s=0.2, email_retry_cap_s=1.0,
                         email_poll_s=0.2)
