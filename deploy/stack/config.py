@@ -169,6 +169,7 @@ class StackConfig:
             env[f"CALLASTAR_{key}_PORT"] = str(self.ports[svc])
             env[f"CALLASTAR_GATEWAY_{key}_URL"] = self.service_url(svc)
         env["CALLASTAR_GATEWAY_PORT"] = str(self.ports["gateway"])
+        env["CALLASTAR_NOTIFICATIONS_PUBLIC_URL"] = self.gateway_url  # links in emails
         if self.uses_real_stripe:
             env["CALLASTAR_STRIPE_API_KEY"] = self.environ["CALLASTAR_STRIPE_API_KEY"]
             if "CALLASTAR_STRIPE_API_BASE" in self.environ:

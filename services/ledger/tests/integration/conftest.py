@@ -13,7 +13,7 @@ from ledger.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def client(infra):
     """The whole service in-process (consumers, outbox relay, API) on the test stack."""
     settings = Settings()  # the infra fixture has put the stack's addresses in os.environ
@@ -22,7 +22,7 @@ async def client(infra):
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def db(client):
     """The service's database from the tests' own event loop (the test client runs
     the app on another loop, so the app's engine cannot be shared)."""

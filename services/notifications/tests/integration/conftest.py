@@ -54,7 +54,7 @@ def mail_server():
     server.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def client(infra, mail_server):
     """The whole service in-process (consumers, outbox relay, mailer, API) on the
     test stack, sending mail to `mail_server` and retrying it quickly.
@@ -72,7 +72,7 @@ async def client(infra, mail_server):
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def db(client):
     """The service's database from the tests' own event loop (the test client runs
     the app on another loop, so the app's engine cannot be shared)."""

@@ -56,12 +56,12 @@ def payments_settings(infra) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its HTTP client belongs to the module's app and event loop
 def stripe_http() -> RecordingStripeHttp:
     return RecordingStripeHttp()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def client(payments_settings, stripe_http):
     """The app with its lifespan running (DB, outbox relay, Kafka consumers). The
     test client runs it on its own event loop in a thread: tests read the

@@ -23,12 +23,12 @@ def payouts_settings(infra) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its HTTP client belongs to the module's app and event loop
 def stripe_http() -> RecordingStripeHttp:
     return RecordingStripeHttp()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def client(payouts_settings, stripe_http):
     """The whole service in-process (consumers, outbox relay, API) on the test stack."""
     async with AsyncTestClient(create_app(payouts_settings, stripe_http_client=stripe_http)) as client:

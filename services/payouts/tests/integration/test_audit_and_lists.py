@@ -44,25 +44,28 @@ async def test_verify_audit_finds_a_row_tampered_with_by_the_table_owner(payouts
     _, payout_id = await _audited_payout(payouts)
     assert _verify_audit().returncode == 0
 
-    async def owner_edits(reason: str | None) -> int:
+    async with payouts.db.transaction() as session:
+        seq, original = (await session.execute(
+            sa.text("SELECT seq, reason FROM payout_audit WHERE payout_id = :id ORDER BY seq LIMIT 1"),
+            {"id": payout_id},
+        )).one()
+
+    async def owner_edits(reason: str | None) -> None:
         # Only the owner can switch the trigger off, and only inside this transaction.
         async with payouts.db.transaction() as session:
             await session.execute(sa.text("ALTER TABLE payout_audit DISABLE TRIGGER payout_audit_no_update_delete"))
-            seq = await session.scalar(
-                sa.text("UPDATE payout_audit SET reason = :reason WHERE payout_id = :id RETURNING seq"),
-                {"reason": reason, "id": payout_id},
-            )
+            await session.execute(sa.text("UPDATE payout_audit SET reason = :reason WHERE seq = :seq"),
+                                  {"reason": reason, "seq": seq})
             await session.execute(sa.text("ALTER TABLE payout_audit ENABLE TRIGGER payout_audit_no_update_delete"))
-        return seq
 
-    seq = await owner_edits("nothing to see here")
+    await owner_edits("nothing to see here")
     try:
         broken = _verify_audit()
         assert broken.returncode == 1
         assert f"BROKEN at seq {seq}" in broken.stdout
         assert "hash does not match" in broken.stdout
     finally:
-        await owner_edits(None)  # put it back, so the chain holds for the rest of the session
+        await owner_edits(original)  # put exactly that row back, so the chain holds for the rest of the session
     assert _verify_audit().returncode == 0
 
 
