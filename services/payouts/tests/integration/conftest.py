@@ -11,7 +11,8 @@ from common.kafka import make_producer, publish
 from contracts.envelope import Event
 from payouts.app import create_app
 from payouts.settings import Settings
-from services.payouts.tests.integration.payouts_driver import Payouts, RecordingStripeHttp
+from services.payouts.tests.integration.payouts_driver import Payouts
+from tests.support.stripe_recording import RecordingStripeHttp
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

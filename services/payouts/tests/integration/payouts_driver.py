@@ -8,10 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
-import stripe
 from litestar.testing import AsyncTestClient
 
 from common.db import Database
@@ -20,36 +18,6 @@ from contracts.events.ledger import BalanceChanged, BalanceChangedData
 from contracts.events.payouts import FundsRejectedData, FundsReservedData, PayoutFundsRejected, PayoutFundsReserved
 from contracts.events.stripe import StripeEventReceived, StripeEventReceivedData
 from payouts.settings import Settings
-
-
-@dataclass(frozen=True)
-class StripeRequest:
-    method: str
-    url: str
-    headers: dict[str, str]
-    params: dict[str, str]  # the form-encoded body, e.g. {"metadata[payout_id]": "..."}
-
-
-class RecordingStripeHttp(stripe.HTTPXClient):
-    """The SDK's own HTTPX client, remembering each request it sends. A queued
-    refusal is answered instead of calling stripe-mock, which never refuses a
-    well-formed request."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[StripeRequest] = []
-        self.refusals: list[tuple[int, dict[str, Any]]] = []
-
-    async def request_async(self, method, url, headers, post_data=None):  # noqa: ANN001, ANN201 - SDK signature
-        body = post_data.decode() if isinstance(post_data, bytes) else post_data or ""
-        self.requests.append(StripeRequest(method, url, dict(headers), dict(parse_qsl(body))))
-        if self.refusals:
-            status, error = self.refusals.pop(0)
-            return json.dumps(error).encode(), status, {"request-id": "req_refused"}
-        return await super().request_async(method, url, headers, post_data)
-
-    def with_key(self, key: str) -> list[StripeRequest]:
-        return [r for r in self.requests if r.headers.get("Idempotency-Key") == key]
 
 
 def headers(user_id: str, role: str) -> dict[str, str]:

@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from services.payouts.tests.integration.payouts_driver import Payouts, RecordingStripeHttp, eventually, headers, new_id, stripe_event
+from services.payouts.tests.integration.payouts_driver import Payouts, eventually, headers, new_id, stripe_event
+from tests.support.stripe_recording import RecordingStripeHttp
 
 
 def _verify_audit() -> subprocess.CompletedProcess:
