@@ -10,7 +10,16 @@ from tests.support.polling import eventually
 
 from .conftest import Gateway, new_id
 from .test_notifications import auth_with_email, mail_to, pay, unread
-from .test_payouts import balance_is, earn, onboard, paid_out, payout_where, refund, request_payout
+from .test_payouts import (
+    balance_is,
+    earn,
+    onboard,
+    paid_out,
+    payout_where,
+    refund,
+    request_payout,
+    stripe_payout_event,
+)
 from .test_refunds_disputes import DisputeStory, charge_of, deliver, paid
 
 
@@ -184,3 +193,38 @@ async def test_read_all_racing_new_notifications_never_drives_the_unread_count_n
     assert sum(marked) == payments, marked
     items = (await gateway.http.get("/api/notifications", params={"limit": 100}, headers=auth)).json()["items"]
     assert len(items) == payments and all(n["read_at"] for n in items)
+
+
+async def test_a_won_dispute_and_a_payout_failed_after_paid_reach_the_creator_in_app_and_by_email(
+        gateway: Gateway, databases, stack) -> None:
+    creator = new_id("creator")
+    creator_email = f"{creator}@example.test"
+    creator_auth = auth_with_email(gateway, creator, "creator", creator_email)
+    assert await unread(gateway, creator_auth) == 0  # the gateway passes the address on
+
+    intent, succeeded = await paid(gateway, databases, creator)
+    story = DisputeStory(intent, charge_of(succeeded), 10000)
+    await deliver(gateway, story.created(), story.funds_withdrawn(), story.closed("won"))
+
+    account = await onboard(gateway, creator)
+    await earn(gateway, creator, 10000)
+    payout = await paid_out(gateway, creator, account, 8500 + 8500)
+    failed = stripe_payout_event("payout.failed", payout, account, failure_code="account_closed",
+                                 failure_message="The bank account has been closed.")
+    assert (await gateway.send_webhook(failed, connect=True)).status_code == 200
+
+    async def seen() -> Counter:
+        types = Counter(n["type"] for n in await everything_seen(gateway, creator_auth))
+        return types if types["DISPUTE_WON"] and types["PAYOUT_FAILED"] else Counter()
+
+    types = await eventually(seen)
+    assert (types["DISPUTE_CREATED"], types["DISPUTE_WON"], types["PAYOUT_FAILED"]) == (1, 1, 1)
+    assert not types["DISPUTE_LOST"]
+
+    async def mailed() -> list:
+        subjects = [m["Subject"] for m in mail_to(stack.maildir, creator_email)]
+        titles = {n["type"]: n["title"] for n in await everything_seen(gateway, creator_auth)}
+        wanted = [titles["DISPUTE_WON"], titles["PAYOUT_FAILED"]]
+        return subjects if all(title in subjects for title in wanted) else []
+
+    assert await eventually(mailed)
