@@ -30,6 +30,7 @@ from contracts.events.payouts import (
     PayoutRequested,
 )
 from contracts.events.refunds import RefundCreated, RefundFailed
+from contracts.money import decimal_string
 
 
 class NotificationError(Exception):
@@ -83,34 +84,11 @@ class NotificationDraft:
 
 # --- money for people ------------------------------------------------------
 
-# Our minor units are Stripe's, so the exponents are Stripe's
-# (https://docs.stripe.com/currencies): ISK, HUF, TWD and UGX travel in
-# two-decimal form there even though they have no minor unit in cash, so they
-# keep the default of 2.
-ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
-THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
-
-
-def currency_exponent(currency: str) -> int:
-    if currency in ZERO_DECIMAL:
-        return 0
-    if currency in THREE_DECIMAL:
-        return 3
-    return 2
-
-
 def format_money(amount_minor: int, currency: str) -> str:
     """`8500, "EUR"` -> `"85.00 EUR"`; integer arithmetic only, never a float."""
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
         raise TypeError(f"amounts are integers in minor units, not {type(amount_minor).__name__}")
-    exponent = currency_exponent(currency)
-    sign = "-" if amount_minor < 0 else ""
-    major, minor = divmod(abs(amount_minor), 10**exponent)
-    if exponent == 0:
-        return f"{sign}{major} {currency}"
-    return f"{sign}{major}.{minor:0{exponent}d} {currency}"
+    return f"{decimal_string(amount_minor, currency)} {currency}"
 
 
 # --- event -> notifications ------------------------------------------------

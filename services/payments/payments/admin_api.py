@@ -23,6 +23,7 @@ from litestar.response import Stream
 
 from common.db import Database
 from common.http import Identity, require_role
+from contracts.money import decimal_string
 from payments import csv_export
 from payments.models import Dispute, Payment, Refund
 
@@ -84,7 +85,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _money(amount_minor: int, currency: str) -> dict[str, Any]:
-    return {"amount_minor": amount_minor, "currency": currency, "amount": csv_export.decimal_string(amount_minor, currency)}
+    return {"amount_minor": amount_minor, "currency": currency, "amount": decimal_string(amount_minor, currency)}
 
 
 def _refund_item(row: sa.Row) -> dict[str, Any]:
@@ -109,8 +110,8 @@ def _refund_csv(row: sa.Row) -> Sequence[object]:
     refund: Refund = row.Refund
     return (
         refund.id, refund.payment_id, row.creator_id, refund.status,
-        csv_export.decimal_string(refund.amount_minor, refund.currency), refund.currency,
-        csv_export.decimal_string(refund.creator_clawback_minor, refund.currency),
+        decimal_string(refund.amount_minor, refund.currency), refund.currency,
+        decimal_string(refund.creator_clawback_minor, refund.currency),
         refund.reason, refund.stripe_refund_id, refund.requested_by, refund.failure_reason,
         _iso(refund.created_at), _iso(refund.updated_at),
     )
@@ -140,8 +141,8 @@ def _dispute_csv(row: sa.Row) -> Sequence[object]:
     share = dispute.creator_share_minor
     return (
         dispute.id, dispute.payment_id, dispute.creator_id, dispute.stripe_dispute_id, dispute.status,
-        dispute.outcome, csv_export.decimal_string(dispute.amount_minor, dispute.currency), dispute.currency,
-        csv_export.decimal_string(share, dispute.currency) if share is not None else None,
+        dispute.outcome, decimal_string(dispute.amount_minor, dispute.currency), dispute.currency,
+        decimal_string(share, dispute.currency) if share is not None else None,
         dispute.reason, _iso(dispute.evidence_due_by), _iso(dispute.created_at), _iso(dispute.updated_at),
     )
 

@@ -32,6 +32,7 @@ from contracts.events.payouts import (
     PayoutRequested,
 )
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
+from contracts.money import decimal_places
 from notifications import domain
 from notifications.domain import InvalidCursor, NotificationDraft, NotificationType, format_money
 
@@ -265,7 +266,7 @@ def test_formatted_money_reads_back_to_the_same_minor_units(amount: int, currenc
     assert code == currency
     assert int(number.replace(".", "")) == amount
     decimals = len(number.split(".")[1]) if "." in number else 0
-    assert decimals == domain.currency_exponent(currency)
+    assert decimals == decimal_places(currency)
 
 
 def test_a_draft_needs_exactly_one_recipient() -> None:

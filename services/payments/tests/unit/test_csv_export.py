@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payments.admin_api import InvalidCursor, decode_cursor, encode_cursor
-from payments.csv_export import decimal_string, line
+from contracts.money import decimal_string
+from payments.csv_export import line
 
 
 @pytest.mark.parametrize(("minor", "currency", "shown"), [
