@@ -6,9 +6,6 @@ sort key and id of the last row, so a page never skips or repeats a row while
 rows are being added (keyset pagination, the id breaking ties).
 """
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -22,9 +19,9 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
 from common.db import Database
+from common import csv_export, cursors
 from common.http import Identity, require_role
 from contracts.money import decimal_string
-from payments import csv_export
 from payments.models import Dispute, Payment, Refund
 
 Sort = Literal["created_at", "amount"]
@@ -182,31 +179,6 @@ DISPUTES = View(
 )
 
 
-class InvalidCursor(ValueError):
-    pass
-
-
-def encode_cursor(sort: Sort, order: Order, value: datetime | int, row_id: uuid.UUID) -> str:
-    raw = json.dumps([sort, order, value.isoformat() if isinstance(value, datetime) else value, str(row_id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: Sort, order: Order) -> tuple[datetime | int, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, cursor_order, value, row_id = json.loads(raw)
-        if (cursor_sort, cursor_order) != (sort, order):
-            raise InvalidCursor("this cursor belongs to another sort order")
-        key = datetime.fromisoformat(value) if sort == "created_at" else value
-        if sort == "amount" and (not isinstance(key, int) or isinstance(key, bool)):
-            raise InvalidCursor("not a cursor of this list")
-        return key, uuid.UUID(row_id)
-    except InvalidCursor:
-        raise
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
-        raise InvalidCursor("not a cursor of this list") from error
-
-
 def _page_query(view: View, filters: Filters, sort: Sort, order: Order,
                 after: tuple[datetime | int, uuid.UUID] | None, limit: int) -> sa.Select:
     column = view.sort_column(sort)
@@ -241,13 +213,13 @@ async def _listing(
             headers={"Content-Disposition": f'attachment; filename="{view.name}.csv"'},
         )
     try:
-        after = decode_cursor(cursor, sort, order) if cursor is not None else None
-    except InvalidCursor as error:
+        after = cursors.decode(cursor, sort, order) if cursor is not None else None
+    except cursors.InvalidCursor as error:
         raise _bad_request("Invalid cursor", str(error)) from error
     async with db.transaction() as session:
         rows = list(await session.execute(_page_query(view, filters, sort, order, after, limit + 1)))
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(sort, order, *_key(page[-1], sort)) if more else None
+    next_cursor = cursors.encode(sort, order, *_key(page[-1], sort)) if more else None
     return Response({"items": [view.item(row) for row in page], "next_cursor": next_cursor})
 
 

@@ -2,13 +2,8 @@
 and the id of the last row, so a page never skips or repeats a row while rows
 are added), the same list as a streamed CSV, and count and sum per status."""
 
-import base64
-import binascii
-import csv
-import io
-import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,6 +14,7 @@ from litestar.params import QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
+from common import csv_export, cursors
 from common.db import Database
 from common.http import Identity, require_role
 from payouts.models import Payout
@@ -68,26 +64,6 @@ def _key(payout: Payout, sort: Sort) -> tuple[datetime | int, uuid.UUID]:
     return (payout.created_at if sort == "created_at" else payout.amount_minor or 0), payout.id
 
 
-def encode_cursor(sort: Sort, order: Order, key: tuple[datetime | int, uuid.UUID]) -> str:
-    value, row_id = key
-    raw = json.dumps([sort, order, value.isoformat() if isinstance(value, datetime) else value, str(row_id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: Sort, order: Order) -> tuple[datetime | int, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, cursor_order, value, row_id = json.loads(raw)
-        if (cursor_sort, cursor_order) != (sort, order):
-            raise _bad_request("this cursor belongs to another sort order")
-        key = datetime.fromisoformat(value) if sort == "created_at" else value
-        if sort == "amount" and (not isinstance(key, int) or isinstance(key, bool)):
-            raise _bad_request("not a cursor of this list")
-        return key, uuid.UUID(row_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
-        raise _bad_request("not a cursor of this list") from error
-
-
 def _page_query(filters: Filters, sort: Sort, order: Order, after: tuple | None, limit: int) -> sa.Select:
     column = _sort_column(sort)
     query = filters.apply(sa.select(Payout))
@@ -101,13 +77,16 @@ def _page_query(filters: Filters, sort: Sort, order: Order, after: tuple | None,
 async def page(
     db: Database, filters: Filters, sort: Sort, order: Order, limit: int, cursor: str | None, *, admin: bool
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, sort, order) if cursor is not None else None
+    try:
+        after = cursors.decode(cursor, sort, order) if cursor is not None else None
+    except cursors.InvalidCursor as error:
+        raise _bad_request(str(error)) from error
     async with db.transaction() as session:
         rows = list(await session.scalars(_page_query(filters, sort, order, after, limit + 1)))
     shown, more = rows[:limit], len(rows) > limit
     return {
         "items": [payout_view(p, admin=admin) for p in shown],
-        "next_cursor": encode_cursor(sort, order, _key(shown[-1], sort)) if more else None,
+        "next_cursor": cursors.encode(sort, order, *_key(shown[-1], sort)) if more else None,
     }
 
 
@@ -116,15 +95,6 @@ CSV_HEADER = (
     "net_minor", "reason", "requested_by", "approved_by", "stripe_transfer_id", "stripe_payout_id",
     "failure_code", "paid_at", "created_at",
 )
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_line(values: Iterable[object]) -> str:
-    buffer = io.StringIO()
-    safe = ("'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else "" if v is None else v for v in values)
-    csv.writer(buffer, lineterminator="\r\n").writerow(safe)
-    return buffer.getvalue()
 
 
 def _csv_row(payout: Payout) -> tuple[object, ...]:
@@ -138,13 +108,13 @@ def _csv_row(payout: Payout) -> tuple[object, ...]:
 
 async def _csv(db: Database, filters: Filters, sort: Sort, order: Order) -> AsyncIterator[str]:
     """Every matching payout, page by page: no transaction stays open while the client reads."""
-    yield _csv_line(CSV_HEADER)
+    yield csv_export.line(CSV_HEADER)
     after = None
     while True:
         async with db.transaction() as session:
             rows = list(await session.scalars(_page_query(filters, sort, order, after, CSV_PAGE)))
         for payout in rows:
-            yield _csv_line(_csv_row(payout))
+            yield csv_export.line(_csv_row(payout))
         if len(rows) < CSV_PAGE:
             return
         after = _key(rows[-1], sort)

@@ -5,9 +5,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.admin_api import InvalidCursor, decode_cursor, encode_cursor
+from common.csv_export import line
+from common.cursors import InvalidCursor
+from common.cursors import decode as decode_cursor
+from common.cursors import encode as encode_cursor
 from contracts.money import decimal_string
-from payments.csv_export import line
 
 
 @pytest.mark.parametrize(("minor", "currency", "shown"), [
