@@ -3,6 +3,7 @@
 `infra`  (session): PostgreSQL, Kafka with every contracts topic, stripe-mock and
          the SMTP sink; nothing else. Unit tests that use neither fixture start nothing.
 `stack`  (session): `infra` plus the four services and the gateway.
+`publish_events` (session): put contract events on the test stack's Kafka.
 
 When either was used, the run ends with `python -m ledger check` against the
 ledger database the tests used: broken ledger invariants fail the run.
@@ -23,6 +24,7 @@ import sys
 
 import pytest
 
+from common.kafka import make_producer, publish
 from stack.procs import StackError
 from stack.testing import make_backend, timed
 
@@ -120,3 +122,18 @@ def stack(infra):
         os.environ.update(infra.env)
         infra.services_started = True
     return infra
+
+
+@pytest.fixture(scope="session")
+async def publish_events(infra):
+    """Publish contract events to the test stack's Kafka as their producer would
+    (acks=all, keyed), waiting for each: `await publish_events(event, ...)`."""
+    producer = make_producer(infra.kafka_bootstrap, client_id="tests")
+    await producer.start()
+
+    async def send(*events) -> None:
+        for event in events:
+            await publish(producer, event)
+
+    yield send
+    await producer.stop()

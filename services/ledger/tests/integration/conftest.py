@@ -5,8 +5,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from common.db import Database, migrate
-from common.kafka import make_producer, publish
-from contracts.envelope import Event
 from ledger.app import create_app
 from ledger.settings import Settings
 
@@ -30,15 +28,3 @@ async def db(client):
     yield database
     await database.dispose()
 
-
-@pytest.fixture(scope="session")
-async def publish_events(infra):
-    producer = make_producer(infra.kafka_bootstrap, client_id="ledger-test")
-    await producer.start()
-
-    async def send(*events: Event) -> None:
-        for event in events:
-            await publish(producer, event)
-
-    yield send
-    await producer.stop()

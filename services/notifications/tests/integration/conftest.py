@@ -10,8 +10,6 @@ from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
 from common.db import Database, migrate
-from common.kafka import make_producer, publish
-from contracts.envelope import Event
 from notifications.app import create_app
 from notifications.settings import Settings
 
@@ -80,16 +78,4 @@ async def db(client):
     yield database
     await database.dispose()
 
-
-@pytest.fixture(scope="session")
-async def publish_events(infra):
-    producer = make_producer(infra.kafka_bootstrap, client_id="notifications-test")
-    await producer.start()
-
-    async def send(*events: Event) -> None:
-        for event in events:
-            await publish(producer, event)
-
-    yield send
-    await producer.stop()
 

@@ -7,8 +7,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from common.db import Database, migrate
-from common.kafka import make_producer, publish
-from contracts.envelope import Event
 from payouts.app import create_app
 from payouts.settings import Settings
 from services.payouts.tests.integration.payouts_driver import Payouts
@@ -42,18 +40,6 @@ async def db(payouts_settings):
     yield database
     await database.dispose()
 
-
-@pytest.fixture(scope="session")
-async def publish_events(infra):
-    producer = make_producer(infra.kafka_bootstrap, client_id="payouts-test")
-    await producer.start()
-
-    async def send(*events: Event) -> None:
-        for event in events:
-            await publish(producer, event)
-
-    yield send
-    await producer.stop()
 
 
 @pytest.fixture
