@@ -8,6 +8,7 @@ import os
 import pwd
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -60,11 +61,23 @@ class Postgres:
             return False
         return self._run([str(PG_BIN / "pg_ctl"), "status", "-D", str(self.data)], check=False).returncode == 0
 
+    def _let_postgres_reach(self, path: Path) -> None:
+        """The server runs as the postgres user, which must be able to walk down to
+        its data directory; a checkout under a private folder (mktemp -d, /root)
+        would stop initdb. Grant only the search bit, never listing or reading."""
+        if os.geteuid() != 0:
+            return
+        for folder in reversed(path.parents):
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                os.chmod(folder, mode | stat.S_IXOTH)
+
     def prepare(self) -> None:
         ensure_postgres_user()
         for d in (self.cfg.state_root, self.cfg.state_dir, self.cfg.logs_dir):
             d.mkdir(parents=True, exist_ok=True)
             os.chmod(d, 0o755)
+        self._let_postgres_reach(self.cfg.state_dir)
         for d in (self.base, self.socket_dir):
             d.mkdir(parents=True, exist_ok=True)
             os.chmod(d, 0o755 if d == self.base else 0o775)
