@@ -37,8 +37,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+import aiohttp
 import asyncpg
-import httpx
 
 from gateway.auth import issue_token
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
@@ -49,7 +49,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[index]
 
 
-async def create_payments(client: httpx.AsyncClient, jwt_secret: str, n: int, concurrency: int) -> list[dict]:
+async def create_payments(client: aiohttp.ClientSession, jwt_secret: str, n: int, concurrency: int) -> list[dict]:
     slots = asyncio.Semaphore(concurrency)
     fan = f"bench-fan-{secrets.token_hex(4)}"
     headers = {"Authorization": f"Bearer {issue_token(fan, 'fan', jwt_secret, ttl_s=7200)}"}
@@ -57,10 +57,10 @@ async def create_payments(client: httpx.AsyncClient, jwt_secret: str, n: int, co
     async def one(i: int) -> dict:
         async with slots:
             creator = f"bench-{secrets.token_hex(6)}"
-            response = await client.post("/api/payments/intents", headers=headers, json={
-                "creator_id": creator, "price_minor": 1000 + i % 9000, "currency": "EUR"})
-            response.raise_for_status()
-            return {**response.json(), "creator_id": creator}
+            async with client.post("/api/payments/intents", headers=headers, json={
+                    "creator_id": creator, "price_minor": 1000 + i % 9000, "currency": "EUR"}) as response:
+                response.raise_for_status()
+                return {**await response.json(), "creator_id": creator}
 
     return await asyncio.gather(*(one(i) for i in range(n)))
 
@@ -72,21 +72,49 @@ def succeeded_event(intent: dict) -> dict:
         "latest_charge": f"ch_{secrets.token_hex(12)}"})
 
 
-async def push_webhooks(client: httpx.AsyncClient, secret: str, intents: list[dict], concurrency: int) -> dict[str, float]:
+async def post_webhook(client: aiohttp.ClientSession, secret: str, event: dict) -> None:
+    body = json.dumps(event).encode()
+    async with client.post("/webhooks/stripe", data=body, headers={
+            "Stripe-Signature": sign_stripe_payload(body, secret), "Content-Type": "application/json"}) as response:
+        response.raise_for_status()
+
+
+class Pace:
+    """Open-loop pacing: the i-th send starts no earlier than i/rate seconds after
+    the first, whatever the answers' speed (rate 0: as fast as answers come)."""
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._start = time.monotonic()
+
+    async def wait_turn(self, i: int) -> None:
+        if self._rate:
+            await asyncio.sleep(max(0.0, self._start + i / self._rate - time.monotonic()))
+
+
+async def push_webhooks(client: aiohttp.ClientSession, secret: str, intents: list[dict], concurrency: int,
+                        rate: float = 0) -> dict[str, float]:
     """Returns, per creator, the wall-clock time the gateway accepted its webhook."""
     slots = asyncio.Semaphore(concurrency)
+    pace = Pace(rate)
     accepted: dict[str, float] = {}
 
-    async def one(intent: dict) -> None:
-        body = json.dumps(succeeded_event(intent)).encode()
+    async def one(i: int, intent: dict) -> None:
+        await pace.wait_turn(i)
         async with slots:
-            response = await client.post("/webhooks/stripe", content=body, headers={
-                "Stripe-Signature": sign_stripe_payload(body, secret), "Content-Type": "application/json"})
-        response.raise_for_status()
+            await post_webhook(client, secret, succeeded_event(intent))
         accepted[intent["creator_id"]] = time.time()
 
-    await asyncio.gather(*(one(intent) for intent in intents))
+    await asyncio.gather(*(one(i, intent) for i, intent in enumerate(intents)))
     return accepted
+
+
+def http_client(gateway_url: str, concurrency: int) -> aiohttp.ClientSession:
+    # aiohttp rather than httpx: httpx's connection pool checks every pooled
+    # connection on each request, which made the load generator itself one of
+    # the busiest processes on the machine it measures.
+    return aiohttp.ClientSession(base_url=gateway_url, timeout=aiohttp.ClientTimeout(total=60),
+                                 connector=aiohttp.TCPConnector(limit=concurrency * 2))
 
 
 async def wait_for_ledger(dsn: str, creators: list[str], timeout: float) -> dict[str, datetime]:
@@ -104,13 +132,13 @@ async def wait_for_ledger(dsn: str, creators: list[str], timeout: float) -> dict
 
 
 async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str]) -> None:
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=60,
-                                 limits=httpx.Limits(max_connections=args.concurrency * 2)) as client:
+    async with http_client(gateway_url, args.concurrency) as client:
         started = time.monotonic()
         intents = await create_payments(client, env["CALLASTAR_JWT_SECRET"], args.payments, args.concurrency)
         print(f"created {len(intents)} payments in {time.monotonic() - started:.1f}s")
         started = time.monotonic()
-        accepted = await push_webhooks(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents, args.concurrency)
+        accepted = await push_webhooks(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents, args.concurrency,
+                                       args.rate)
         push_seconds = time.monotonic() - started
     committed = await wait_for_ledger(ledger_dsn, list(accepted), args.timeout)
     all_seconds = time.monotonic() - started
@@ -196,23 +224,22 @@ def webhooks_of(op: Operation) -> list[dict]:
     return [refund_event(op)] if op.kind == "refund" else dispute_events(op)
 
 
-async def push_mix(client: httpx.AsyncClient, secret: str, ops: list[Operation], concurrency: int
-                   ) -> dict[tuple[str, str], float]:
+async def push_mix(client: aiohttp.ClientSession, secret: str, ops: list[Operation], concurrency: int,
+                   rate: float) -> dict[tuple[str, str], float]:
     """Push each operation's webhooks (a dispute's one after another, as Stripe
     would); returns, per (creator, ledger entry kind), when the gateway accepted it."""
     slots = asyncio.Semaphore(concurrency)
+    pace = Pace(rate)
     accepted: dict[tuple[str, str], float] = {}
 
-    async def one(op: Operation) -> None:
+    async def one(i: int, op: Operation) -> None:
+        await pace.wait_turn(i)
         async with slots:
             for event in webhooks_of(op):
-                body = json.dumps(event).encode()
-                response = await client.post("/webhooks/stripe", content=body, headers={
-                    "Stripe-Signature": sign_stripe_payload(body, secret), "Content-Type": "application/json"})
-                response.raise_for_status()
+                await post_webhook(client, secret, event)
                 accepted[(op.intent["creator_id"], LEDGER_KIND[event["type"]])] = time.time()
 
-    await asyncio.gather(*(one(op) for op in ops))
+    await asyncio.gather(*(one(i, op) for i, op in enumerate(ops)))
     return accepted
 
 
@@ -247,8 +274,7 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
     kinds = plan_mix(args.operations, args.seed)
     rng = random.Random(args.seed)
     n_targets = sum(kind != "payment" for kind in kinds)
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=60,
-                                 limits=httpx.Limits(max_connections=args.concurrency * 2)) as client:
+    async with http_client(gateway_url, args.concurrency) as client:
         started = time.monotonic()
         intents = await create_payments(client, env["CALLASTAR_JWT_SECRET"], len(kinds), args.concurrency)
         # Refunds and disputes are about payments that succeeded before the timed part.
@@ -271,7 +297,7 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
         print(f"mix (seed {args.seed}): {counts['payment']} payments, {counts['refund']} partial refunds, "
               f"{counts['dispute']} disputes = {webhooks} webhooks; set up in {time.monotonic() - started:.1f}s")
         started = time.monotonic()
-        accepted = await push_mix(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], ops, args.concurrency)
+        accepted = await push_mix(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], ops, args.concurrency, args.rate)
         push_seconds = time.monotonic() - started
     committed = await wait_for_entries(ledger_dsn, set(accepted), args.timeout)
     all_seconds = time.monotonic() - started
@@ -295,6 +321,8 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--rate", type=float, default=0,
+                        help="offer webhooks at this many per second (open loop); 0: as fast as answered")
     parser.add_argument("--mix", action="store_true",
                         help="payments 85 %%, partial refunds 10 %%, disputes 5 %% instead of payments only")
     parser.add_argument("--operations", type=int, default=1000, help="with --mix: how many operations")

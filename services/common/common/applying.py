@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import inbox, parking
+from common import inbox, outbox, parking
 from common.db import Database
 from contracts.envelope import Event
 
@@ -54,17 +54,19 @@ class EventApplier:
 
     async def apply_all(self, session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
         """The fast path for a batch: one inbox statement, then every handler in
-        delivery order, no savepoints. Any exception (NotReady included) leaves
+        delivery order, no savepoints, and the events they emit written to the
+        outbox in one statement. Any exception (NotReady included) leaves
         the caller's transaction to be rolled back and the batch redone with
         `apply_or_park` per delivery."""
         claimed = await inbox.claim_many(session, [(d.event.event_id, d.topic) for d in deliveries])
         parking.take_announced(session)
-        for delivery in deliveries:
-            if delivery.event.event_id not in claimed:
-                log.info("already applied %s %s", delivery.topic, delivery.event.event_id)
-                continue
-            claimed.discard(delivery.event.event_id)  # a second copy in the batch is a duplicate
-            await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
+        async with outbox.written_together(session):
+            for delivery in deliveries:
+                if delivery.event.event_id not in claimed:
+                    log.info("already applied %s %s", delivery.topic, delivery.event.event_id)
+                    continue
+                claimed.discard(delivery.event.event_id)  # a second copy in the batch is a duplicate
+                await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
         await self._release(session, parking.take_announced(session))
 
     async def apply_or_park(self, session: AsyncSession, delivery: Delivery) -> None:

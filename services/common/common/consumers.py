@@ -175,6 +175,7 @@ def subscribe(
     retry: RetryPolicy,
     max_records: int = 500,
     concurrency: int = 8,
+    fetch_max_wait_ms: int = 100,
 ) -> EventConsumer:
     """Attach ONE batch subscriber for every topic the service handles: one Kafka
     consumer per service instead of one per topic saves each idle consumer's
@@ -197,11 +198,12 @@ def subscribe(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=50,
-        # The broker answers a fetch once 64 KiB are there or 25 ms have passed:
-        # under load, fewer and fuller fetches (less CPU on both sides); idle,
-        # at most 25 ms more latency per hop.
+        # The broker answers a fetch once 64 KiB are there or the wait is over:
+        # under load, fewer and fuller fetches, so bigger batches and fewer
+        # transactions (what a small machine keeps up with); idle, at most that
+        # wait more latency per hop.
         fetch_min_bytes=64 * 1024,
-        fetch_max_wait_ms=25,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_undecoded,

@@ -3,9 +3,12 @@ publishes them to Kafka afterwards and marks them sent."""
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import Database
@@ -17,16 +20,43 @@ log = logging.getLogger(__name__)
 
 
 WRITTEN = "outbox.written"
+_BUFFER = "outbox.buffer"
+
+# One statement text whatever the number of rows, so it is compiled and
+# prepared once; the rows go as one pipelined executemany.
+_INSERT = insert(outbox)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+    .values(sent_at=func.now())
+)
 
 
 async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
     session.info[WRITTEN] = True
-    await session.execute(
-        insert(outbox).values(
-            event_id=event.event_id, topic=event.TOPIC, key=event.key(), payload=encode(event)
-        )
-    )
+    row = {"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event)}
+    buffer = session.info.get(_BUFFER)
+    if buffer is not None:
+        buffer.append(row)
+    else:
+        await session.execute(_INSERT, [row])
+
+
+@asynccontextmanager
+async def written_together(session: AsyncSession) -> AsyncIterator[None]:
+    """Within this block `add` keeps the rows in memory; they are written in one
+    statement when the block ends normally, still inside the transaction, so
+    they stand or fall with it. No savepoint may be opened inside the block
+    (rolling one back could not take back rows not written yet); an exception
+    drops the rows, and the caller must roll the transaction back."""
+    session.info[_BUFFER] = rows = []
+    try:
+        yield
+    finally:
+        del session.info[_BUFFER]
+    if rows:
+        await session.execute(_INSERT, rows)
 
 
 class OutboxRelay:
@@ -84,11 +114,7 @@ class OutboxRelay:
                 await self._producer.send(row.topic, row.payload, key=row.key) for row in rows
             ]
             await asyncio.gather(*deliveries)
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(sent_at=func.now())
-            )
+            await session.execute(_MARK_SENT, {"ids": [row.id for row in rows]})
             return len(rows)
 
     async def run(self) -> None:

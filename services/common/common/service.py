@@ -116,6 +116,7 @@ def create_service_app(
                 retry=RetryPolicy(
                     settings.consumer_max_retries, settings.consumer_retry_backoff_ms / 1000
                 ),
+                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             )
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
         background = [relay_task]

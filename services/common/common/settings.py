@@ -5,6 +5,7 @@ Shared variables (no service prefix):
   CALLASTAR_INTERNAL_TOKEN            gateway -> service token (dev-internal-token)
   CALLASTAR_CONSUMER_MAX_RETRIES      attempts after the first before the DLQ (3)
   CALLASTAR_CONSUMER_RETRY_BACKOFF_MS first retry delay, doubled each time (100)
+  CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS how long Kafka may hold a fetch to fill it (100)
   CALLASTAR_LOG_LEVEL                 (INFO)
 Per service (prefix CALLASTAR_<SERVICE>_): DATABASE_URL, HOST, PORT.
 """
@@ -25,6 +26,7 @@ class ServiceSettings(BaseSettings):
     internal_token: str = shared("CALLASTAR_INTERNAL_TOKEN", "dev-internal-token")
     consumer_max_retries: int = shared("CALLASTAR_CONSUMER_MAX_RETRIES", 3)
     consumer_retry_backoff_ms: int = shared("CALLASTAR_CONSUMER_RETRY_BACKOFF_MS", 100)
+    consumer_fetch_max_wait_ms: int = shared("CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS", 100)
     log_level: str = shared("CALLASTAR_LOG_LEVEL", "INFO")
 
     host: str = "127.0.0.1"

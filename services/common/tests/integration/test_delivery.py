@@ -15,15 +15,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from common import outbox
+from common.applying import Delivery, EventApplier, EventHandlers
 from common.kafka import encode, make_producer
 from common.outbox import OutboxRelay
+from common.tables import outbox as outbox_table
 from common.tables import parked_events
 from contracts.topics import dlq
 
 from tests.support import probe
 from tests.support.polling import eventually
 
-from tests.support.probe import POISON, ProbeConsumer, effect_count, probe_event, probe_model
+from tests.support.probe import POISON, ProbeConsumer, effect_count, effects, probe_event, probe_model
 
 PROBE_SCRIPT = Path(probe.__file__)
 
@@ -70,6 +72,33 @@ async def test_redelivered_event_is_applied_once(infra, probe_db, probe_topic) -
         await eventually(lambda: effect_count(probe_db, later.event_id))
 
     assert await effect_count(probe_db, event.event_id) == 1
+
+
+async def test_a_batch_is_applied_in_one_pass_each_event_once_with_what_it_emits(infra, probe_db, probe_topic) -> None:
+    # The one-pass path raises on any failure (the consumer then redoes the
+    # batch record by record): calling it directly proves it works on its own.
+    model = probe_model(probe_topic)
+    handlers = EventHandlers()
+
+    @handlers.on(model)
+    async def apply_and_emit(event, session) -> None:
+        await session.execute(sa.insert(effects).values(event_id=event.event_id, key=event.data.key))
+        await outbox.add(session, probe_event(model, key=f"emitted-by-{event.event_id}"))
+
+    events = [probe_event(model, key=f"batch-{n}") for n in range(3)]
+    applier = EventApplier(handlers)
+    batch = [Delivery(probe_topic, event, encode(event)) for event in [*events, events[0]]]
+    async with probe_db.transaction() as session:
+        await applier.apply_all(session, batch)
+    async with probe_db.transaction() as session:
+        await applier.apply_all(session, batch[:2])  # applied before: changes nothing
+
+    assert [await effect_count(probe_db, event.event_id) for event in events] == [1, 1, 1]
+    async with probe_db.transaction() as session:
+        # Taken out again: the database's outbox is shared with the relay tests.
+        emitted = await session.execute(sa.delete(outbox_table).where(
+            outbox_table.c.key.in_([f"emitted-by-{event.event_id}".encode() for event in events])))
+    assert emitted.rowcount == 3
 
 
 async def test_poison_message_goes_to_dlq_while_other_keys_keep_flowing(infra, probe_db, probe_topic) -> None:
