@@ -109,6 +109,21 @@ def entry_key(kind: str, reference: str) -> str:
     return f"entry:{kind}:{reference}"
 
 
+# The statements of every posting, built once: constructing them anew for each
+# event cost more CPU than running them.
+_INSERT_ENTRY = (
+    insert(JournalEntry.__table__)
+    .on_conflict_do_nothing()  # any unique key: the cause event or (kind, reference)
+    .returning(JournalEntry.__table__.c.id)
+)
+_INSERT_POSTING = sa.insert(PostingRow.__table__)
+_SUM_BY_ACCOUNT = (
+    sa.select(PostingRow.currency, PostingRow.account, sa.func.sum(PostingRow.amount_minor))
+    .where(PostingRow.account.in_(sa.bindparam("accounts", expanding=True)))
+    .group_by(PostingRow.currency, PostingRow.account)
+)
+
+
 async def post_entry(
     session: AsyncSession,
     *,
@@ -121,25 +136,18 @@ async def post_entry(
     """Append a balanced entry; None if this cause, or this (kind, reference),
     was already posted."""
     domain.check_balanced(postings)
-    entry_id = await session.scalar(
-        insert(JournalEntry)
-        .values(
-            id=uuid.uuid4(), cause_event_id=cause_event_id, kind=kind, creator_id=creator_id, reference=reference
-        )
-        .on_conflict_do_nothing()  # any unique key: the cause event or (kind, reference)
-        .returning(JournalEntry.id)
-    )
+    entry_id = await session.scalar(_INSERT_ENTRY, {
+        "id": uuid.uuid4(), "cause_event_id": cause_event_id, "kind": kind, "creator_id": creator_id,
+        "reference": reference,
+    })
     if entry_id is None:
         return None
     if reference is not None:
         parking.ready(session, entry_key(kind, reference))  # releases events parked on it
-    await session.execute(
-        sa.insert(PostingRow),
-        [
-            {"entry_id": entry_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
-            for p in postings
-        ],
-    )
+    await session.execute(_INSERT_POSTING, [
+        {"entry_id": entry_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
+        for p in postings
+    ])
     return entry_id
 
 
@@ -227,11 +235,7 @@ async def creator_balance(session: AsyncSession, creator_id: str, currency: str)
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[domain.CreatorBalance]:
     """Every currency the creator has postings in, computed from the postings alone."""
     accounts = [domain.creator_account(creator_id, bucket) for bucket in domain.CREATOR_BUCKETS]
-    rows = await session.execute(
-        sa.select(PostingRow.currency, PostingRow.account, sa.func.sum(PostingRow.amount_minor))
-        .where(PostingRow.account.in_(accounts))
-        .group_by(PostingRow.currency, PostingRow.account)
-    )
+    rows = await session.execute(_SUM_BY_ACCOUNT, {"accounts": accounts})
     sums: dict[str, dict[str, int]] = defaultdict(dict)
     for currency, account, total in rows:
         sums[currency][account] = int(total)

@@ -333,22 +333,32 @@ async def remember_contact(session: AsyncSession, who: Identity, email: str) -> 
 # --- email deliveries --------------------------------------------------------
 
 
+def _email_recipients(reached: sa.ColumnElement[bool]) -> sa.Insert:
+    notification = sa.bindparam("notification_id", type_=UUID(as_uuid=True))
+    opted_out = sa.exists().where(Preference.user_id == Contact.user_id, Preference.type == sa.bindparam("type"),
+                                  Preference.email.is_(False))
+    recipients = sa.select(notification, Contact.user_id, Contact.email).where(reached, ~opted_out)
+    return (
+        insert(EmailDelivery.__table__)
+        .from_select(["notification_id", "user_id", "to_address"], recipients)
+        .on_conflict_do_nothing(constraint="email_deliveries_once_per_person")
+    )
+
+
+# Built once: every notification runs one of them.
+_QUEUE_EMAIL_TO_USER = _email_recipients(Contact.user_id == sa.bindparam("recipient"))
+_QUEUE_EMAILS_TO_ROLE = _email_recipients(Contact.role == sa.bindparam("recipient"))
+
+
 async def queue_emails(session: AsyncSession, notification: Notification) -> int:
     """A PENDING delivery for each person the notification reaches who has an
     address and has not turned this type's email off; how many."""
-    opted_out = sa.exists().where(Preference.user_id == Contact.user_id, Preference.type == notification.type,
-                                  Preference.email.is_(False))
     if notification.recipient_user_id is not None:
-        reached = Contact.user_id == notification.recipient_user_id
+        statement, recipient = _QUEUE_EMAIL_TO_USER, notification.recipient_user_id
     else:
-        reached = Contact.role == notification.recipient_role
-    recipients = sa.select(sa.literal(notification.id, UUID(as_uuid=True)), Contact.user_id, Contact.email).where(
-        reached, ~opted_out
-    )
+        statement, recipient = _QUEUE_EMAILS_TO_ROLE, notification.recipient_role
     result = await session.execute(
-        insert(EmailDelivery)
-        .from_select(["notification_id", "user_id", "to_address"], recipients)
-        .on_conflict_do_nothing(constraint="email_deliveries_once_per_person")
+        statement, {"notification_id": notification.id, "type": notification.type, "recipient": recipient}
     )
     return result.rowcount
 

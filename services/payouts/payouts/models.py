@@ -40,11 +40,27 @@ class CreatorBalance(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
+_BALANCE_FIGURES = (
+    "available_minor", "disputed_minor", "reserved_minor", "debt_minor", "journal_entry_id", "as_of", "source_event_id",
+)
+_balance_row = insert(CreatorBalance.__table__)
+# Built once (it is the hot path of every balance announcement); `<=`: at an
+# equal timestamp the later delivery wins, since one creator's events arrive
+# in the ledger's order (one key, one partition).
+_UPSERT_BALANCE = _balance_row.on_conflict_do_update(
+    index_elements=["creator_id", "currency"],
+    set_={**{name: _balance_row.excluded[name] for name in _BALANCE_FIGURES}, "updated_at": sa.func.now()},
+    where=CreatorBalance.__table__.c.as_of <= _balance_row.excluded.as_of,
+).returning(CreatorBalance.__table__.c.creator_id)
+
+
 async def apply_balance_changed(session: AsyncSession, event: BalanceChanged) -> bool:
     """Upsert the creator's balance in the event's currency; False if the stored
     figures are newer than the event (a stale or replayed announcement)."""
     data = event.data
-    figures = {
+    row = {
+        "creator_id": data.creator_id,
+        "currency": data.currency,
         "available_minor": data.available_minor,
         "disputed_minor": data.disputed_minor,
         "reserved_minor": data.reserved_minor,
@@ -53,15 +69,7 @@ async def apply_balance_changed(session: AsyncSession, event: BalanceChanged) ->
         "as_of": event.occurred_at,
         "source_event_id": event.event_id,
     }
-    statement = insert(CreatorBalance).values(creator_id=data.creator_id, currency=data.currency, **figures)
-    # `<=`: at an equal timestamp the later delivery wins, since one creator's
-    # events arrive in the ledger's order (one key, one partition).
-    statement = statement.on_conflict_do_update(
-        index_elements=[CreatorBalance.creator_id, CreatorBalance.currency],
-        set_={**{name: statement.excluded[name] for name in figures}, "updated_at": sa.func.now()},
-        where=CreatorBalance.as_of <= statement.excluded.as_of,
-    ).returning(CreatorBalance.creator_id)
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(_UPSERT_BALANCE, row)).first() is not None
 
 
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[CreatorBalance]:
