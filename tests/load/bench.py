@@ -1,12 +1,18 @@
 """Webhook throughput and end-to-end latency, through the real stack.
 
-    ./callastar bench [--payments 2000] [--concurrency 32]
+    ./callastar bench [--payments 2000] [--concurrency 32] [--rate 0]
 
 Creates N payments through the gateway (each for its own creator), then pushes
 one signed `payment_intent.succeeded` webhook per payment through the gateway
 with bounded concurrency, and waits until the ledger has posted all N entries.
-Prints webhooks accepted per second, end-to-end events per second, and the
-latency from "gateway answered 200" to "ledger entry committed" (p50/p95/p99).
+Prints webhooks accepted per second, end-to-end events per second, the
+latency from "gateway answered 200" to "ledger entry committed" (p50/p95/p99),
+its p50 per quarter of the webhooks, and the CPU time each part of the stack
+spent per event (read from the processes on this machine).
+
+`--rate R` offers the webhooks at R per second (open loop) instead of as fast
+as the gateway answers: a rate is sustained when the end-to-end rate follows it
+and the latency of the last quarter is no higher than that of the first.
 
     ./callastar bench --mix [--operations 1000] [--seed 4] [--concurrency 32]
 
@@ -20,7 +26,8 @@ fee, `.closed` won or lost). Refunds and disputes are about payments that
 succeeded before the timed part starts. Prints webhooks accepted per second,
 end-to-end events per second, and per event type the latency from "gateway
 answered 200" to "the ledger entry that event causes committed"
-(p50/p95/p99). Each wait for the ledger is bounded by `--timeout`.
+(p50/p95/p99). Each wait for the ledger is bounded by `--timeout`. With
+`--rate`, operations (a dispute's three webhooks count as one) start at that rate.
 
 By default it starts its own stack (profile `bench`-like: the test profile's
 ports); `--gateway-url` and `--ledger-dsn` point it at one already running.
@@ -41,6 +48,7 @@ import aiohttp
 import asyncpg
 
 from gateway.auth import issue_token
+from tests.load.cpu import CpuSample, report
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
 
 
@@ -136,22 +144,32 @@ async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: 
         started = time.monotonic()
         intents = await create_payments(client, env["CALLASTAR_JWT_SECRET"], args.payments, args.concurrency)
         print(f"created {len(intents)} payments in {time.monotonic() - started:.1f}s")
+        cpu_before = CpuSample.take()
         started = time.monotonic()
         accepted = await push_webhooks(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents, args.concurrency,
                                        args.rate)
         push_seconds = time.monotonic() - started
     committed = await wait_for_ledger(ledger_dsn, list(accepted), args.timeout)
     all_seconds = time.monotonic() - started
-    latencies = sorted(committed[c].timestamp() - accepted[c] for c in committed)
+    cpu_spent = CpuSample.take().since(cpu_before)
+    rate = f"offered {args.rate:.0f}/s" if args.rate else f"concurrency {args.concurrency}"
     print(f"webhooks: {len(accepted)} accepted in {push_seconds:.2f}s = {len(accepted) / push_seconds:.0f}/s "
-          f"(concurrency {args.concurrency})")
+          f"({rate})")
     print(f"end to end: {len(committed)}/{len(accepted)} ledger entries in {all_seconds:.2f}s = "
           f"{len(committed) / all_seconds:.0f}/s")
-    if latencies:
+    if committed:
+        latencies = sorted(committed[c].timestamp() - accepted[c] for c in committed)
         print("latency webhook accepted -> ledger entry written: "
               f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, "
               f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
               f"mean {statistics.fmean(latencies) * 1000:.0f} ms")
+        # Sustained means the pipeline keeps pace: the latency of the last
+        # webhooks is no higher than that of the first ones.
+        in_order = [committed[c].timestamp() - accepted[c] for c in sorted(committed, key=accepted.__getitem__)]
+        quarters = [sorted(in_order[q * len(in_order) // 4:(q + 1) * len(in_order) // 4]) for q in range(4)]
+        print("p50 latency by quarter of the webhooks: "
+              + ", ".join(f"{percentile(q, 50) * 1000:.0f} ms" for q in quarters if q))
+        print(report(cpu_spent, len(committed)))
     if len(committed) != len(accepted):
         raise SystemExit(f"only {len(committed)} of {len(accepted)} webhooks reached the ledger in {args.timeout}s")
 
@@ -296,11 +314,13 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
         webhooks = counts["payment"] + counts["refund"] + 3 * counts["dispute"]
         print(f"mix (seed {args.seed}): {counts['payment']} payments, {counts['refund']} partial refunds, "
               f"{counts['dispute']} disputes = {webhooks} webhooks; set up in {time.monotonic() - started:.1f}s")
+        cpu_before = CpuSample.take()
         started = time.monotonic()
         accepted = await push_mix(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], ops, args.concurrency, args.rate)
         push_seconds = time.monotonic() - started
     committed = await wait_for_entries(ledger_dsn, set(accepted), args.timeout)
     all_seconds = time.monotonic() - started
+    cpu_spent = CpuSample.take().since(cpu_before)
     print(f"webhooks: {len(accepted)} accepted in {push_seconds:.2f}s = {len(accepted) / push_seconds:.0f}/s "
           f"(concurrency {args.concurrency})")
     print(f"end to end: {len(committed)}/{len(accepted)} ledger entries in {all_seconds:.2f}s = "
@@ -310,6 +330,8 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
         seconds = [committed[key].timestamp() - accepted[key] for key in committed if key[1] == kind]
         if seconds:
             print(latency_line(event_type, seconds))
+    if committed:
+        print(report(cpu_spent, len(committed)))
     if len(committed) != len(accepted):
         missing = sorted({kind for _, kind in accepted.keys() - committed.keys()})
         raise SystemExit(f"only {len(committed)} of {len(accepted)} webhooks reached the ledger in "

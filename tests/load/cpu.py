@@ -1,0 +1,60 @@
+"""Where a benchmark's CPU goes: process CPU time of the stack's parts on this
+machine, read before and after the timed part."""
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+import psutil
+
+SERVICES = ("gateway", "payments", "ledger", "payouts", "notifications")
+
+
+def role_of(process: psutil.Process) -> str | None:
+    """Which part of the stack a process is, from its command line; None if none."""
+    if process.pid == os.getpid():
+        return "bench client"
+    command = process.info["cmdline"] or []
+    line = " ".join(command)
+    if line.startswith("postgres") or (command and command[0].endswith("/postgres")):
+        return "PostgreSQL"
+    if "kafka.Kafka" in command:
+        return "Kafka"
+    if command and command[0].endswith("stripe-mock"):
+        return "stripe-mock"
+    if len(command) >= 4 and command[1:2] == ["-m"] and command[2] in SERVICES and command[3] == "serve":
+        return command[2]
+    return None
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    seconds: dict[int, tuple[str, float]]  # pid -> (role, user + system CPU seconds)
+
+    @classmethod
+    def take(cls) -> "CpuSample":
+        seconds = {}
+        for process in psutil.process_iter(["cmdline", "cpu_times"]):
+            role = role_of(process)
+            times = process.info["cpu_times"]
+            if role and times:
+                seconds[process.pid] = (role, times.user + times.system)
+        return cls(seconds)
+
+    def since(self, before: "CpuSample") -> dict[str, float]:
+        """CPU seconds per role between the two samples (a process started
+        meanwhile counts from zero)."""
+        spent: dict[str, float] = defaultdict(float)
+        for pid, (role, seconds) in self.seconds.items():
+            earlier = before.seconds.get(pid)
+            spent[role] += seconds - (earlier[1] if earlier and earlier[0] == role else 0.0)
+        return dict(spent)
+
+
+def report(spent: dict[str, float], events: int) -> str:
+    total = sum(spent.values())
+    parts = ", ".join(f"{role} {seconds / events * 1000:.2f}" for role, seconds in
+                      sorted(spent.items(), key=lambda item: -item[1]))
+    cores = psutil.cpu_count() or 1
+    return (f"CPU per event (ms): {parts}; total {total / events * 1000:.2f} ms, "
+            f"so {cores} cores serve at most {cores * events / total:.0f} events/s")
