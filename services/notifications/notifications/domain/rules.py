@@ -1,18 +1,13 @@
-"""What a person hears about an event, decided without I/O.
+"""Which notifications each contract event makes, and for whom.
 
 `RULES` maps a contract event model to the function that drafts its
 notifications. A new notification type is one more row here; the consumer
 subscribes to every model in the table.
 """
 
-import base64
-import binascii
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Literal
-from uuid import UUID
+from datetime import UTC
+from typing import Any
 
 from contracts.envelope import Event
 from contracts.events.debts import DebtCreated, DebtDeducted, DebtSettled
@@ -30,68 +25,7 @@ from contracts.events.payouts import (
     PayoutRequested,
 )
 from contracts.events.refunds import RefundCreated, RefundFailed
-from contracts.money import decimal_string
-
-
-class NotificationError(Exception):
-    """Base of the notifications service's domain errors."""
-
-
-class InvalidCursor(NotificationError):
-    pass
-
-
-class InvalidPreferences(NotificationError):
-    pass
-
-
-class NotificationType(StrEnum):
-    PAYMENT_RECEIVED = "PAYMENT_RECEIVED"
-    REFUND_CREATED = "REFUND_CREATED"
-    REFUND_FAILED = "REFUND_FAILED"
-    DISPUTE_CREATED = "DISPUTE_CREATED"
-    DISPUTE_UPDATED = "DISPUTE_UPDATED"
-    DISPUTE_WON = "DISPUTE_WON"
-    DISPUTE_LOST = "DISPUTE_LOST"
-    DEBT_CREATED = "DEBT_CREATED"
-    DEBT_DEDUCTED = "DEBT_DEDUCTED"
-    DEBT_SETTLED = "DEBT_SETTLED"
-    PAYOUT_REQUESTED = "PAYOUT_REQUESTED"
-    PAYOUT_APPROVED = "PAYOUT_APPROVED"
-    PAYOUT_REJECTED = "PAYOUT_REJECTED"
-    PAYOUT_PROCESSING = "PAYOUT_PROCESSING"
-    PAYOUT_PAID = "PAYOUT_PAID"
-    PAYOUT_FAILED = "PAYOUT_FAILED"
-    PAYOUT_CANCELED = "PAYOUT_CANCELED"
-    PAYOUT_BLOCKED = "PAYOUT_BLOCKED"
-
-
-@dataclass(frozen=True)
-class NotificationDraft:
-    """One notification to one recipient: a user, or every admin (the role)."""
-
-    type: NotificationType
-    title: str
-    body: str
-    link: str | None
-    recipient_user_id: str | None = None
-    recipient_role: Literal["admin"] | None = None
-
-    def __post_init__(self) -> None:
-        if (self.recipient_user_id is None) == (self.recipient_role is None):
-            raise ValueError("a notification has exactly one recipient: a user or a role")
-
-
-# --- money for people ------------------------------------------------------
-
-def format_money(amount_minor: int, currency: str) -> str:
-    """`8500, "EUR"` -> `"85.00 EUR"`; integer arithmetic only, never a float."""
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
-        raise TypeError(f"amounts are integers in minor units, not {type(amount_minor).__name__}")
-    return f"{decimal_string(amount_minor, currency)} {currency}"
-
-
-# --- event -> notifications ------------------------------------------------
+from notifications.domain.vocabulary import NotificationDraft, NotificationType, format_money
 
 
 def payment_link(payment_id: str) -> str:
@@ -380,81 +314,3 @@ RULES: dict[type[Event], Callable[[Any], list[NotificationDraft]]] = {
 def drafts_for(event: Event) -> list[NotificationDraft]:
     """The notifications `event` makes (one per recipient)."""
     return RULES[type(event)](event)
-
-
-# --- preferences -------------------------------------------------------------
-
-CHANNELS = ("in_app", "email")
-
-# Types a person must always see in the app, whatever they chose: money they
-# expected did not arrive, or money is frozen. Email stays theirs to turn off.
-CRITICAL_IN_APP = frozenset({NotificationType.PAYOUT_FAILED, NotificationType.DISPUTE_CREATED})
-
-
-@dataclass(frozen=True)
-class Preference:
-    """Both channels are on unless the person turned one off."""
-
-    type: NotificationType
-    in_app: bool = True
-    email: bool = True
-
-
-def parse_preferences(body: Any) -> dict[NotificationType, dict[str, bool]]:
-    """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}, ...]}` -> the
-    changes asked for, per type and channel; channels left out keep their value."""
-    if not isinstance(body, dict) or set(body) != {"preferences"} or not isinstance(body["preferences"], list):
-        raise InvalidPreferences('the body is {"preferences": [{"type": ..., "in_app": bool, "email": bool}]}')
-    changes: dict[NotificationType, dict[str, bool]] = {}
-    for index, item in enumerate(body["preferences"]):
-        where = f"preferences[{index}]"
-        if not isinstance(item, dict) or "type" not in item:
-            raise InvalidPreferences(f"{where}: an object with a type")
-        try:
-            type_ = NotificationType(item["type"])
-        except ValueError:
-            raise InvalidPreferences(f"{where}: unknown type {item['type']!r}") from None
-        if type_ in changes:
-            raise InvalidPreferences(f"{where}: {type_} is listed twice")
-        channels = {key: value for key, value in item.items() if key != "type"}
-        if not channels:
-            raise InvalidPreferences(f"{where}: name at least one channel ({', '.join(CHANNELS)})")
-        for channel, value in channels.items():
-            if channel not in CHANNELS:
-                raise InvalidPreferences(f"{where}: unknown channel {channel!r}; channels are {', '.join(CHANNELS)}")
-            if not isinstance(value, bool):
-                raise InvalidPreferences(f"{where}.{channel}: true or false")
-        if channels.get("in_app") is False and type_ in CRITICAL_IN_APP:
-            raise InvalidPreferences(f"{where}: {type_} is critical and always shown in the app")
-        changes[type_] = channels
-    return changes
-
-
-# --- email delivery ----------------------------------------------------------
-
-
-def retry_delay(attempts: int, *, base_s: float, cap_s: float) -> float:
-    """Seconds before the next try after `attempts` failed ones: doubling, capped."""
-    return min(cap_s, base_s * 2 ** max(attempts - 1, 0))
-
-
-# --- list cursors ------------------------------------------------------------
-
-
-def encode_cursor(created_at: datetime, notification_id: UUID) -> str:
-    """An opaque position after the last listed row, ordered by (created_at, id)."""
-    raw = f"{created_at.isoformat()}|{notification_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, notification_id = raw.split("|")
-        created_at = datetime.fromisoformat(created)
-        position = (created_at, UUID(notification_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise InvalidCursor("cursor is not one this API returned") from error
-    if created_at.tzinfo is None:
-        raise InvalidCursor("cursor is not one this API returned")
-    return position
