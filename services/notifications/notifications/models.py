@@ -158,6 +158,12 @@ def recipient_keys(who: Identity) -> list[str]:
     return keys
 
 
+# Built once (every notification passes here); the rows go as parameters.
+_ADD_NOTIFICATIONS = (
+    insert(Notification).on_conflict_do_nothing(constraint="notifications_once_per_recipient").returning(Notification)
+)
+
+
 async def add_notifications(
     session: AsyncSession, source_event_id: uuid.UUID, drafts: Sequence[domain.NotificationDraft]
 ) -> list[Notification]:
@@ -177,13 +183,7 @@ async def add_notifications(
         }
         for draft in drafts
     ]
-    result = await session.scalars(
-        insert(Notification)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="notifications_once_per_recipient")
-        .returning(Notification)
-    )
-    return list(result)
+    return list(await session.scalars(_ADD_NOTIFICATIONS, rows))
 
 
 def _as_seen_by(who: Identity, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
