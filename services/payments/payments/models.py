@@ -70,11 +70,15 @@ async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> Payment |
     return await session.get(Payment, payment_id)
 
 
+# Built once: every payment webhook looks its payment up this way.
+_BY_INTENT_FOR_UPDATE = (
+    sa.select(Payment).where(Payment.stripe_payment_intent_id == sa.bindparam("intent_id")).with_for_update()
+)
+
+
 async def get_payment_by_intent_for_update(session: AsyncSession, payment_intent_id: str) -> Payment | None:
     """Row-locked, so two different Stripe events about one intent apply one after the other."""
-    return await session.scalar(
-        sa.select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id).with_for_update()
-    )
+    return await session.scalar(_BY_INTENT_FOR_UPDATE, {"intent_id": payment_intent_id})
 
 
 async def get_payment_for_update(session: AsyncSession, payment_id: uuid.UUID) -> Payment | None:
