@@ -205,6 +205,8 @@ async def test_a_won_dispute_and_a_payout_failed_after_paid_reach_the_creator_in
     intent, succeeded = await paid(gateway, databases, creator)
     story = DisputeStory(intent, charge_of(succeeded), 10000)
     await deliver(gateway, story.created(), story.funds_withdrawn(), story.closed("won"))
+    # The won dispute gives the share back before the next payment is counted on top of it.
+    await balance_is(gateway, creator, available_minor=8500, disputed_minor=0)
 
     account = await onboard(gateway, creator)
     await earn(gateway, creator, 10000)

@@ -8,20 +8,20 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request, Router
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 
 from common import consumers, db as database, logs
 from common.applying import EventApplier, EventHandlers
 from common.consumers import RetryPolicy
 from common.db import Database
-from common.http import CORRELATION_HEADER, health_routes, identity, internal_only, problem_details
+from common.http import CORRELATION_HEADER, Identity, health_routes, identity, internal_only, problem_details
 from common.kafka import kafka_reachable, make_producer
 from common.outbox import OutboxRelay
 from common.settings import ServiceSettings
@@ -59,6 +59,14 @@ class Runtime:
     producer: AIOKafkaProducer
     relay: OutboxRelay
     broker: KafkaBroker
+
+
+# What every service app provides to its route handlers, under these parameter
+# names: `runtime: RuntimeDep`, `db: DatabaseDep`, `who: IdentityDep`. Litestar
+# wants injected parameters declared (inferred dependencies end with 3.0).
+RuntimeDep: TypeAlias = NamedDependency[Runtime]
+DatabaseDep: TypeAlias = NamedDependency[Database]
+IdentityDep: TypeAlias = NamedDependency[Identity]
 
 
 def _correlation_middleware(app: Any) -> Any:

@@ -5,11 +5,10 @@ from typing import Annotated, Literal
 
 from litestar import get
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 
-from common.db import Database
 from common.http import Identity, require_role
-from common.service import Runtime
+from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from ledger import domain, models
 
 DebtStatus = Literal["OPEN", "PARTIALLY_DEDUCTED", "SETTLED", "REVERSED"]
@@ -26,7 +25,7 @@ def _creator_scope(who: Identity, creator_id: str | None) -> str | None:
 
 
 @get("/balances/{creator_id:str}")
-async def get_balances(creator_id: str, db: Database, runtime: Runtime, who: Identity) -> dict:
+async def get_balances(creator_id: FromPath[str], db: DatabaseDep, runtime: RuntimeDep, who: IdentityDep) -> dict:
     """Per currency: available, disputed, reserved and debt, in minor units, and
     whether payouts are blocked (debt above CALLASTAR_DEBT_BLOCK_THRESHOLD_MINOR)."""
     _creator_scope(who, creator_id)
@@ -43,10 +42,10 @@ async def get_balances(creator_id: str, db: Database, runtime: Runtime, who: Ide
 
 @get("/debts")
 async def get_debts(
-    db: Database,
-    who: Identity,
-    creator_id: str | None = None,
-    status: DebtStatus | None = None,
+    db: DatabaseDep,
+    who: IdentityDep,
+    creator_id: FromQuery[str | None] = None,
+    status: FromQuery[DebtStatus | None] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> dict:
     """Debts, newest first: a creator's own; an admin's any, `?creator_id=` to narrow."""

@@ -14,13 +14,13 @@ from uuid import UUID
 
 from litestar import Request, delete, get, patch, put
 from litestar.exceptions import NotFoundException
-from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import Database
 from common.http import Identity
-from common.service import Runtime
+from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from notifications import domain, models, tokens
 
 EMAIL_HEADER = "X-User-Email"
@@ -61,11 +61,11 @@ async def _as_caller(db: Database, request: Request, who: Identity) -> AsyncIter
 @get("/notifications")
 async def list_notifications(
     request: Request,
-    db: Database,
-    who: Identity,
+    db: DatabaseDep,
+    who: IdentityDep,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-    cursor: str | None = None,
-    unread: bool = False,
+    cursor: FromQuery[str | None] = None,
+    unread: FromQuery[bool] = False,
     type_: Annotated[list[str] | None, QueryParameter(name="type")] = None,
 ) -> dict:
     """Newest first; pass `next_cursor` back as `cursor` for the next page.
@@ -89,14 +89,16 @@ async def list_notifications(
 
 
 @get("/notifications/unread-count")
-async def unread_count(request: Request, db: Database, who: Identity) -> dict:
+async def unread_count(request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
     async with _as_caller(db, request, who) as session:
         unread = await models.count_unread(session, who)
     return {"unread": unread}
 
 
 @get("/notifications/{notification_id:uuid}")
-async def get_notification(notification_id: UUID, request: Request, db: Database, who: Identity) -> dict:
+async def get_notification(
+    notification_id: FromPath[UUID], request: Request, db: DatabaseDep, who: IdentityDep
+) -> dict:
     """One the caller sees (the gateway's live push checks each with it)."""
     async with _as_caller(db, request, who) as session:
         seen = await models.get_notification(session, who, notification_id)
@@ -106,7 +108,7 @@ async def get_notification(notification_id: UUID, request: Request, db: Database
 
 
 @patch("/notifications/{notification_id:uuid}/read")
-async def mark_read(notification_id: UUID, request: Request, db: Database, who: Identity) -> dict:
+async def mark_read(notification_id: FromPath[UUID], request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
     """Read by the caller only: another admin still sees a role notification unread."""
     async with _as_caller(db, request, who) as session:
         seen = await models.mark_read(session, who, notification_id)
@@ -116,14 +118,16 @@ async def mark_read(notification_id: UUID, request: Request, db: Database, who: 
 
 
 @patch("/notifications/read-all")
-async def mark_all_read(request: Request, db: Database, who: Identity) -> dict:
+async def mark_all_read(request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
     async with _as_caller(db, request, who) as session:
         marked = await models.mark_all_read(session, who)
     return {"marked": marked}
 
 
 @delete("/notifications/{notification_id:uuid}", status_code=204)
-async def delete_notification(notification_id: UUID, request: Request, db: Database, who: Identity) -> None:
+async def delete_notification(
+    notification_id: FromPath[UUID], request: Request, db: DatabaseDep, who: IdentityDep
+) -> None:
     """Soft: hidden from the caller's lists and count from now on (an admin
     deleting an admins' notification hides it from themselves only)."""
     async with _as_caller(db, request, who) as session:
@@ -143,14 +147,14 @@ def _preferences(preferences: list[domain.Preference]) -> dict:
 
 
 @get("/notifications/preferences")
-async def get_preferences(request: Request, db: Database, who: Identity) -> dict:
+async def get_preferences(request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
     """Every type with both channels; `in_app_required` types cannot be hidden in the app."""
     async with _as_caller(db, request, who) as session:
         return _preferences(await models.preferences_of(session, who.user_id))
 
 
 @put("/notifications/preferences")
-async def put_preferences(data: JSONBody[Any], request: Request, db: Database, who: Identity) -> dict:
+async def put_preferences(data: JSONBody[Any], request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
     """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}]}`: the channels named
     change, the rest keep their value. Invalid: 422 and nothing changes."""
     try:
@@ -163,7 +167,7 @@ async def put_preferences(data: JSONBody[Any], request: Request, db: Database, w
 
 
 @get("/notifications/unsubscribe")
-async def unsubscribe(token: FromQuery[str], db: Database, runtime: Runtime) -> dict:
+async def unsubscribe(token: FromQuery[str], db: DatabaseDep, runtime: RuntimeDep) -> dict:
     """An email's unsubscribe link: no login, the signed token says who and which
     type. Turns that type's email off (the app's notifications stay)."""
     try:

@@ -14,13 +14,14 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from litestar import Request, Response, get
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
 from common.db import Database
 from common import csv_export, cursors
 from common.http import Identity, require_role
+from common.service import DatabaseDep, IdentityDep
 from contracts.money import decimal_string
 from payments.models import Dispute, Payment, Refund
 
@@ -272,12 +273,12 @@ def _filters(
 
 @get("/admin/refunds")
 async def list_refunds(
-    request: Request, db: Database, who: Identity,
-    status: StatusQuery = None, creator_id: str | None = None, created_from: CreatedFromQuery = None,
+    request: Request, db: DatabaseDep, who: IdentityDep,
+    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: str | None = None, currency: CurrencyQuery = None,
-    sort: Sort = "created_at", order: Order = "desc", limit: LimitQuery = 50, cursor: str | None = None,
-    format: Literal["json", "csv"] | None = None,
+    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
+    sort: FromQuery[Sort] = "created_at", order: FromQuery[Order] = "desc", limit: LimitQuery = 50,
+    cursor: FromQuery[str | None] = None, format: FromQuery[Literal["json", "csv"] | None] = None,
 ) -> Response:
     """Refunds, newest first by default; `?format=csv` (or Accept: text/csv) streams them all."""
     filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
@@ -286,12 +287,12 @@ async def list_refunds(
 
 @get("/admin/disputes")
 async def list_disputes(
-    request: Request, db: Database, who: Identity,
-    status: StatusQuery = None, creator_id: str | None = None, created_from: CreatedFromQuery = None,
+    request: Request, db: DatabaseDep, who: IdentityDep,
+    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: str | None = None, currency: CurrencyQuery = None,
-    sort: Sort = "created_at", order: Order = "desc", limit: LimitQuery = 50, cursor: str | None = None,
-    format: Literal["json", "csv"] | None = None,
+    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
+    sort: FromQuery[Sort] = "created_at", order: FromQuery[Order] = "desc", limit: LimitQuery = 50,
+    cursor: FromQuery[str | None] = None, format: FromQuery[Literal["json", "csv"] | None] = None,
 ) -> Response:
     """Disputes, newest first by default; `?format=csv` (or Accept: text/csv) streams them all."""
     filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
@@ -300,10 +301,10 @@ async def list_disputes(
 
 @get("/admin/refunds/stats")
 async def refund_stats(
-    db: Database, who: Identity,
-    status: StatusQuery = None, creator_id: str | None = None, created_from: CreatedFromQuery = None,
+    db: DatabaseDep, who: IdentityDep,
+    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: str | None = None, currency: CurrencyQuery = None,
+    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
 ) -> dict[str, Any]:
     """Count and sum of the refunds per status and currency (the list's filters apply)."""
     filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
@@ -312,10 +313,10 @@ async def refund_stats(
 
 @get("/admin/disputes/stats")
 async def dispute_stats(
-    db: Database, who: Identity,
-    status: StatusQuery = None, creator_id: str | None = None, created_from: CreatedFromQuery = None,
+    db: DatabaseDep, who: IdentityDep,
+    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: str | None = None, currency: CurrencyQuery = None,
+    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
 ) -> dict[str, Any]:
     """Count and sum of the disputes per status and currency (the list's filters apply)."""
     filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)

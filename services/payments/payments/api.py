@@ -2,23 +2,27 @@
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import HeaderParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.db import Database
-from common.http import Identity, require_role
-from common.service import Runtime
+from common.http import require_role
+from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from payments import domain, models
 from payments.domain import PaymentStatus
 from payments.models import Payment
 from payments.stripe_gateway import PaymentIntent, StripeCallFailed, StripeGateway
 
 log = logging.getLogger(__name__)
+
+# Provided by payments.app.create_app, as `stripe_gateway`.
+StripeGatewayDep: TypeAlias = NamedDependency[StripeGateway]
 
 
 class IntentRequest(BaseModel):
@@ -41,11 +45,11 @@ class IntentRequest(BaseModel):
 
 @post("/payments/intents")
 async def create_payment_intent(
-    data: IntentRequest,
-    db: Database,
-    who: Identity,
-    runtime: Runtime,
-    stripe_gateway: StripeGateway,
+    data: JSONBody[IntentRequest],
+    db: DatabaseDep,
+    who: IdentityDep,
+    runtime: RuntimeDep,
+    stripe_gateway: StripeGatewayDep,
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
 ) -> Response[dict[str, Any]]:
     """Open a payment and its Stripe PaymentIntent; the client secret is in this
@@ -98,7 +102,7 @@ async def create_payment_intent(
 
 
 @get("/payments/{payment_id:uuid}")
-async def get_payment(payment_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+async def get_payment(payment_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep) -> dict[str, Any]:
     """The paying fan, the creator paid, or an admin; anyone else sees nothing."""
     async with db.transaction() as session:
         payment = await models.get_payment(session, payment_id)

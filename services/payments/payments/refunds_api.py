@@ -6,16 +6,19 @@ from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.db import Database
-from common.http import Identity, require_role
+from common.http import require_role
+from common.service import DatabaseDep, IdentityDep
 from payments import models, refunds
+from payments.api import StripeGatewayDep
 from payments.models import Refund
 from payments.refund_records import apply_stripe_refund
 from payments.refunds import RefundStatus
-from payments.stripe_gateway import StripeCallFailed, StripeGateway
+from payments.stripe_gateway import StripeCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,11 @@ class RefundNotStarted(Exception):
 
 @post("/payments/{payment_id:uuid}/refunds")
 async def create_refund(
-    payment_id: uuid.UUID, data: RefundRequest, db: Database, who: Identity, stripe_gateway: StripeGateway
+    payment_id: FromPath[uuid.UUID],
+    data: JSONBody[RefundRequest],
+    db: DatabaseDep,
+    who: IdentityDep,
+    stripe_gateway: StripeGatewayDep,
 ) -> Response[dict[str, Any]]:
     """Validate, commit the refund PENDING, then ask Stripe with an idempotency
     key from the refund id, then apply Stripe's answer exactly as a webhook would.
@@ -108,7 +115,7 @@ async def create_refund(
 
 
 @get("/payments/{payment_id:uuid}/refunds")
-async def list_refunds(payment_id: uuid.UUID, db: Database, who: Identity) -> list[dict[str, Any]]:
+async def list_refunds(payment_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep) -> list[dict[str, Any]]:
     """An admin, or the paying fan or the creator paid; anyone else sees nothing."""
     async with db.transaction() as session:
         payment = await models.get_payment(session, payment_id)

@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from litestar import Response, get
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
 from common import csv_export, cursors
 from common.db import Database
-from common.http import Identity, require_role
+from common.http import require_role
+from common.service import DatabaseDep, IdentityDep
 from payouts.models import Payout
 from payouts.views import payout_view
 
@@ -140,11 +141,11 @@ def _filters(
 
 @get("/admin/payouts")
 async def list_payouts(
-    db: Database, who: Identity,
-    status: StatusQuery = None, creator_id: str | None = None, created_from: CreatedFromQuery = None,
+    db: DatabaseDep, who: IdentityDep,
+    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountQuery = None, amount_max: AmountQuery = None,
-    currency: CurrencyQuery = None, sort: Sort = "created_at", order: Order = "desc", limit: LimitQuery = 50,
-    cursor: str | None = None, format: Literal["json", "csv"] = "json",
+    currency: CurrencyQuery = None, sort: FromQuery[Sort] = "created_at", order: FromQuery[Order] = "desc",
+    limit: LimitQuery = 50, cursor: FromQuery[str | None] = None, format: FromQuery[Literal["json", "csv"]] = "json",
 ) -> Response:
     """All payouts, newest first by default; `?format=csv` streams every match."""
     require_role(who, "admin")
@@ -160,8 +161,8 @@ async def list_payouts(
 
 @get("/admin/payouts/stats")
 async def payout_stats(
-    db: Database, who: Identity,
-    status: StatusQuery = None, creator_id: str | None = None, created_from: CreatedFromQuery = None,
+    db: DatabaseDep, who: IdentityDep,
+    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountQuery = None, amount_max: AmountQuery = None,
     currency: CurrencyQuery = None,
 ) -> dict[str, Any]:

@@ -3,18 +3,18 @@ accounts and requests, admins' decisions."""
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import HeaderParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.dialects.postgresql import insert
 
-from common.db import Database
-from common.http import Identity, require_role
-from common.service import Runtime
+from common.http import require_role
+from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from payouts import admin_api, approval, domain, models, workflow
 from payouts.domain import Move, Trigger
 from payouts.models import Payout, PayoutAccount
@@ -23,9 +23,12 @@ from payouts.stripe_gateway import StripeCallFailed, StripeGateway
 
 log = logging.getLogger(__name__)
 
+# Provided by payouts.app.create_app, as `stripe_gateway`.
+StripeGatewayDep: TypeAlias = NamedDependency[StripeGateway]
+
 
 @get("/balances/{creator_id:str}")
-async def get_balances(creator_id: str, db: Database, who: Identity) -> dict:
+async def get_balances(creator_id: FromPath[str], db: DatabaseDep, who: IdentityDep) -> dict:
     """The creator's balances as payouts last heard them from the ledger (minor units)."""
     if who.role != "admin":
         require_role(who, "creator")
@@ -54,7 +57,7 @@ async def get_balances(creator_id: str, db: Database, who: Identity) -> dict:
 
 @post("/payouts/account")
 async def create_payout_account(
-    db: Database, who: Identity, runtime: Runtime, stripe_gateway: StripeGateway
+    db: DatabaseDep, who: IdentityDep, runtime: RuntimeDep, stripe_gateway: StripeGatewayDep
 ) -> Response[dict[str, Any]]:
     """The creator's connected account (created once) and a fresh onboarding link.
 
@@ -89,7 +92,9 @@ async def create_payout_account(
 
 
 @get("/payouts/account")
-async def get_payout_account(db: Database, who: Identity, creator_id: str | None = None) -> dict[str, Any]:
+async def get_payout_account(
+    db: DatabaseDep, who: IdentityDep, creator_id: FromQuery[str | None] = None
+) -> dict[str, Any]:
     """The caller's account; an admin may name a creator with `?creator_id=`."""
     if who.role == "admin" and creator_id is not None:
         owner = creator_id
@@ -125,10 +130,10 @@ class PayoutRequestBody(BaseModel):
 
 @post("/payouts")
 async def request_payout(
-    data: PayoutRequestBody,
-    db: Database,
-    who: Identity,
-    runtime: Runtime,
+    data: JSONBody[PayoutRequestBody],
+    db: DatabaseDep,
+    who: IdentityDep,
+    runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
 ) -> Response[dict[str, Any]]:
     """REQUESTED, audited, `payout.requested` queued; the ledger answers with a
@@ -165,7 +170,7 @@ def _replayed(payout: Payout, data: PayoutRequestBody, currency: str) -> Respons
 
 
 @post("/payouts/{payout_id:uuid}/cancel", status_code=200)
-async def cancel_payout(payout_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+async def cancel_payout(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep) -> dict[str, Any]:
     require_role(who, "creator")
     async with db.transaction() as session:
         payout = await models.get_payout_for_update(session, payout_id)
@@ -179,7 +184,11 @@ async def cancel_payout(payout_id: uuid.UUID, db: Database, who: Identity) -> di
 
 @get("/payouts")
 async def list_own_payouts(
-    db: Database, who: Identity, status: list[str] | None = None, limit: int = 50, cursor: str | None = None,
+    db: DatabaseDep,
+    who: IdentityDep,
+    status: FromQuery[list[str] | None] = None,
+    limit: FromQuery[int] = 50,
+    cursor: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     """The creator's payouts, newest first (cursor from `next_cursor`)."""
     require_role(who, "creator")
@@ -188,7 +197,7 @@ async def list_own_payouts(
 
 
 @get("/payouts/{payout_id:uuid}")
-async def get_payout(payout_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+async def get_payout(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep) -> dict[str, Any]:
     async with db.transaction() as session:
         payout = await models.get_payout(session, payout_id)
     if payout is None or who.role != "admin" and who.user_id != payout.creator_id:
@@ -207,7 +216,7 @@ class RejectBody(BaseModel):
 
 @post("/admin/payouts/{payout_id:uuid}/approve", status_code=200)
 async def approve_payout(
-    payout_id: uuid.UUID, db: Database, who: Identity, stripe_gateway: StripeGateway
+    payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep, stripe_gateway: StripeGatewayDep
 ) -> dict[str, Any]:
     require_role(who, "admin")
     payout = await approval.approve_payout(db, stripe_gateway, payout_id, who)
@@ -215,7 +224,9 @@ async def approve_payout(
 
 
 @post("/admin/payouts/{payout_id:uuid}/reject", status_code=200)
-async def reject_payout(payout_id: uuid.UUID, data: RejectBody, db: Database, who: Identity) -> dict[str, Any]:
+async def reject_payout(
+    payout_id: FromPath[uuid.UUID], data: JSONBody[RejectBody], db: DatabaseDep, who: IdentityDep
+) -> dict[str, Any]:
     require_role(who, "admin")
     reason = domain.check_reason(data.reason)
     async with db.transaction() as session:
@@ -230,7 +241,7 @@ async def reject_payout(payout_id: uuid.UUID, data: RejectBody, db: Database, wh
 
 
 @get("/admin/payouts/{payout_id:uuid}/audit")
-async def get_payout_audit(payout_id: uuid.UUID, db: Database, who: Identity) -> dict[str, Any]:
+async def get_payout_audit(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep) -> dict[str, Any]:
     require_role(who, "admin")
     async with db.transaction() as session:
         if await models.get_payout(session, payout_id) is None:
