@@ -2,9 +2,11 @@
 parking and the release of parked events. Kafka is consumers.py's business."""
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +41,16 @@ class EventHandlers:
         return register
 
 
+class ReadTooEarly(Exception):
+    """From `apply_all`: this event's handler raised NotReady. The batch is to
+    be redone with the event parked (`parked`) instead of handled."""
+
+    def __init__(self, event_id: UUID, waits_for: str) -> None:
+        super().__init__(f"{event_id} waits for {waits_for}")
+        self.event_id = event_id
+        self.waits_for = waits_for
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One event as read from `topic`, with the exact bytes it came in."""
@@ -52,21 +64,35 @@ class EventApplier:
     def __init__(self, handlers: EventHandlers) -> None:
         self._handlers = handlers
 
-    async def apply_all(self, session: AsyncSession, deliveries: Sequence[Delivery]) -> None:
+    async def apply_all(
+        self, session: AsyncSession, deliveries: Sequence[Delivery], parked: Mapping[UUID, str] = MappingProxyType({})
+    ) -> None:
         """The fast path for a batch: one inbox statement, then every handler in
         delivery order, no savepoints, and the events they emit written to the
-        outbox in one statement. Any exception (NotReady included) leaves
-        the caller's transaction to be rolled back and the batch redone with
-        `apply_or_park` per delivery."""
-        claimed = await inbox.claim_many(session, [(d.event.event_id, d.topic) for d in deliveries])
+        outbox in one statement. The events in `parked` (id -> what each waits
+        for) are parked instead of handled. A handler's NotReady raises
+        ReadTooEarly, any other exception propagates: either way the caller's
+        transaction is to be rolled back and the batch redone."""
+        claimed = await inbox.claim_many(
+            session, [(d.event.event_id, d.topic) for d in deliveries if d.event.event_id not in parked]
+        )
         parking.take_announced(session)
         async with outbox.written_together(session):
             for delivery in deliveries:
-                if delivery.event.event_id not in claimed:
-                    log.info("already applied %s %s", delivery.topic, delivery.event.event_id)
+                event_id = delivery.event.event_id
+                if event_id in parked:
+                    await parking.park(session, event_id=event_id, topic=delivery.topic, payload=delivery.payload,
+                                       waits_for=parked[event_id])
+                    log.info("parked %s %s until %s", delivery.topic, event_id, parked[event_id])
                     continue
-                claimed.discard(delivery.event.event_id)  # a second copy in the batch is a duplicate
-                await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
+                if event_id not in claimed:
+                    log.info("already applied %s %s", delivery.topic, event_id)
+                    continue
+                claimed.discard(event_id)  # a second copy in the batch is a duplicate
+                try:
+                    await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
+                except parking.NotReady as wait:
+                    raise ReadTooEarly(event_id, wait.waits_for) from wait
         await self._release(session, parking.take_announced(session))
 
     async def apply_or_park(self, session: AsyncSession, delivery: Delivery) -> None:

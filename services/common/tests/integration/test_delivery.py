@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from common import outbox
-from common.applying import Delivery, EventApplier, EventHandlers
+from common.applying import Delivery, EventApplier, EventHandlers, ReadTooEarly
 from common.kafka import encode, make_producer
 from common.outbox import OutboxRelay
 from common.tables import outbox as outbox_table
@@ -25,7 +25,15 @@ from contracts.topics import dlq
 from tests.support import probe
 from tests.support.polling import eventually
 
-from tests.support.probe import POISON, ProbeConsumer, effect_count, effects, probe_event, probe_model
+from tests.support.probe import (
+    POISON,
+    ProbeConsumer,
+    effect_count,
+    effects,
+    probe_event,
+    probe_handlers,
+    probe_model,
+)
 
 PROBE_SCRIPT = Path(probe.__file__)
 
@@ -99,6 +107,29 @@ async def test_a_batch_is_applied_in_one_pass_each_event_once_with_what_it_emits
         emitted = await session.execute(sa.delete(outbox_table).where(
             outbox_table.c.key.in_([f"emitted-by-{event.event_id}".encode() for event in events])))
     assert emitted.rowcount == 3
+
+
+async def test_an_event_read_before_its_prerequisite_in_one_pass_is_parked_then_applied_with_the_batch(
+        infra, probe_db, probe_topic) -> None:
+    model = probe_model(probe_topic)
+    early = probe_event(model, key="pass-early", waits_for="pass-first")
+    first = probe_event(model, key="pass-first")
+    batch = [Delivery(probe_topic, event, encode(event)) for event in (early, first)]
+    applier = EventApplier(probe_handlers(model))
+    with pytest.raises(ReadTooEarly) as raised:
+        async with probe_db.transaction() as session:
+            await applier.apply_all(session, batch)
+    assert (raised.value.event_id, raised.value.waits_for) == (early.event_id, "pass-first")
+    assert await effect_count(probe_db, first.event_id) == 0  # the pass was rolled back whole
+
+    async with probe_db.transaction() as session:
+        await applier.apply_all(session, batch, {early.event_id: "pass-first"})
+
+    # Parked at its place, released by its prerequisite in the same transaction.
+    assert [await effect_count(probe_db, e.event_id) for e in (early, first)] == [1, 1]
+    async with probe_db.transaction() as session:
+        assert not await session.scalar(sa.select(sa.func.count()).select_from(parked_events)
+                                        .where(parked_events.c.event_id == early.event_id))
 
 
 async def test_poison_message_goes_to_dlq_while_other_keys_keep_flowing(infra, probe_db, probe_topic) -> None:
