@@ -81,9 +81,7 @@ class EventApplier:
             for delivery in deliveries:
                 event_id = delivery.event.event_id
                 if event_id in parked:
-                    await parking.park(session, event_id=event_id, topic=delivery.topic, payload=delivery.payload,
-                                       waits_for=parked[event_id])
-                    log.info("parked %s %s until %s", delivery.topic, event_id, parked[event_id])
+                    await self._park(session, delivery, parked[event_id])
                     continue
                 if event_id not in claimed:
                     log.info("already applied %s %s", delivery.topic, event_id)
@@ -109,13 +107,14 @@ class EventApplier:
                 await self._handlers.subscriptions[delivery.topic].handler(event, session)
         except parking.NotReady as wait:
             parking.take_announced(session)
-            await parking.park(
-                session, event_id=event.event_id, topic=delivery.topic, payload=delivery.payload,
-                waits_for=wait.waits_for,
-            )
-            log.info("parked %s %s until %s", delivery.topic, event.event_id, wait.waits_for)
+            await self._park(session, delivery, wait.waits_for)
             return
         await self._release(session, parking.take_announced(session))
+
+    async def _park(self, session: AsyncSession, delivery: Delivery, waits_for: str) -> None:
+        await parking.park(session, event_id=delivery.event.event_id, topic=delivery.topic,
+                           payload=delivery.payload, waits_for=waits_for)
+        log.info("parked %s %s until %s", delivery.topic, delivery.event.event_id, waits_for)
 
     async def _release(self, session: AsyncSession, keys: set[str]) -> None:
         if keys:
