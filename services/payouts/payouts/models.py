@@ -40,18 +40,21 @@ class CreatorBalance(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
 
-_BALANCE_FIGURES = (
-    "available_minor", "disputed_minor", "reserved_minor", "debt_minor", "journal_entry_id", "as_of", "source_event_id",
-)
-_balance_row = insert(CreatorBalance.__table__)
-# Built once (it is the hot path of every balance announcement); `<=`: at an
-# equal timestamp the later delivery wins, since one creator's events arrive
-# in the ledger's order (one key, one partition).
+_balances = CreatorBalance.__table__
+_balance_row = insert(_balances)
+# Built once (it is the hot path of every balance announcement): every figure
+# the row holds is replaced. `<=`: at an equal timestamp the later delivery
+# wins, since one creator's events arrive in the ledger's order (one key, one
+# partition).
 _UPSERT_BALANCE = _balance_row.on_conflict_do_update(
-    index_elements=["creator_id", "currency"],
-    set_={**{name: _balance_row.excluded[name] for name in _BALANCE_FIGURES}, "updated_at": sa.func.now()},
-    where=CreatorBalance.__table__.c.as_of <= _balance_row.excluded.as_of,
-).returning(CreatorBalance.__table__.c.creator_id)
+    index_elements=[_balances.c.creator_id, _balances.c.currency],
+    set_={
+        **{column.name: _balance_row.excluded[column.name] for column in _balances.c
+           if not column.primary_key and column.name != "updated_at"},
+        "updated_at": sa.func.now(),
+    },
+    where=_balances.c.as_of <= _balance_row.excluded.as_of,
+).returning(_balances.c.creator_id)
 
 
 async def apply_balance_changed(session: AsyncSession, event: BalanceChanged) -> bool:
