@@ -139,6 +139,14 @@ async def wait_for_ledger(dsn: str, creators: list[str], timeout: float) -> dict
         await connection.close()
 
 
+def print_rates(args: argparse.Namespace, accepted: int, committed: int, push_seconds: float,
+                all_seconds: float) -> None:
+    load = f"offered {args.rate:.0f} operations/s" if args.rate else f"concurrency {args.concurrency}"
+    print(f"webhooks: {accepted} accepted in {push_seconds:.2f}s = {accepted / push_seconds:.0f}/s ({load})")
+    print(f"end to end: {committed}/{accepted} ledger entries in {all_seconds:.2f}s = "
+          f"{committed / all_seconds:.0f}/s")
+
+
 async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str]) -> None:
     async with http_client(gateway_url, args.concurrency) as client:
         started = time.monotonic()
@@ -152,20 +160,17 @@ async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: 
     committed = await wait_for_ledger(ledger_dsn, list(accepted), args.timeout)
     all_seconds = time.monotonic() - started
     cpu_spent = CpuSample.take().since(cpu_before)
-    rate = f"offered {args.rate:.0f}/s" if args.rate else f"concurrency {args.concurrency}"
-    print(f"webhooks: {len(accepted)} accepted in {push_seconds:.2f}s = {len(accepted) / push_seconds:.0f}/s "
-          f"({rate})")
-    print(f"end to end: {len(committed)}/{len(accepted)} ledger entries in {all_seconds:.2f}s = "
-          f"{len(committed) / all_seconds:.0f}/s")
+    print_rates(args, len(accepted), len(committed), push_seconds, all_seconds)
     if committed:
-        latencies = sorted(committed[c].timestamp() - accepted[c] for c in committed)
+        # In the order the webhooks were accepted.
+        in_order = [committed[c].timestamp() - accepted[c] for c in sorted(committed, key=accepted.__getitem__)]
+        latencies = sorted(in_order)
         print("latency webhook accepted -> ledger entry written: "
               f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, "
               f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
               f"mean {statistics.fmean(latencies) * 1000:.0f} ms")
         # Sustained means the pipeline keeps pace: the latency of the last
         # webhooks is no higher than that of the first ones.
-        in_order = [committed[c].timestamp() - accepted[c] for c in sorted(committed, key=accepted.__getitem__)]
         quarters = [sorted(in_order[q * len(in_order) // 4:(q + 1) * len(in_order) // 4]) for q in range(4)]
         print("p50 latency by quarter of the webhooks: "
               + ", ".join(f"{percentile(q, 50) * 1000:.0f} ms" for q in quarters if q))
@@ -321,10 +326,7 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
     committed = await wait_for_entries(ledger_dsn, set(accepted), args.timeout)
     all_seconds = time.monotonic() - started
     cpu_spent = CpuSample.take().since(cpu_before)
-    print(f"webhooks: {len(accepted)} accepted in {push_seconds:.2f}s = {len(accepted) / push_seconds:.0f}/s "
-          f"(concurrency {args.concurrency})")
-    print(f"end to end: {len(committed)}/{len(accepted)} ledger entries in {all_seconds:.2f}s = "
-          f"{len(committed) / all_seconds:.0f} events/s")
+    print_rates(args, len(accepted), len(committed), push_seconds, all_seconds)
     print("latency webhook accepted -> its ledger entry written, per event type:")
     for event_type, kind in LEDGER_KIND.items():
         seconds = [committed[key].timestamp() - accepted[key] for key in committed if key[1] == kind]
