@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from litestar import Request, Response, get
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
@@ -265,61 +266,47 @@ LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)]
 
 
 def _filters(
-    status: list[str] | None, creator_id: str | None, created_from: datetime | None, created_to: datetime | None,
-    amount_min: int | None, amount_max: int | None, reason: str | None, currency: str | None,
-) -> Filters:
-    return Filters(tuple(status or ()), creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
-
-
-@get("/admin/refunds")
-async def list_refunds(
-    request: Request, db: DatabaseDep, who: IdentityDep,
     status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
     created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
     reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
+) -> Filters:
+    """The filters every view takes from the query (lists and stats alike)."""
+    return Filters(tuple(status or ()), creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
+
+
+FILTERED = {"filters": Provide(_filters, sync_to_thread=False)}
+FiltersDep = NamedDependency[Filters]
+
+
+@get("/admin/refunds", dependencies=FILTERED)
+async def list_refunds(
+    request: Request, db: DatabaseDep, who: IdentityDep, filters: FiltersDep,
     sort: FromQuery[Sort] = "created_at", order: FromQuery[Order] = "desc", limit: LimitQuery = 50,
     cursor: FromQuery[str | None] = None, format: FromQuery[Literal["json", "csv"] | None] = None,
 ) -> Response:
     """Refunds, newest first by default; `?format=csv` (or Accept: text/csv) streams them all."""
-    filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
     return await _listing(REFUNDS, request, db, who, filters, sort, order, limit, cursor, format)
 
 
-@get("/admin/disputes")
+@get("/admin/disputes", dependencies=FILTERED)
 async def list_disputes(
-    request: Request, db: DatabaseDep, who: IdentityDep,
-    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
-    created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
+    request: Request, db: DatabaseDep, who: IdentityDep, filters: FiltersDep,
     sort: FromQuery[Sort] = "created_at", order: FromQuery[Order] = "desc", limit: LimitQuery = 50,
     cursor: FromQuery[str | None] = None, format: FromQuery[Literal["json", "csv"] | None] = None,
 ) -> Response:
     """Disputes, newest first by default; `?format=csv` (or Accept: text/csv) streams them all."""
-    filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
     return await _listing(DISPUTES, request, db, who, filters, sort, order, limit, cursor, format)
 
 
-@get("/admin/refunds/stats")
-async def refund_stats(
-    db: DatabaseDep, who: IdentityDep,
-    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
-    created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
-) -> dict[str, Any]:
+@get("/admin/refunds/stats", dependencies=FILTERED)
+async def refund_stats(db: DatabaseDep, who: IdentityDep, filters: FiltersDep) -> dict[str, Any]:
     """Count and sum of the refunds per status and currency (the list's filters apply)."""
-    filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
     return await _stats(REFUNDS, db, who, filters)
 
 
-@get("/admin/disputes/stats")
-async def dispute_stats(
-    db: DatabaseDep, who: IdentityDep,
-    status: StatusQuery = None, creator_id: FromQuery[str | None] = None, created_from: CreatedFromQuery = None,
-    created_to: CreatedToQuery = None, amount_min: AmountMinQuery = None, amount_max: AmountMaxQuery = None,
-    reason: FromQuery[str | None] = None, currency: CurrencyQuery = None,
-) -> dict[str, Any]:
+@get("/admin/disputes/stats", dependencies=FILTERED)
+async def dispute_stats(db: DatabaseDep, who: IdentityDep, filters: FiltersDep) -> dict[str, Any]:
     """Count and sum of the disputes per status and currency (the list's filters apply)."""
-    filters = _filters(status, creator_id, created_from, created_to, amount_min, amount_max, reason, currency)
     return await _stats(DISPUTES, db, who, filters)
 
 
