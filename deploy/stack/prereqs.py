@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from stack import stripe_mock
 from stack.config import StackConfig, port_setting
 from stack.procs import StackError, port_in_use
 
@@ -29,10 +30,6 @@ def java_major() -> int | None:
     return int(m.group(2)) if major == 1 and m.group(2) else major
 
 
-def stripe_mock_binary(cfg: StackConfig) -> Path:
-    return cfg.bin_dir / "stripe-mock"
-
-
 def kafka_installed(cfg: StackConfig) -> bool:
     from stack.config import KAFKA_VERSION
 
@@ -48,7 +45,7 @@ def check(cfg: StackConfig, *, own_ports: set[int] = frozenset(), services: bool
         raise StackError(f"Java 17 or newer is needed to run Kafka (found Java {major}): apt-get install openjdk-17-jre-headless")
     if not kafka_installed(cfg) and not shutil.which("mvn"):
         raise StackError("Maven is needed once to download the Kafka jars from Maven Central: apt-get install maven")
-    if not stripe_mock_binary(cfg).exists() and not shutil.which("go"):
+    if not stripe_mock.installed(cfg) and not shutil.which("go"):
         raise StackError("Go is needed once to build stripe-mock (go install): apt-get install golang-go, or install Go from https://go.dev/dl/")
     for tool in ("initdb", "pg_ctl", "pg_isready"):
         if not (PG_BIN / tool).exists():

@@ -19,6 +19,7 @@ from stack.config import SERVICES, StackConfig
 from stack.handle import StackHandle
 from stack.kafka import Kafka
 from stack.postgres import Postgres
+from stack.stripe_fixtures import write_fee_fixtures
 from stack.procs import orphans, PidFile, Proc, StackError, log_tail, port_in_use, run_async, spawn, terminate, wait_until
 
 INFRA = ("postgres", "kafka", "stripe-mock", "smtp-sink")
@@ -26,9 +27,14 @@ STOP_GRACE = {"kafka": 30.0}
 
 
 class LocalStack:
-    def __init__(self, cfg: StackConfig, *, fixtures: Path | None = None, say: Callable[[str], None] = print) -> None:
+    def __init__(self, cfg: StackConfig, *, fixtures: Path | None = None, stripe_fee_minor: int | None = None,
+                 say: Callable[[str], None] = print) -> None:
+        """`fixtures` replaces stripe-mock's; `stripe_fee_minor` derives them from the installed
+        stripe-mock's own with that fee on every balance transaction (stack.stripe_fixtures)."""
         self.cfg = cfg
         self.fixtures = fixtures
+        self.stripe_fee_minor = stripe_fee_minor
+        self.install_seconds: dict[str, float] = {}
         self.say = say
         self.pidfile = PidFile(cfg.pids_file)
         self.pg = Postgres(cfg)
@@ -68,9 +74,7 @@ class LocalStack:
         self.preflight(reset=reset, services=False)
         for d in (self.cfg.state_dir, self.cfg.logs_dir, self.cfg.maildir):
             d.mkdir(parents=True, exist_ok=True)
-        kafka_mod.install_jars(self.cfg)
-        if not self.cfg.uses_real_stripe:
-            stripe_mock.install(self.cfg)
+        self.install()
 
         self._step("PostgreSQL", self.pg.start, self.pg.wipe if reset else None, self.cfg.ports["pg"])
         self._step("Kafka", self._start_kafka, self.kafka.wipe if reset else None, self.cfg.ports["kafka"])
@@ -80,6 +84,20 @@ class LocalStack:
         self._step("SMTP sink", self._start_smtp, None, self.cfg.ports["smtp"])
         self.say(f"Infrastructure ready in {time.monotonic() - t0:.1f}s")
         return self.handle()
+
+    def install(self) -> None:
+        """Install what is missing (the Kafka jars, stripe-mock), then derive stripe-mock's
+        fixtures from the installed copy; each step's duration goes to `install_seconds`."""
+        self._timed_install("Kafka jars (Maven)", kafka_mod.install_jars)
+        if not self.cfg.uses_real_stripe:
+            self._timed_install("stripe-mock (go install)", stripe_mock.install)
+            if self.stripe_fee_minor is not None:
+                self.fixtures = write_fee_fixtures(self.cfg, self.stripe_fee_minor)
+
+    def _timed_install(self, what: str, install: Callable[[StackConfig], object]) -> None:
+        t0 = time.monotonic()
+        install(self.cfg)
+        self.install_seconds[what] = time.monotonic() - t0
 
     def _step(self, what: str, start: Callable[[PidFile], None], wipe: Callable[[], None] | None, port: int) -> None:
         t0 = time.monotonic()

@@ -2,33 +2,20 @@
 
 stripe-mock answers every balance transaction with `fee: 0`, so the fee path
 could never be seen. This derives a fixtures file from the installed
-stripe-mock's own (the module source `go install` left in GOMODCACHE) with the
-balance transaction's fee set to FEE_MINOR; it is written into the stack's state
-folder at start-up and never committed.
+stripe-mock's own (the copy `stack.stripe_mock.install` keeps beside the binary)
+with the balance transaction's fee set to FEE_MINOR; it is written into the
+stack's state folder at start-up and never committed.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-from stack.config import STRIPE_MOCK_VERSION, StackConfig
-from stack.procs import StackError
+from stack import stripe_mock
+from stack.config import StackConfig
 
 FEE_MINOR = 175  # what every balance transaction of the derived fixtures charges
-
-
-def bundled(version: str = STRIPE_MOCK_VERSION) -> Path:
-    """stripe-mock's own fixtures, in the Go module cache."""
-    modcache = os.environ.get("GOMODCACHE") or subprocess.run(
-        ["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=False
-    ).stdout.strip() or str(Path.home() / "go" / "pkg" / "mod")
-    path = Path(modcache) / "github.com" / "stripe" / f"stripe-mock@{version}" / "embedded" / "openapi" / "fixtures3.json"
-    if not path.exists():
-        raise StackError(f"stripe-mock's fixtures are not at {path} (is stripe-mock {version} installed with go?)")
-    return path
 
 
 def with_fee(fixtures: dict, fee_minor: int) -> dict:
@@ -46,8 +33,9 @@ def with_fee(fixtures: dict, fee_minor: int) -> dict:
 
 
 def write_fee_fixtures(cfg: StackConfig, fee_minor: int = FEE_MINOR) -> Path:
-    """Derive the fixtures into the stack's state folder and return their path."""
-    derived = with_fee(json.loads(bundled().read_text()), fee_minor)
+    """Derive the fixtures (of the stripe-mock `stripe_mock.install` installed)
+    into the stack's state folder and return their path."""
+    derived = with_fee(json.loads(stripe_mock.fixtures_path(cfg).read_text()), fee_minor)
     path = cfg.state_dir / "stripe-fixtures.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(derived))

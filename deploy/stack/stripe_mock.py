@@ -1,8 +1,15 @@
-"""stripe-mock, the official Stripe API mock (a Go program), built with `go install` once."""
+"""stripe-mock, the official Stripe API mock (a Go program), built with `go install` once.
+
+The install keeps a copy of the module's own fixtures (embedded/openapi/fixtures3.json)
+beside the binary: whatever derives fixtures from them (stack.stripe_fixtures) then
+reads a file this install wrote, never Go's module cache, which may have been
+emptied since (or point elsewhere for another user)."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,21 +18,56 @@ import httpx
 from stack.config import STRIPE_MOCK_KEY, STRIPE_MOCK_VERSION, StackConfig
 from stack.procs import PidFile, StackError, spawn, wait_until
 
+MODULE = "github.com/stripe/stripe-mock"
+
+
+def binary_path(cfg: StackConfig) -> Path:
+    return cfg.bin_dir / "stripe-mock"
+
+
+def fixtures_path(cfg: StackConfig) -> Path:
+    """The copy of stripe-mock's bundled fixtures that `install` keeps."""
+    return cfg.bin_dir / f"stripe-mock-{STRIPE_MOCK_VERSION}-fixtures3.json"
+
+
+def installed(cfg: StackConfig) -> bool:
+    return binary_path(cfg).exists() and fixtures_path(cfg).exists()
+
 
 def install(cfg: StackConfig) -> Path:
-    binary = cfg.bin_dir / "stripe-mock"
-    if binary.exists():
+    """Build the binary into the stack's bin folder and copy its fixtures there, once."""
+    binary = binary_path(cfg)
+    if installed(cfg):
         return binary
     print(f"Building stripe-mock {STRIPE_MOCK_VERSION} with go install (once) ...", flush=True)
     cfg.bin_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "GOBIN": str(cfg.bin_dir)}
     result = subprocess.run(
-        ["go", "install", f"github.com/stripe/stripe-mock@{STRIPE_MOCK_VERSION}"],
+        ["go", "install", f"{MODULE}@{STRIPE_MOCK_VERSION}"],
         env=env, capture_output=True, text=True, cwd=cfg.bin_dir,
     )
     if result.returncode != 0 or not binary.exists():
         raise StackError(f"go install of stripe-mock failed: {(result.stdout + result.stderr).strip()[-2000:]}")
+    # The module source is in the cache `go install` just used: ask the same go, with the same environment.
+    listed = subprocess.run(
+        ["go", "mod", "download", "-json", f"{MODULE}@{STRIPE_MOCK_VERSION}"],
+        env=env, capture_output=True, text=True, cwd=cfg.bin_dir,
+    )
+    source = Path(_json_field(listed.stdout, "Dir") or "/nonexistent") / "embedded" / "openapi" / "fixtures3.json"
+    if listed.returncode != 0 or not source.exists():
+        raise StackError(f"stripe-mock {STRIPE_MOCK_VERSION} was built but its fixtures were not found "
+                         f"({source}): {(listed.stdout + listed.stderr).strip()[-1000:]}")
+    tmp = fixtures_path(cfg).with_suffix(".tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(fixtures_path(cfg))
     return binary
+
+
+def _json_field(text: str, name: str) -> str | None:
+    try:
+        return json.loads(text).get(name)
+    except ValueError:
+        return None
 
 
 def ready(base: str) -> bool:

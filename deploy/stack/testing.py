@@ -18,7 +18,7 @@ from stack.config import SERVICES, StackConfig
 from stack.handle import StackHandle
 from stack.procs import StackError, wait_until
 from stack.runner import LocalStack
-from stack.stripe_fixtures import write_fee_fixtures
+from stack.stripe_fixtures import FEE_MINOR
 
 # Read by the `external` backend (all required except where a default is shown).
 EXTERNAL_VARS = (
@@ -36,13 +36,12 @@ class LocalBackend:
     name = "local"
 
     def __init__(self) -> None:
-        self.runner = LocalStack(StackConfig.for_profile("test"), say=lambda msg: print(f"[stack] {msg}", flush=True))
-
-    def start_infra(self) -> StackHandle:
         # stripe-mock with a non-zero balance transaction fee (see stack.stripe_fixtures),
         # so the tests see Stripe's fee through the SDK and HTTP.
-        if not self.runner.cfg.uses_real_stripe:
-            self.runner.fixtures = write_fee_fixtures(self.runner.cfg)
+        self.runner = LocalStack(StackConfig.for_profile("test"), stripe_fee_minor=FEE_MINOR,
+                                 say=lambda msg: print(f"[stack] {msg}", flush=True))
+
+    def start_infra(self) -> StackHandle:
         # reset=True: stop a leftover test stack and wipe state that does not start
         return self.runner.start_infra(reset=True)
 
