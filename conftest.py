@@ -30,6 +30,7 @@ from stack.testing import make_backend, timed
 
 
 LEDGER_CHECK = pytest.StashKey[tuple[bool, str]]()
+SETUP_SECONDS = pytest.StashKey[dict[str, float]]()
 
 
 def _check_ledger(handle, config: pytest.Config) -> None:
@@ -63,6 +64,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """How long the set-up took: on CI's empty caches (.ci/run) these are the cold figures."""
+    steps = {}
+    if workspace := os.environ.get("CALLASTAR_WORKSPACE_SETUP_SECONDS"):
+        steps["workspace (uv, uv sync)"] = float(workspace)
+    steps.update(config.stash.get(SETUP_SECONDS, {}))
+    if steps:
+        terminalreporter.write_sep("=", "set-up")
+        for what, seconds in steps.items():
+            terminalreporter.write_line(f"{what:<32} {seconds:7.1f} s")
+        terminalreporter.write_line(f"{'total':<32} {sum(steps.values()):7.1f} s")
+
+
 def _fail(what: str, exc: BaseException) -> None:
     reason = str(exc) if isinstance(exc, StackError) else f"{type(exc).__name__}: {exc}"
     pytest.fail(f"The test stack could not start {what}: {reason}", pytrace=False)
@@ -88,7 +102,9 @@ def infra(request):
         # `kill <pytest>` (e.g. a cancelled CI job) still stops the stack
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        handle = timed(f"{backend.name} infrastructure started", backend.start_infra)
+        handle, seconds = timed(f"{backend.name} infrastructure started", backend.start_infra)
+        installs = getattr(getattr(backend, "runner", None), "install_seconds", {})
+        request.config.stash[SETUP_SECONDS] = {**installs, "infrastructure start": seconds - sum(installs.values())}
     except BaseException as exc:
         stop()
         if isinstance(exc, Exception):
@@ -112,11 +128,12 @@ def infra(request):
 
 
 @pytest.fixture(scope="session")
-def stack(infra):
+def stack(infra, request):
     if not infra.services_started:
         backend = infra.extra["backend"]
         try:
-            timed("services started", backend.start_services, infra)
+            _, seconds = timed("services started", backend.start_services, infra)
+            request.config.stash.setdefault(SETUP_SECONDS, {})["services start (migrations)"] = seconds
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none skipped
             _fail("its services", exc)
         os.environ.update(infra.env)

@@ -88,7 +88,9 @@ def make_backend(name: str | None = None):
 
 
 def timed(what: str, fn, *args):
+    """fn(*args) and the seconds it took (also printed)."""
     t0 = time.monotonic()
     result = fn(*args)
-    print(f"[stack] {what} in {time.monotonic() - t0:.1f}s", flush=True)
-    return result
+    seconds = time.monotonic() - t0
+    print(f"[stack] {what} in {seconds:.1f}s", flush=True)
+    return result, seconds
