@@ -5,7 +5,9 @@ from what these steps wrote, not from a cache an earlier command happened to fil
 
 from __future__ import annotations
 
+import shutil
 import socket
+from dataclasses import replace
 
 import stripe
 
@@ -36,8 +38,10 @@ def cold_config(tmp_path, monkeypatch) -> StackConfig:
     monkeypatch.setenv("GOMODCACHE", str(tmp_path / "go" / "pkg" / "mod"))
     monkeypatch.setenv("GOFLAGS", "-modcacherw")  # so tmp_path can be removed
     monkeypatch.setenv("MAVEN_OPTS", f"-Dmaven.repo.local={tmp_path / 'm2'}")
-    environ = {"CALLASTAR_ROOT": str(tmp_path), "CALLASTAR_STACK_PORT_OFFSET": str(free_port_block())}
-    return StackConfig.for_profile("test", environ=environ)
+    cfg = StackConfig.for_profile("test", environ={"CALLASTAR_STACK_PORT_OFFSET": str(free_port_block())})
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(cfg.root / "deploy" / "pom.xml", tmp_path / "deploy")  # what Maven resolves the jars from
+    return replace(cfg, root=tmp_path)  # state folder, bin/ and kafka-libs/ under tmp_path: empty
 
 
 def test_the_runner_installs_and_starts_stripe_mock_from_empty_caches(tmp_path, monkeypatch):
@@ -54,7 +58,9 @@ def test_the_runner_installs_and_starts_stripe_mock_from_empty_caches(tmp_path, 
     finally:
         terminate(pidfile.load(), grace=5)
 
+    assert cfg.bin_dir.is_relative_to(tmp_path) and cfg.kafka_libs.is_relative_to(tmp_path)
     assert (tmp_path / "m2").is_dir()  # Maven used the empty repository, not ~/.m2
+    assert (tmp_path / "go" / "pkg" / "mod").is_dir()  # and Go its empty module cache
     assert (cfg.kafka_libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists()
     assert stripe_mock.installed(cfg)
     assert txn.fee == FEE_MINOR  # the fixtures were derived from what the install wrote
