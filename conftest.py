@@ -29,6 +29,10 @@ from stack.procs import StackError
 from stack.testing import make_backend, timed
 
 
+# The test session is a development deployment: settings built in-process (unit
+# tests, in-process apps) accept the public development secrets, as the test stack does.
+os.environ.setdefault("CALLASTAR_ENV", "test")
+
 LEDGER_CHECK = pytest.StashKey[tuple[bool, str]]()
 SETUP_SECONDS = pytest.StashKey[dict[str, float]]()
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.secrets import DEV_SECRETS
+
 SERVICES: tuple[str, ...] = ("payments", "ledger", "payouts", "notifications")
 PROFILES: tuple[str, ...] = ("dev", "test")
 PROFILE_OFFSET = {"dev": 0, "test": 1000}
@@ -38,12 +40,11 @@ STRIPE_MOCK_KEY = "sk_test_123"
 STRIPE_MOCK_VERSION = "v0.203.0"
 KAFKA_VERSION = "3.9.1"
 
-# Secrets and knobs with a dev default; a value already in os.environ wins.
+# Secrets and knobs with a dev default; a value already in os.environ wins. The
+# secrets are public (common.secrets): the services accept them only because the
+# runner also says CALLASTAR_ENV=<profile>.
 DEV_DEFAULTS: dict[str, str] = {
-    "CALLASTAR_JWT_SECRET": "dev-jwt-secret-change-me-0123456789abcdef",
-    "CALLASTAR_STRIPE_WEBHOOK_SECRET": "whsec_dev_platform",
-    "CALLASTAR_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_dev_connect",
-    "CALLASTAR_INTERNAL_TOKEN": "dev-internal-token",
+    **DEV_SECRETS,
     "CALLASTAR_KAFKA_PARTITIONS": "6",
 }
 
@@ -162,6 +163,7 @@ class StackConfig:
         env: dict[str, str] = {}
         for key, default in {**DEV_DEFAULTS, **PROFILE_DEFAULTS.get(self.profile, {})}.items():
             env[key] = self.environ.get(key) or default
+        env["CALLASTAR_ENV"] = self.profile  # dev or test: development secrets are accepted
         env["CALLASTAR_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
         for svc in SERVICES:
             key = svc.upper()

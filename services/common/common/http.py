@@ -31,11 +31,14 @@ class Identity:
 
 
 def internal_only(token: str) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
-    """A guard that lets through only callers holding the shared internal token."""
+    """A guard that lets through only callers holding the shared internal token.
+    An empty token is no token: it would let through a call that sends none."""
+    if not token:
+        raise ValueError("the internal token is empty: internal APIs would be open to anyone")
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         sent = connection.headers.get(INTERNAL_TOKEN_HEADER, "")
-        if not compare_digest(sent.encode(), token.encode()):
+        if not sent or not compare_digest(sent.encode(), token.encode()):
             raise NotAuthorizedException("internal API: missing or wrong internal token")
 
     return guard

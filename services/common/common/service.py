@@ -5,10 +5,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -16,6 +17,8 @@ from faststream.kafka import KafkaBroker
 from litestar import Litestar, Request, Router
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from common import consumers, db as database, logs
 from common.applying import EventApplier, EventHandlers
@@ -28,6 +31,7 @@ from common.settings import ServiceSettings
 
 
 SHUTDOWN_STEP_SECONDS = 10.0
+Settings = TypeVar("Settings", bound=BaseSettings)
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +189,18 @@ def create_service_app(
     )
 
 
+def load_settings(name: str, settings_factory: Callable[[], Settings]) -> Settings | None:
+    """The settings, or None after saying on stderr, one line each, what is wrong with them."""
+    try:
+        return settings_factory()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(map(str, error["loc"]))
+            print(f"python -m {name} cannot start: {where + ': ' if where else ''}"
+                  f"{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return None
+
+
 def main(
     name: str,
     *,
@@ -198,7 +214,9 @@ def main(
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
     parser.add_argument("command", choices=["migrate", "serve", *extra])
     command = parser.parse_args().command
-    settings = settings_factory()
+    settings = load_settings(name, settings_factory)
+    if settings is None:
+        return 2
     if command == "migrate":
         database.migrate(migrations_dir, settings.database_url)
         return 0

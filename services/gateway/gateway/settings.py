@@ -2,12 +2,12 @@
 CALLASTAR_* variables it needs plus its own CALLASTAR_GATEWAY_* ones."""
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from common.settings import shared
+from common.settings import DeploymentSettings, secret, shared
 
 
-class Settings(BaseSettings):
+class Settings(DeploymentSettings):
     """CALLASTAR_GATEWAY_HOST, _PORT, _<SERVICE>_URL, _RATE_LIMIT_PER_MINUTE, ..."""
 
     model_config = SettingsConfigDict(
@@ -15,13 +15,11 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap_servers: str = shared("CALLASTAR_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092")
-    internal_token: str = shared("CALLASTAR_INTERNAL_TOKEN", "dev-internal-token")
+    internal_token: str = secret("CALLASTAR_INTERNAL_TOKEN")
     log_level: str = shared("CALLASTAR_LOG_LEVEL", "INFO")
-    jwt_secret: str = shared("CALLASTAR_JWT_SECRET", "dev-jwt-secret-change-me-0123456789abcdef")
-    stripe_webhook_secret: str = shared("CALLASTAR_STRIPE_WEBHOOK_SECRET", "whsec_dev_platform")
-    stripe_connect_webhook_secret: str = shared(
-        "CALLASTAR_STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_dev_connect"
-    )
+    jwt_secret: str = secret("CALLASTAR_JWT_SECRET")
+    stripe_webhook_secret: str = secret("CALLASTAR_STRIPE_WEBHOOK_SECRET")
+    stripe_connect_webhook_secret: str = secret("CALLASTAR_STRIPE_CONNECT_WEBHOOK_SECRET")
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,7 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings, shared
+from common.settings import ServiceSettings, secret, shared
 
 
 class Settings(ServiceSettings):
@@ -22,7 +22,7 @@ class Settings(ServiceSettings):
     # Where the links in an email point: the gateway as people reach it.
     public_url: str = "http://127.0.0.1:8000"
     # Signs unsubscribe links (HMAC-SHA256); rotate it and old links stop working.
-    unsubscribe_secret: str = "dev-unsubscribe-secret-change-me"
+    unsubscribe_secret: str = secret("CALLASTAR_NOTIFICATIONS_UNSUBSCRIBE_SECRET")
     unsubscribe_ttl_days: int = Field(30, gt=0)
 
     email_poll_s: float = Field(1.0, gt=0)  # the sender also wakes after every commit

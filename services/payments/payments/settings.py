@@ -1,7 +1,7 @@
 from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings, shared
+from common.settings import ServiceSettings, secret, shared
 
 
 class Settings(ServiceSettings):
@@ -14,7 +14,7 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://payments:payments@127.0.0.1:55432/payments"
     creator_share_bps: int = 8500  # basis points of the price the creator keeps (8500 = 85 %)
 
-    stripe_api_key: str = shared("CALLASTAR_STRIPE_API_KEY", "sk_test_123")
+    stripe_api_key: str = secret("CALLASTAR_STRIPE_API_KEY")
     # stripe-mock by default; unset or empty means the real Stripe API.
     stripe_api_base: str | None = shared("CALLASTAR_STRIPE_API_BASE", "http://127.0.0.1:12111")
 

@@ -1,7 +1,7 @@
 from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings, shared
+from common.settings import ServiceSettings, secret, shared
 
 
 class Settings(ServiceSettings):
@@ -16,7 +16,7 @@ class Settings(ServiceSettings):
     # Smallest gross payout a creator may ask for, minor units (1000 = 10.00 EUR).
     payout_min_minor: int = shared("CALLASTAR_PAYOUT_MIN_MINOR", 1000)
 
-    stripe_api_key: str = shared("CALLASTAR_STRIPE_API_KEY", "sk_test_123")
+    stripe_api_key: str = secret("CALLASTAR_STRIPE_API_KEY")
     # stripe-mock by default; unset or empty means the real Stripe API.
     stripe_api_base: str | None = shared("CALLASTAR_STRIPE_API_BASE", "http://127.0.0.1:12111")
 
