@@ -3,11 +3,13 @@
     python -m stack up [--infra-only] [--profile dev|test] [--stripe-fixtures PATH]
     python -m stack down | status | env [--profile dev|test]
     python -m stack topics [--bootstrap HOST:PORT]
+    python -m stack databases [--admin-dsn DSN]   (passwords from CALLASTAR_<SVC>_DB_[OWNER_]PASSWORD)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -111,6 +113,19 @@ def cmd_topics(cfg: StackConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_databases(cfg: StackConfig, args: argparse.Namespace) -> int:
+    """Each service's database, owner role and runtime role on any PostgreSQL; used by docker-compose."""
+    from stack.databases import from_environment, provision_at
+    from stack.procs import run_async
+
+    if not args.admin_dsn:
+        raise StackError("set CALLASTAR_POSTGRES_ADMIN_DSN (a superuser's postgresql:// DSN) or pass --admin-dsn")
+    databases = from_environment(dict(os.environ))
+    run_async(lambda: provision_at(args.admin_dsn, databases))
+    print(f"{len(databases)} database(s) provisioned: {', '.join(db.name for db in databases)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description="Callastar local stack runner")
     common = argparse.ArgumentParser(add_help=False)
@@ -125,9 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser("topics", parents=[common], help="create the contracts topics on a broker")
     topics.add_argument("--bootstrap", default=None, help="host:port (default: this profile's broker)")
     topics.add_argument("--timeout", type=float, default=120)
+    databases = sub.add_parser("databases", parents=[common], help="provision the services' databases and roles")
+    databases.add_argument("--admin-dsn", default=os.environ.get("CALLASTAR_POSTGRES_ADMIN_DSN"),
+                           help="a superuser's postgresql:// DSN (default: CALLASTAR_POSTGRES_ADMIN_DSN)")
     args = parser.parse_args(argv)
     cfg = StackConfig.for_profile(args.profile)
-    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "topics": cmd_topics}[args.command]
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "topics": cmd_topics,
+               "databases": cmd_databases}[args.command]
     try:
         return handler(cfg, args)
     except StackError as exc:

@@ -133,9 +133,12 @@ class StackConfig:
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def database_url(self, service: str) -> str:
-        """SQLAlchemy URL (postgresql+asyncpg://) for a service's own database."""
-        return f"postgresql+asyncpg://{service}:{service}@127.0.0.1:{self.ports['pg']}/{service}"
+    def database_url(self, service: str, *, owner: bool = False) -> str:
+        """SQLAlchemy URL (postgresql+asyncpg://) for a service's own database, as its
+        runtime role or (`owner`) as the owner role that runs migrations (stack.databases;
+        the local stacks' passwords are the role names)."""
+        role = f"{service}_owner" if owner else service
+        return f"postgresql+asyncpg://{role}:{role}@127.0.0.1:{self.ports['pg']}/{service}"
 
     @property
     def partitions(self) -> int:
@@ -168,6 +171,7 @@ class StackConfig:
         for svc in SERVICES:
             key = svc.upper()
             env[f"CALLASTAR_{key}_DATABASE_URL"] = self.database_url(svc)
+            env[f"CALLASTAR_{key}_MIGRATION_DATABASE_URL"] = self.database_url(svc, owner=True)
             env[f"CALLASTAR_{key}_PORT"] = str(self.ports[svc])
             env[f"CALLASTAR_GATEWAY_{key}_URL"] = self.service_url(svc)
         env["CALLASTAR_GATEWAY_PORT"] = str(self.ports["gateway"])

@@ -14,7 +14,7 @@ from stack import kafka as kafka_mod
 from stack import stripe_mock
 from stack.config import DEV_DEFAULTS, SERVICES, STRIPE_MOCK_KEY, StackConfig
 from stack.handle import StackHandle
-from stack.postgres import create_service_databases
+from stack.databases import ServiceDatabase, provision_at
 from stack.procs import PidFile, run_async, wait_until
 from stack.runner import LocalStack, start_smtp_sink
 
@@ -103,6 +103,8 @@ class ContainersBackend:
         for svc in SERVICES:
             key = svc.upper()
             env[f"CALLASTAR_{key}_DATABASE_URL"] = f"postgresql+asyncpg://{svc}:{svc}@{pg_host}:{pg_port}/{svc}"
+            env[f"CALLASTAR_{key}_MIGRATION_DATABASE_URL"] = (
+                f"postgresql+asyncpg://{svc}_owner:{svc}_owner@{pg_host}:{pg_port}/{svc}")
             env[f"CALLASTAR_{key}_PORT"] = str(ports[svc])
             env[f"CALLASTAR_GATEWAY_{key}_URL"] = f"http://127.0.0.1:{ports[svc]}"
         env["CALLASTAR_GATEWAY_PORT"] = str(ports["gateway"])
@@ -154,10 +156,5 @@ class _ContainerServices(LocalStack):
 
 
 async def _bootstrap_databases(host: str, port: int) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(host=host, port=port, user="postgres", password="postgres", database="postgres")
-    try:
-        await create_service_databases(conn)
-    finally:
-        await conn.close()
+    dsn = f"postgresql://postgres:postgres@{host}:{port}/postgres"
+    await provision_at(dsn, [ServiceDatabase.for_development(svc) for svc in SERVICES])

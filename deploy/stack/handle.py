@@ -25,15 +25,18 @@ class StackHandle:
     def service_url(self, service: str) -> str:
         return self.env[f"CALLASTAR_GATEWAY_{service.upper()}_URL"]
 
-    def database_url(self, service: str) -> str:
-        """SQLAlchemy async URL (postgresql+asyncpg://...) of the service's own database."""
+    def database_url(self, service: str, *, owner: bool = False) -> str:
+        """SQLAlchemy async URL (postgresql+asyncpg://...) of the service's own database, as
+        the role the service runs as, or (`owner`) as the owner role that runs migrations,
+        may ALTER, and in the local stacks may create scratch databases."""
         if service not in SERVICES:
             raise KeyError(f"no database for {service!r}; services with one: {', '.join(SERVICES)}")
-        return self.env[f"CALLASTAR_{service.upper()}_DATABASE_URL"]
+        kind = "MIGRATION_DATABASE_URL" if owner else "DATABASE_URL"
+        return self.env[f"CALLASTAR_{service.upper()}_{kind}"]
 
-    def asyncpg_dsn(self, service: str) -> str:
+    def asyncpg_dsn(self, service: str, *, owner: bool = False) -> str:
         """The same database as a plain DSN for `asyncpg.connect()`."""
-        return self.database_url(service).replace("postgresql+asyncpg://", "postgresql://", 1)
+        return self.database_url(service, owner=owner).replace("postgresql+asyncpg://", "postgresql://", 1)
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -1,5 +1,6 @@
 """PostgreSQL 15 from the machine's binaries: initdb once, pg_ctl start/stop,
-one database and one role per service (role = database = password)."""
+one database per service with its owner and runtime roles (stack.databases;
+dev passwords = role names)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from stack.config import SERVICES, StackConfig
+from stack.databases import ServiceDatabase, provision
 from stack.prereqs import PG_BIN, PG_USER, ensure_postgres_user
 from stack.procs import PidFile, Proc, StackError, log_tail, run_async, wait_until
 
@@ -133,15 +135,15 @@ class Postgres:
             [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-t", "2"], check=False
         ).returncode == 0
 
-    async def admin_connect(self):
+    async def admin_connect(self, database: str = "postgres"):
         import asyncpg
 
-        return await asyncpg.connect(host=str(self.socket_dir), port=self.port, user="postgres", database="postgres")
+        return await asyncpg.connect(host=str(self.socket_dir), port=self.port, user="postgres", database=database)
 
     async def bootstrap(self) -> None:
         conn = await self.admin_connect()
         try:
-            await create_service_databases(conn)
+            await provision(conn, self.admin_connect, [ServiceDatabase.for_development(svc) for svc in SERVICES])
         finally:
             await conn.close()
 
@@ -156,13 +158,3 @@ class Postgres:
     def wipe(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
-
-
-async def create_service_databases(conn) -> None:
-    """One role and one database per service (role = database = password); idempotent."""
-    for svc in SERVICES:
-        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", svc)
-        verb = "ALTER" if exists else "CREATE"
-        await conn.execute(f"{verb} ROLE \"{svc}\" LOGIN CREATEDB PASSWORD '{svc}'")
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", svc):
-            await conn.execute(f'CREATE DATABASE "{svc}" OWNER "{svc}"')

@@ -8,7 +8,8 @@ Shared variables (no service prefix):
   CALLASTAR_CONSUMER_RETRY_BACKOFF_MS first retry delay, doubled each time (100)
   CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS how long Kafka may hold a fetch to fill it (100)
   CALLASTAR_LOG_LEVEL                 (INFO)
-Per service (prefix CALLASTAR_<SERVICE>_): DATABASE_URL, HOST, PORT.
+Per service (prefix CALLASTAR_<SERVICE>_): DATABASE_URL (the runtime role),
+MIGRATION_DATABASE_URL (the owner role, for `migrate`; default DATABASE_URL), HOST, PORT.
 """
 
 from typing import Self
@@ -75,8 +76,14 @@ class ServiceSettings(DeploymentSettings):
 
     host: str = "127.0.0.1"
     port: int
-    database_url: str
+    database_url: str  # as the runtime role: rows only
+    # As the database's owner, for `migrate` only; unset: database_url.
+    migration_database_url: str = ""
     db_pool_size: int = 10
 
     def database_urls(self) -> dict[str, str]:
-        return {f"{self.model_config.get('env_prefix', '')}DATABASE_URL": self.database_url}
+        prefix = self.model_config.get("env_prefix", "")
+        urls = {f"{prefix}DATABASE_URL": self.database_url}
+        if self.migration_database_url:
+            urls[f"{prefix}MIGRATION_DATABASE_URL"] = self.migration_database_url
+        return urls

@@ -10,12 +10,12 @@ from tests.support.probe import create_tables, create_topics
 
 @pytest.fixture(scope="session")
 async def probe_db(infra):
-    """A database of its own (created with the ledger role, which may CREATEDB),
+    """A database of its own (created with the ledger's owner role, which may CREATEDB),
     so these tests never share an outbox with a running service."""
     name = f"probe_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger"))
+    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger", owner=True))
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = infra.database_url("ledger").rsplit("/", 1)[0] + f"/{name}"
+    url = infra.database_url("ledger", owner=True).rsplit("/", 1)[0] + f"/{name}"
     db = Database(url)
     await create_tables(db)
     yield db

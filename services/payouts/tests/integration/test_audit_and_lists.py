@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -40,7 +41,7 @@ async def test_the_database_refuses_to_change_or_delete_audit_rows(payouts: Payo
     assert reasons == [None]
 
 
-async def test_verify_audit_finds_a_row_tampered_with_by_the_table_owner(payouts: Payouts) -> None:
+async def test_verify_audit_finds_a_row_tampered_with_by_the_table_owner(payouts: Payouts, infra) -> None:
     _, payout_id = await _audited_payout(payouts)
     assert _verify_audit().returncode == 0
 
@@ -51,12 +52,16 @@ async def test_verify_audit_finds_a_row_tampered_with_by_the_table_owner(payouts
         )).one()
 
     async def owner_edits(reason: str | None) -> None:
-        # Only the owner can switch the trigger off, and only inside this transaction.
-        async with payouts.db.transaction() as session:
-            await session.execute(sa.text("ALTER TABLE payout_audit DISABLE TRIGGER payout_audit_no_update_delete"))
-            await session.execute(sa.text("UPDATE payout_audit SET reason = :reason WHERE seq = :seq"),
-                                  {"reason": reason, "seq": seq})
-            await session.execute(sa.text("ALTER TABLE payout_audit ENABLE TRIGGER payout_audit_no_update_delete"))
+        # Only the owner (not the role the service runs as) can switch the trigger
+        # off, and here only inside this transaction.
+        owner = await asyncpg.connect(infra.asyncpg_dsn("payouts", owner=True))
+        try:
+            async with owner.transaction():
+                await owner.execute("ALTER TABLE payout_audit DISABLE TRIGGER payout_audit_no_update_delete")
+                await owner.execute("UPDATE payout_audit SET reason = $1 WHERE seq = $2", reason, seq)
+                await owner.execute("ALTER TABLE payout_audit ENABLE TRIGGER payout_audit_no_update_delete")
+        finally:
+            await owner.close()
 
     await owner_edits("nothing to see here")
     try:
