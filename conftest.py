@@ -149,7 +149,7 @@ def stack(infra, request):
 async def publish_events(infra):
     """Publish contract events to the test stack's Kafka as their producer would
     (acks=all, keyed), waiting for each: `await publish_events(event, ...)`."""
-    producer = make_producer(infra.kafka_bootstrap, client_id="tests")
+    producer = make_producer(infra.kafka, client_id="tests")
     await producer.start()
 
     async def send(*events) -> None:

@@ -4,6 +4,7 @@
     python -m stack down | status | env [--profile dev|test]
     python -m stack topics [--bootstrap HOST:PORT]
     python -m stack databases [--admin-dsn DSN]   (passwords from CALLASTAR_<SVC>_DB_[OWNER_]PASSWORD)
+    python -m stack secrets                       (a .env for docker-compose.yml)
 """
 
 from __future__ import annotations
@@ -101,15 +102,21 @@ def cmd_env(cfg: StackConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_topics(cfg: StackConfig, args: argparse.Namespace) -> int:
-    """Create the contracts topics (and DLQs) on any broker; used by docker-compose."""
+    """Create the contracts topics (and DLQs), the services' principals and their ACLs
+    on any broker, as its super user; used by docker-compose."""
+    from dataclasses import replace
+
+    from stack import kafka_access
     from stack.kafka import create_topics, kafka_ready
     from stack.procs import run_async, wait_until
 
-    bootstrap = args.bootstrap or cfg.kafka_bootstrap
-    wait_until(lambda: run_async(lambda: kafka_ready(bootstrap)), timeout=args.timeout, what=f"Kafka on {bootstrap}",
-               interval=1)
-    created = run_async(lambda: create_topics(bootstrap, cfg.partitions))
-    print(f"{len(created)} topic(s) created on {bootstrap}: {', '.join(created) or '-'}")
+    admin = replace(cfg.kafka_admin, bootstrap_servers=args.bootstrap or cfg.kafka_bootstrap)
+    wait_until(lambda: run_async(lambda: kafka_ready(admin)), timeout=args.timeout,
+               what=f"Kafka on {admin.bootstrap_servers}", interval=1)
+    created = run_async(lambda: create_topics(admin, cfg.partitions))
+    kafka_access.provision(admin, cfg.kafka_passwords())
+    print(f"{len(created)} topic(s) created on {admin.bootstrap_servers}: {', '.join(created) or '-'}; "
+          f"principals and ACLs of {', '.join(kafka_access.PRINCIPALS)} provisioned")
     return 0
 
 
@@ -123,6 +130,13 @@ def cmd_databases(cfg: StackConfig, args: argparse.Namespace) -> int:
     databases = from_environment(dict(os.environ))
     run_async(lambda: provision_at(args.admin_dsn, databases))
     print(f"{len(databases)} database(s) provisioned: {', '.join(db.name for db in databases)}")
+    return 0
+
+
+def cmd_secrets(cfg: StackConfig, args: argparse.Namespace) -> int:
+    from stack.secrets import env_file
+
+    print(env_file(cfg.root / "docker-compose.yml"), end="")
     return 0
 
 
@@ -143,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     databases = sub.add_parser("databases", parents=[common], help="provision the services' databases and roles")
     databases.add_argument("--admin-dsn", default=os.environ.get("CALLASTAR_POSTGRES_ADMIN_DSN"),
                            help="a superuser's postgresql:// DSN (default: CALLASTAR_POSTGRES_ADMIN_DSN)")
+    sub.add_parser("secrets", parents=[common], help="random values for every secret docker-compose.yml needs")
     args = parser.parse_args(argv)
     cfg = StackConfig.for_profile(args.profile)
     handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "topics": cmd_topics,
-               "databases": cmd_databases}[args.command]
+               "databases": cmd_databases, "secrets": cmd_secrets}[args.command]
     try:
         return handler(cfg, args)
     except StackError as exc:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.kafka import KafkaAccess
 from common.secrets import DEV_SECRETS
 
 SERVICES: tuple[str, ...] = ("payments", "ledger", "payouts", "notifications")
@@ -36,6 +37,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "notifications": 8104,
 }
 
+KAFKA_ADMIN = "admin"  # the broker's super user (stack.kafka_access)
 STRIPE_MOCK_KEY = "sk_test_123"
 STRIPE_MOCK_VERSION = "v0.203.0"
 KAFKA_VERSION = "3.9.1"
@@ -126,6 +128,32 @@ class StackConfig:
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports['kafka']}"
 
+    def _secret(self, variable: str) -> str:
+        return self.environ.get(variable) or DEV_SECRETS[variable]
+
+    @property
+    def kafka_admin_password(self) -> str:
+        return self._secret("CALLASTAR_KAFKA_ADMIN_PASSWORD")
+
+    @property
+    def kafka_admin(self) -> KafkaAccess:
+        """The broker's super user, over PLAIN: the one login that exists before provisioning."""
+        return KafkaAccess(self.kafka_bootstrap, KAFKA_ADMIN, self.kafka_admin_password, mechanism="PLAIN")
+
+    def kafka_passwords(self) -> dict[str, str]:
+        """Every principal's SCRAM password: CALLASTAR_KAFKA_<PRINCIPAL>_PASSWORD (docker-compose
+        sets one per service), else the public one the local stacks' services share.
+        (CALLASTAR_KAFKA_PASSWORD is one process's own password, not read here.)"""
+        shared = DEV_SECRETS["CALLASTAR_KAFKA_PASSWORD"]
+        return {KAFKA_ADMIN: self.kafka_admin_password,
+                **{p: self.environ.get(f"CALLASTAR_KAFKA_{p.upper()}_PASSWORD") or shared
+                   for p in ("gateway", *SERVICES)}}
+
+    def process_env(self, principal: str) -> dict[str, str]:
+        """`env()` for one process of the stack: it logs in to Kafka as `principal`."""
+        return {**self.env(), "CALLASTAR_KAFKA_USERNAME": principal,
+                "CALLASTAR_KAFKA_PASSWORD": self.kafka_passwords()[principal]}
+
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
@@ -168,6 +196,10 @@ class StackConfig:
             env[key] = self.environ.get(key) or default
         env["CALLASTAR_ENV"] = self.profile  # dev or test: development secrets are accepted
         env["CALLASTAR_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
+        # In-process code (tests, a service run by hand) is the super user; each
+        # process the runner starts is its own principal (process_env).
+        env["CALLASTAR_KAFKA_USERNAME"] = KAFKA_ADMIN
+        env["CALLASTAR_KAFKA_PASSWORD"] = self.kafka_admin_password
         for svc in SERVICES:
             key = svc.upper()
             env[f"CALLASTAR_{key}_DATABASE_URL"] = self.database_url(svc)

@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 
+from dataclasses import replace
+
 from stack import kafka as kafka_mod
-from stack import stripe_mock
-from stack.config import DEV_DEFAULTS, SERVICES, STRIPE_MOCK_KEY, StackConfig
+from stack import kafka_access, stripe_mock
+from stack.config import DEV_DEFAULTS, KAFKA_ADMIN, SERVICES, STRIPE_MOCK_KEY, StackConfig
 from stack.handle import StackHandle
 from stack.databases import ServiceDatabase, provision_at
 from stack.procs import PidFile, run_async, wait_until
@@ -55,12 +57,11 @@ class ContainersBackend:
             .with_bind_ports(9092, kport)
             .with_env("KAFKA_NODE_ID", "1")
             .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
-            # PLAINTEXT for the tests (host port), BROKER for the broker's own traffic
-            .with_env("KAFKA_LISTENERS", "PLAINTEXT://0.0.0.0:9092,BROKER://0.0.0.0:9094,CONTROLLER://localhost:9093")
-            .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{kport},BROKER://localhost:9094")
+            # CLIENT for the tests and services (host port), BROKER for the broker's own traffic
+            .with_env("KAFKA_LISTENERS", "CLIENT://0.0.0.0:9092,BROKER://0.0.0.0:9094,CONTROLLER://localhost:9093")
+            .with_env("KAFKA_ADVERTISED_LISTENERS", f"CLIENT://127.0.0.1:{kport},BROKER://localhost:9094")
             .with_env("KAFKA_INTER_BROKER_LISTENER_NAME", "BROKER")
             .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
-            .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT")
             .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
             .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
             .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
@@ -70,9 +71,12 @@ class ContainersBackend:
             .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
             .with_env("KAFKA_NUM_PARTITIONS", str(self.cfg.partitions))
         )
+        for name, value in kafka_mod.image_env(
+                kafka_mod.broker_security(self.cfg.kafka_admin_password, listeners=("CLIENT", "BROKER"))).items():
+            kafka = kafka.with_env(name, value)
         kafka.start()
         self.containers.append(kafka)
-        bootstrap = f"127.0.0.1:{kport}"
+        admin = replace(self.cfg.kafka_admin, bootstrap_servers=f"127.0.0.1:{kport}")
 
         mock = DockerContainer("stripe/stripe-mock:v0.203.0").with_exposed_ports(12111)
         mock.start()
@@ -83,15 +87,19 @@ class ContainersBackend:
         self.cfg.logs_dir.mkdir(parents=True, exist_ok=True)
         self.smtp = start_smtp_sink(smtp_port, self.cfg.maildir, self.cfg.logs_dir / "smtp-sink.log", self.pidfile)
 
-        wait_until(lambda: run_async(lambda: kafka_mod.kafka_ready(bootstrap)), timeout=120,
-                   what=f"Kafka container on {bootstrap}", interval=0.5)
-        run_async(lambda: kafka_mod.create_topics(bootstrap, self.cfg.partitions))
+        wait_until(lambda: run_async(lambda: kafka_mod.kafka_ready(admin)), timeout=120,
+                   what=f"Kafka container on {admin.bootstrap_servers}", interval=0.5)
+        run_async(lambda: kafka_mod.create_topics(admin, self.cfg.partitions))
+        kafka_access.provision(admin, self.cfg.kafka_passwords())
         wait_until(lambda: stripe_mock.ready(stripe_base), timeout=60, what=f"stripe-mock container on {stripe_base}")
         run_async(lambda: _bootstrap_databases(pg_host, pg_port))
 
         env = {key: os.environ.get(key) or default for key, default in DEV_DEFAULTS.items()}
         env.update({
-            "CALLASTAR_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "CALLASTAR_ENV": "test",
+            "CALLASTAR_KAFKA_BOOTSTRAP_SERVERS": admin.bootstrap_servers,
+            "CALLASTAR_KAFKA_USERNAME": KAFKA_ADMIN,
+            "CALLASTAR_KAFKA_PASSWORD": self.cfg.kafka_admin_password,
             "CALLASTAR_STRIPE_API_BASE": stripe_base,
             "CALLASTAR_STRIPE_API_KEY": STRIPE_MOCK_KEY,
             "CALLASTAR_SMTP_HOST": "127.0.0.1",
@@ -142,8 +150,9 @@ class _ContainerServices(LocalStack):
         self._env = env
         self.pidfile = PidFile(cfg.state_dir / "containers-services-pids.json")
 
-    def child_env(self) -> dict[str, str]:
-        return {**os.environ, **self._env, "PYTHONUNBUFFERED": "1"}
+    def service_env(self, principal: str) -> dict[str, str]:
+        return {**self._env, "CALLASTAR_KAFKA_USERNAME": principal,
+                "CALLASTAR_KAFKA_PASSWORD": self.cfg.kafka_passwords()[principal]}
 
     def handle(self) -> StackHandle:
         return StackHandle(env=dict(self._env), maildir=self.cfg.maildir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.kafka import KafkaAccess
 from stack.config import SERVICES
 
 
@@ -41,6 +42,12 @@ class StackHandle:
     @property
     def kafka_bootstrap(self) -> str:
         return self.env["CALLASTAR_KAFKA_BOOTSTRAP_SERVERS"]
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """How the tests reach Kafka: as the super user, who may read and write anything."""
+        return KafkaAccess(self.kafka_bootstrap, self.env["CALLASTAR_KAFKA_USERNAME"],
+                           self.env["CALLASTAR_KAFKA_PASSWORD"])
 
     @property
     def stripe_api_base(self) -> str:

@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import uuid
 
+from common.kafka import KafkaAccess
 from stack.config import KAFKA_VERSION, StackConfig
+from stack.kafka_access import ADMIN
 from stack.procs import PidFile, StackError, run_async, spawn, wait_until
 
 
@@ -70,11 +72,11 @@ class Kafka:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.cport}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.cport}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"CLIENT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.cport}",
+            "advertised.listeners": f"CLIENT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "CLIENT",
+            **broker_security(self.cfg.kafka_admin_password, listeners=("CLIENT",)),
             "log.dirs": str(self.data),
             "num.partitions": str(self.cfg.partitions),
             "default.replication.factor": "1",
@@ -127,14 +129,48 @@ class Kafka:
             ["java", "-Xmx512m", "-Xms128m", *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka", str(self.props)],
             log=self.cfg.logs_dir / "kafka.out", marker="kafka.Kafka", pidfile=pidfile,
         )
-        wait_until(lambda: run_async(lambda: kafka_ready(self.cfg.kafka_bootstrap)), timeout=90,
+        wait_until(lambda: run_async(lambda: kafka_ready(self.cfg.kafka_admin)), timeout=90,
                    what=f"Kafka on {self.cfg.kafka_bootstrap}", proc=popen, log=self.log, interval=0.5)
 
     def wipe(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-async def kafka_ready(bootstrap: str) -> bool:
+def broker_security(admin_password: str, listeners: tuple[str, ...]) -> dict[str, str]:
+    """SASL on every listener (`listeners` and CONTROLLER) and ACLs (stack.kafka_access):
+    services log in with SCRAM-SHA-512; the super user `admin`, whose password the
+    broker holds itself, with PLAIN (the broker's own connections and the
+    provisioning of the rest). Shared by the local broker, the containers backend
+    and docker-compose (as KAFKA_* variables, `image_env`)."""
+    plain = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+             f'username="{ADMIN}" password="{admin_password}" user_{ADMIN}="{admin_password}";')
+    props = {
+        "listener.security.protocol.map": ",".join(f"{name}:SASL_PLAINTEXT" for name in (*listeners, "CONTROLLER")),
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512,PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": plain,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{ADMIN}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+    for name in listeners:
+        props[f"listener.name.{name.lower()}.plain.sasl.jaas.config"] = plain
+        props[f"listener.name.{name.lower()}.scram-sha-512.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    return props
+
+
+def image_env(props: dict[str, str]) -> dict[str, str]:
+    """Broker properties as the apache/kafka image's variables: `.` -> `_`, `_` -> `__`, `-` -> `___`."""
+    def name(prop: str) -> str:
+        return "KAFKA_" + prop.replace("_", "__").replace("-", "___").replace(".", "_").upper()
+
+    return {name(prop): value for prop, value in props.items()}
+
+
+async def kafka_ready(access: KafkaAccess) -> bool:
     """The broker answers metadata requests and has a controller."""
     import logging
 
@@ -143,7 +179,7 @@ async def kafka_ready(bootstrap: str) -> bool:
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # "Unable connect" until the broker listens is expected
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=3000)
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -163,13 +199,13 @@ def topic_names() -> list[str]:
     return names
 
 
-async def create_topics(bootstrap: str, partitions: int, names: list[str] | None = None) -> list[str]:
+async def create_topics(access: KafkaAccess, partitions: int, names: list[str] | None = None) -> list[str]:
     """Create the topics that do not exist yet (idempotent); return those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
     names = topic_names() if names is None else names
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=30000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -193,11 +229,11 @@ async def create_topics(bootstrap: str, partitions: int, names: list[str] | None
         await admin.close()
 
 
-async def describe_partitions(bootstrap: str, names: list[str] | None = None) -> dict[str, int]:
+async def describe_partitions(access: KafkaAccess, names: list[str] | None = None) -> dict[str, int]:
     """Partition count per existing topic (all topics when `names` is None)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=10000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from stack import kafka as kafka_mod
+from stack import kafka_access
 from stack import prereqs, stripe_mock
 from stack.config import SERVICES, StackConfig
 from stack.handle import StackHandle
@@ -48,8 +49,12 @@ class LocalStack:
     def handle(self) -> StackHandle:
         return StackHandle(env=self.cfg.env(), maildir=self.cfg.maildir)
 
-    def child_env(self) -> dict[str, str]:
-        return {**os.environ, **self.cfg.env(), "PYTHONUNBUFFERED": "1"}
+    def service_env(self, principal: str) -> dict[str, str]:
+        """The CALLASTAR_* variables of one process (it is `principal` to Kafka)."""
+        return self.cfg.process_env(principal)
+
+    def child_env(self, principal: str) -> dict[str, str]:
+        return {**os.environ, **self.service_env(principal), "PYTHONUNBUFFERED": "1"}
 
     # --- start --------------------------------------------------------------
     def preflight(self, *, reset: bool, services: bool = True) -> None:
@@ -114,9 +119,10 @@ class LocalStack:
 
     def _start_kafka(self, pidfile: PidFile) -> None:
         self.kafka.start(pidfile)
-        created = run_async(lambda: kafka_mod.create_topics(self.cfg.kafka_bootstrap, self.cfg.partitions))
+        created = run_async(lambda: kafka_mod.create_topics(self.cfg.kafka_admin, self.cfg.partitions))
         if created:
             self.say(f"  created {len(created)} topics with {self.cfg.partitions} partitions each")
+        kafka_access.provision(self.cfg.kafka_admin, self.cfg.kafka_passwords())
 
     def _start_smtp(self, pidfile: PidFile) -> None:
         start_smtp_sink(self.cfg.ports["smtp"], self.cfg.maildir, self.cfg.logs_dir / "smtp-sink.log", pidfile)
@@ -131,13 +137,12 @@ class LocalStack:
                     f"Port {port} ({svc}) on 127.0.0.1 is already taken by another program: stop it, or set "
                     f"CALLASTAR_STACK_{self.cfg.profile.upper()}_{svc.upper()}_PORT to a free port."
                 )
-        env = self.child_env()
         for svc in SERVICES:
             log = self.cfg.logs_dir / f"{svc}.log"
             with open(log, "ab") as out:
                 out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {svc} migrate\n".encode())
                 out.flush()
-                result = subprocess.run([sys.executable, "-m", svc, "migrate"], env=env, stdout=out,
+                result = subprocess.run([sys.executable, "-m", svc, "migrate"], env=self.child_env(svc), stdout=out,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.cfg.root,
                                         timeout=300)
             if result.returncode != 0:
@@ -145,7 +150,7 @@ class LocalStack:
         for group in (SERVICES, ("gateway",)):
             for svc in group:
                 log = self.cfg.logs_dir / f"{svc}.log"
-                self._popens[svc], _ = spawn(svc, [sys.executable, "-m", svc, "serve"], log=log, env=env,
+                self._popens[svc], _ = spawn(svc, [sys.executable, "-m", svc, "serve"], log=log, env=self.child_env(svc),
                                              cwd=self.cfg.root, marker=f"-m {svc} serve", pidfile=self.pidfile)
             for svc in group:
                 url = f"http://127.0.0.1:{self.cfg.ports[svc]}/ready"

@@ -19,7 +19,7 @@ from stack.kafka import describe_partitions
 async def test_every_contract_topic_and_its_dlq_exist_with_the_configured_partitions(infra):
     expected = [name for topic in topics.ALL for name in (topic, topics.dlq(topic))]
 
-    found = await describe_partitions(infra.kafka_bootstrap, expected)
+    found = await describe_partitions(infra.kafka, expected)
 
     assert found == {name: infra.partitions for name in expected}
 

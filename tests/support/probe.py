@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common import consumers, parking
 from common.consumers import EventHandlers, PermanentError, RetryPolicy
 from common.db import Database
-from common.kafka import make_producer
+from common.kafka import KafkaAccess, make_producer
 from common.tables import messaging_metadata
 from contracts.envelope import Event, EventData
 from contracts.topics import dlq
@@ -71,8 +71,8 @@ def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | Non
     return handlers
 
 
-async def create_topics(bootstrap: str, topic: str, partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def create_topics(kafka: KafkaAccess, topic: str, partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         await admin.create_topics(
@@ -101,7 +101,7 @@ class ProbeConsumer:
     def __init__(
         self,
         db: Database,
-        bootstrap: str,
+        kafka: KafkaAccess,
         topic: str,
         group_id: str,
         *,
@@ -109,8 +109,8 @@ class ProbeConsumer:
         on_applied: Callable[[Event], None] | None = None,
     ) -> None:
         self.db = db
-        self.producer = make_producer(bootstrap, client_id="probe-dlq")
-        self.broker = KafkaBroker(bootstrap, logger=None)
+        self.producer = make_producer(kafka, client_id="probe-dlq")
+        self.broker = KafkaBroker(kafka.bootstrap_servers, security=kafka.security(), logger=None)
         consumers.subscribe(
             self.broker,
             probe_handlers(probe_model(topic), on_applied),
@@ -139,7 +139,8 @@ async def _run_consumer(args: argparse.Namespace) -> None:
             # Dies after the database commit and before Kafka's offset commit.
             db.after_commit(lambda _committed: os._exit(17))
 
-    async with ProbeConsumer(db, args.bootstrap, args.topic, args.group, on_applied=crash_after_commit):
+    kafka = KafkaAccess(args.bootstrap, os.environ["CALLASTAR_KAFKA_USERNAME"], os.environ["CALLASTAR_KAFKA_PASSWORD"])
+    async with ProbeConsumer(db, kafka, args.topic, args.group, on_applied=crash_after_commit):
         await asyncio.Event().wait()  # until the test terminates us
 
 

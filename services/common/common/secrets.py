@@ -26,6 +26,8 @@ DEV_SECRETS: dict[str, str] = {
     "CALLASTAR_INTERNAL_TOKEN": "dev-internal-token",
     "CALLASTAR_NOTIFICATIONS_UNSUBSCRIBE_SECRET": "dev-unsubscribe-secret-change-me",
     "CALLASTAR_STRIPE_API_KEY": "sk_test_123",  # stripe-mock accepts any test key
+    "CALLASTAR_KAFKA_PASSWORD": "dev-kafka-password",  # every principal's, in the local stacks
+    "CALLASTAR_KAFKA_ADMIN_PASSWORD": "dev-kafka-admin-password",  # the broker's super user (provisioning, tests)
 }
 
 

@@ -109,11 +109,12 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
-        producer = make_producer(settings.kafka_bootstrap_servers, client_id=name)
+        access = settings.kafka_access()
+        producer = make_producer(access, client_id=name)
         await producer.start()
         relay = OutboxRelay(db, producer)
         db.after_commit(relay.wake_if_written)
-        broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=name, logger=None)
+        broker = KafkaBroker(access.bootstrap_servers, security=access.security(), client_id=name, logger=None)
         runtime = Runtime(name, settings, db, producer, relay, broker)
         holder["runtime"] = runtime
         app.state.runtime = runtime

@@ -3,6 +3,9 @@
 Shared variables (no service prefix):
   CALLASTAR_ENV                       dev | test | production (production; see common.secrets)
   CALLASTAR_KAFKA_BOOTSTRAP_SERVERS   host:port list          (127.0.0.1:59092)
+  CALLASTAR_KAFKA_SECURITY_PROTOCOL   SASL_PLAINTEXT | SASL_SSL (| PLAINTEXT in development only)
+  CALLASTAR_KAFKA_USERNAME, _PASSWORD this process's SCRAM-SHA-512 principal (the password a secret)
+  CALLASTAR_KAFKA_CA_FILE             with SASL_SSL: the CA to trust (default: the system's)
   CALLASTAR_INTERNAL_TOKEN            gateway -> service token (a secret)
   CALLASTAR_CONSUMER_MAX_RETRIES      attempts after the first before the DLQ (3)
   CALLASTAR_CONSUMER_RETRY_BACKOFF_MS first retry delay, doubled each time (100)
@@ -17,6 +20,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.kafka import KafkaAccess, SecurityProtocol
 from common.secrets import DEV_SECRETS, DEVELOPMENT, Environment, database_password_problem, secret_problem
 
 _SECRET = "secret_variable"  # field metadata: the variable a secret is read from
@@ -35,8 +39,9 @@ def secret(env: str) -> str:
 
 class DeploymentSettings(BaseSettings):
     """Settings that know their deployment: in dev and test an unset secret takes its
-    public development value; anywhere else every secret (and the password of a
-    database URL) must be a real one, or the settings do not load, naming the variable."""
+    public development value; anywhere else every secret must be a real one and
+    `production_problems` must find nothing, or the settings do not load, naming
+    the variable."""
 
     environment: Environment = shared("CALLASTAR_ENV", "production")
 
@@ -53,21 +58,41 @@ class DeploymentSettings(BaseSettings):
             elif problem := secret_problem(variable, getattr(self, name)):
                 problems.append(problem)
         if self.environment not in DEVELOPMENT:
-            problems += filter(None, (database_password_problem(variable, url)
-                                      for variable, url in self.database_urls().items()))
+            problems += self.production_problems()
         if problems:
             raise ValueError(f"CALLASTAR_ENV={self.environment}: " + "; ".join(problems))
         return self
 
-    def database_urls(self) -> dict[str, str]:
-        """The database URLs in these settings, by the variable they are read from."""
-        return {}
+    def production_problems(self) -> list[str]:
+        """What else these settings must not be outside development (beyond their secrets)."""
+        return []
 
 
-class ServiceSettings(DeploymentSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+class KafkaClientSettings(DeploymentSettings):
+    """How a process reaches Kafka (see the module docstring for the variables)."""
 
     kafka_bootstrap_servers: str = shared("CALLASTAR_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092")
+    kafka_security_protocol: SecurityProtocol = shared("CALLASTAR_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    kafka_username: str = shared("CALLASTAR_KAFKA_USERNAME", "")
+    kafka_password: str = secret("CALLASTAR_KAFKA_PASSWORD")
+    kafka_ca_file: str | None = shared("CALLASTAR_KAFKA_CA_FILE", None)
+
+    def kafka_access(self) -> KafkaAccess:
+        return KafkaAccess(self.kafka_bootstrap_servers, self.kafka_username, self.kafka_password,
+                           self.kafka_security_protocol, self.kafka_ca_file)
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.kafka_security_protocol == "PLAINTEXT":
+            problems.append("CALLASTAR_KAFKA_SECURITY_PROTOCOL=PLAINTEXT would leave Kafka unauthenticated")
+        if not self.kafka_username:
+            problems.append("CALLASTAR_KAFKA_USERNAME is missing or empty")
+        return problems
+
+
+class ServiceSettings(KafkaClientSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
     internal_token: str = secret("CALLASTAR_INTERNAL_TOKEN")
     consumer_max_retries: int = shared("CALLASTAR_CONSUMER_MAX_RETRIES", 3)
     consumer_retry_backoff_ms: int = shared("CALLASTAR_CONSUMER_RETRY_BACKOFF_MS", 100)
@@ -81,9 +106,10 @@ class ServiceSettings(DeploymentSettings):
     migration_database_url: str = ""
     db_pool_size: int = 10
 
-    def database_urls(self) -> dict[str, str]:
+    def production_problems(self) -> list[str]:
         prefix = self.model_config.get("env_prefix", "")
         urls = {f"{prefix}DATABASE_URL": self.database_url}
         if self.migration_database_url:
             urls[f"{prefix}MIGRATION_DATABASE_URL"] = self.migration_database_url
-        return urls
+        return super().production_problems() + [
+            problem for variable, url in urls.items() if (problem := database_password_problem(variable, url))]

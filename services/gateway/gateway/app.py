@@ -67,10 +67,10 @@ async def echo_correlation_id(message: Message, scope: Scope) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     logs.configure(NAME, settings.log_level)
-    publisher = Publisher(settings.kafka_bootstrap_servers, client_id=NAME,
+    publisher = Publisher(settings.kafka_access(), client_id=NAME,
                           publish_timeout_s=settings.kafka_publish_timeout_s)
     services = Services.from_settings(settings)
-    live = LiveHub(settings.kafka_bootstrap_servers, client_id=f"{NAME}-live")
+    live = LiveHub(settings.kafka_access(), client_id=f"{NAME}-live")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

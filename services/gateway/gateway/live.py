@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from common.http import Identity
+from common.kafka import KafkaAccess
 from contracts.events.notifications import NotificationCreated, NotificationCreatedData
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class Subscription:
 
 
 class LiveHub:
-    def __init__(self, bootstrap_servers: str, *, client_id: str, max_backoff_s: float = 10.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, access: KafkaAccess, *, client_id: str, max_backoff_s: float = 10.0) -> None:
+        self._access = access
         self._client_id = client_id
         self._max_backoff_s = max_backoff_s
         self._by_user: dict[str, set[Subscription]] = {}
@@ -93,7 +94,7 @@ class LiveHub:
         while True:
             consumer = AIOKafkaConsumer(
                 NotificationCreated.TOPIC,
-                bootstrap_servers=self._bootstrap_servers,
+                **self._access.client_options(),
                 client_id=self._client_id,
                 group_id=None,  # every process reads every partition; nothing to commit
                 auto_offset_reset="latest",

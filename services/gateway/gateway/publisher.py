@@ -20,9 +20,9 @@ class KafkaUnavailable(Exception):
 
 
 class Publisher:
-    def __init__(self, bootstrap_servers: str, *, client_id: str, publish_timeout_s: float,
+    def __init__(self, access: kafka.KafkaAccess, *, client_id: str, publish_timeout_s: float,
                  max_backoff_s: float = 10.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._access = access
         self._client_id = client_id
         self._publish_timeout_s = publish_timeout_s
         self._max_backoff_s = max_backoff_s
@@ -37,7 +37,7 @@ class Publisher:
         while True:
             # Webhooks arrive one by one: 20 ms of linger puts the ones that come
             # meanwhile into the same produce request. Stripe does not mind the wait.
-            producer = kafka.make_producer(self._bootstrap_servers, client_id=self._client_id, linger_ms=20)
+            producer = kafka.make_producer(self._access, client_id=self._client_id, linger_ms=20)
             try:
                 await producer.start()
             except (KafkaError, OSError) as exc:

@@ -4,17 +4,16 @@ CALLASTAR_* variables it needs plus its own CALLASTAR_GATEWAY_* ones."""
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import DeploymentSettings, secret, shared
+from common.settings import KafkaClientSettings, secret, shared
 
 
-class Settings(DeploymentSettings):
+class Settings(KafkaClientSettings):
     """CALLASTAR_GATEWAY_HOST, _PORT, _<SERVICE>_URL, _RATE_LIMIT_PER_MINUTE, ..."""
 
     model_config = SettingsConfigDict(
         env_prefix="CALLASTAR_GATEWAY_", extra="ignore", populate_by_name=True
     )
 
-    kafka_bootstrap_servers: str = shared("CALLASTAR_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092")
     internal_token: str = secret("CALLASTAR_INTERNAL_TOKEN")
     log_level: str = shared("CALLASTAR_LOG_LEVEL", "INFO")
     jwt_secret: str = secret("CALLASTAR_JWT_SECRET")

@@ -27,5 +27,5 @@ async def probe_db(infra):
 @pytest.fixture
 async def probe_topic(infra) -> str:
     topic = f"probe.{uuid.uuid4().hex[:10]}"
-    await create_topics(infra.kafka_bootstrap, topic)
+    await create_topics(infra.kafka, topic)
     return topic

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from common import outbox
 from common.applying import Delivery, EventApplier, EventHandlers, ReadTooEarly
-from common.kafka import encode, make_producer
+from common.kafka import KafkaAccess, encode, make_producer
 from common.outbox import OutboxRelay
 from common.tables import outbox as outbox_table
 from common.tables import parked_events
@@ -38,8 +38,8 @@ from tests.support.probe import (
 PROBE_SCRIPT = Path(probe.__file__)
 
 
-async def publish_raw(bootstrap: str, topic: str, events, copies: int = 1) -> None:
-    producer = make_producer(bootstrap, client_id="probe-test")
+async def publish_raw(kafka: KafkaAccess, topic: str, events, copies: int = 1) -> None:
+    producer = make_producer(kafka, client_id="probe-test")
     await producer.start()
     try:
         sends = [
@@ -52,8 +52,8 @@ async def publish_raw(bootstrap: str, topic: str, events, copies: int = 1) -> No
         await producer.stop()
 
 
-async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0):
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+async def read_all(kafka: KafkaAccess, topic: str, *, expect: int, timeout: float = 20.0):
+    consumer = AIOKafkaConsumer(topic, **kafka.client_options(), auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
     records = []
@@ -71,12 +71,12 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 
 async def test_redelivered_event_is_applied_once(infra, probe_db, probe_topic) -> None:
     model = probe_model(probe_topic)
     event = probe_event(model, key="creator-a")
-    await publish_raw(infra.kafka_bootstrap, probe_topic, [event], copies=5)
+    await publish_raw(infra.kafka, probe_topic, [event], copies=5)
 
-    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-redelivery"):
+    async with ProbeConsumer(probe_db, infra.kafka, probe_topic, "g-redelivery"):
         await eventually(lambda: effect_count(probe_db, event.event_id))
         later = probe_event(model, key="creator-a")
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [later])
+        await publish_raw(infra.kafka, probe_topic, [later])
         await eventually(lambda: effect_count(probe_db, later.event_id))
 
     assert await effect_count(probe_db, event.event_id) == 1
@@ -137,14 +137,14 @@ async def test_poison_message_goes_to_dlq_while_other_keys_keep_flowing(infra, p
     poison = probe_event(model, key="creator-poison", behaviour=POISON)
     healthy = [probe_event(model, key=f"creator-{n}") for n in range(5)]
 
-    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-dlq", max_retries=2):
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [poison, *healthy])
+    async with ProbeConsumer(probe_db, infra.kafka, probe_topic, "g-dlq", max_retries=2):
+        await publish_raw(infra.kafka, probe_topic, [poison, *healthy])
         for event in healthy:
             await eventually(lambda event=event: effect_count(probe_db, event.event_id))
-        parked = await read_all(infra.kafka_bootstrap, dlq(probe_topic), expect=1)
+        parked = await read_all(infra.kafka, dlq(probe_topic), expect=1)
         # one more message after the poison one is still applied
         after = probe_event(model, key="creator-poison")
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [after])
+        await publish_raw(infra.kafka, probe_topic, [after])
         await eventually(lambda: effect_count(probe_db, after.event_id))
 
     assert len(parked) == 1
@@ -161,9 +161,9 @@ async def test_poison_message_goes_to_dlq_while_other_keys_keep_flowing(infra, p
 async def test_permanent_error_is_dead_lettered_without_retries(infra, probe_db, probe_topic) -> None:
     model = probe_model(probe_topic)
     refused = probe_event(model, key="creator-x", behaviour="permanent")
-    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-permanent", max_retries=5):
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [refused])
-        parked = await read_all(infra.kafka_bootstrap, dlq(probe_topic), expect=1)
+    async with ProbeConsumer(probe_db, infra.kafka, probe_topic, "g-permanent", max_retries=5):
+        await publish_raw(infra.kafka, probe_topic, [refused])
+        parked = await read_all(infra.kafka, dlq(probe_topic), expect=1)
     headers = {k: v.decode() for k, v in parked[0].headers}
     assert (headers["x-error-type"], headers["x-attempts"]) == ("PermanentError", "1")
 
@@ -171,20 +171,20 @@ async def test_permanent_error_is_dead_lettered_without_retries(infra, probe_db,
 async def test_message_that_is_not_a_valid_event_is_dead_lettered(infra, probe_db, probe_topic) -> None:
     model = probe_model(probe_topic)
     fine = probe_event(model, key="creator-y")
-    producer = make_producer(infra.kafka_bootstrap, client_id="probe-test")
+    producer = make_producer(infra.kafka, client_id="probe-test")
     await producer.start()
     await producer.send_and_wait(probe_topic, b'{"not": "an event"', key=b"creator-y")
     await producer.stop()
-    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-malformed"):
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [fine])
+    async with ProbeConsumer(probe_db, infra.kafka, probe_topic, "g-malformed"):
+        await publish_raw(infra.kafka, probe_topic, [fine])
         await eventually(lambda: effect_count(probe_db, fine.event_id))
-        parked = await read_all(infra.kafka_bootstrap, dlq(probe_topic), expect=1)
+        parked = await read_all(infra.kafka, dlq(probe_topic), expect=1)
     assert parked[0].value == b'{"not": "an event"'
     assert dict(parked[0].headers)["x-error-type"] == b"ValidationError"
 
 
-async def committed_offset(bootstrap: str, group: str, topic: str, partition: int) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def committed_offset(kafka: KafkaAccess, group: str, topic: str, partition: int) -> int:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -205,7 +205,7 @@ def start_probe_process(infra, probe_db, topic: str, group: str, crash_on: uuid.
 async def test_consumer_crash_after_db_commit_rereads_and_changes_nothing(infra, probe_db, probe_topic) -> None:
     model = probe_model(probe_topic)
     event = probe_event(model, key="creator-crash")
-    producer = make_producer(infra.kafka_bootstrap, client_id="probe-test")
+    producer = make_producer(infra.kafka, client_id="probe-test")
     await producer.start()
     sent = await producer.send_and_wait(probe_topic, encode(event), key=event.key())
     await producer.stop()
@@ -215,13 +215,13 @@ async def test_consumer_crash_after_db_commit_rereads_and_changes_nothing(infra,
     assert exit_code == 17, "the consumer should die right after its database commit"
     assert await effect_count(probe_db, event.event_id) == 1
     # The offset of the applied message was never committed...
-    assert await committed_offset(infra.kafka_bootstrap, "g-crash", probe_topic, sent.partition) <= sent.offset
+    assert await committed_offset(infra.kafka, "g-crash", probe_topic, sent.partition) <= sent.offset
 
     restarted = start_probe_process(infra, probe_db, probe_topic, "g-crash", crash_on=None)
     try:
         # ...so the restarted consumer reads it again and commits past it,
         async def moved_past() -> bool:
-            offset = await committed_offset(infra.kafka_bootstrap, "g-crash", probe_topic, sent.partition)
+            offset = await committed_offset(infra.kafka, "g-crash", probe_topic, sent.partition)
             return offset > sent.offset
 
         await eventually(moved_past, timeout=60)
@@ -242,7 +242,7 @@ async def test_relay_crash_after_publish_republishes_and_consumers_apply_once(in
         if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
             raise RuntimeError("relay dies between publish and mark-sent")
 
-    producer = make_producer(infra.kafka_bootstrap, client_id="probe-relay")
+    producer = make_producer(infra.kafka, client_id="probe-relay")
     await producer.start()
     relay = OutboxRelay(probe_db, producer)
     try:
@@ -257,12 +257,12 @@ async def test_relay_crash_after_publish_republishes_and_consumers_apply_once(in
     finally:
         await producer.stop()
 
-    copies = await read_all(infra.kafka_bootstrap, probe_topic, expect=2)
+    copies = await read_all(infra.kafka, probe_topic, expect=2)
     assert [r.value for r in copies] == [encode(event)] * 2
-    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-relay"):
+    async with ProbeConsumer(probe_db, infra.kafka, probe_topic, "g-relay"):
         await eventually(lambda: effect_count(probe_db, event.event_id))
         marker = probe_event(model, key="creator-relay")
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [marker])
+        await publish_raw(infra.kafka, probe_topic, [marker])
         await eventually(lambda: effect_count(probe_db, marker.event_id))
     assert await effect_count(probe_db, event.event_id) == 1
 
@@ -273,7 +273,7 @@ async def test_rolled_back_change_publishes_nothing(infra, probe_db, probe_topic
         async with probe_db.transaction() as session:
             await outbox.add(session, event)
             raise RuntimeError("the state change fails")
-    producer = make_producer(infra.kafka_bootstrap, client_id="probe-relay")
+    producer = make_producer(infra.kafka, client_id="probe-relay")
     await producer.start()
     try:
         assert await OutboxRelay(probe_db, producer).publish_pending() == 0
@@ -285,8 +285,8 @@ async def test_event_read_before_its_prerequisite_waits_parked_then_applies(infr
     model = probe_model(probe_topic)
     first = probe_event(model, key="creator-first")
     early = probe_event(model, key="creator-early", waits_for="creator-first")
-    async with ProbeConsumer(probe_db, infra.kafka_bootstrap, probe_topic, "g-parking"):
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [early])
+    async with ProbeConsumer(probe_db, infra.kafka, probe_topic, "g-parking"):
+        await publish_raw(infra.kafka, probe_topic, [early])
 
         async def parked() -> bool:
             async with probe_db.transaction() as session:
@@ -295,7 +295,7 @@ async def test_event_read_before_its_prerequisite_waits_parked_then_applies(infr
 
         await eventually(parked)
         assert await effect_count(probe_db, early.event_id) == 0
-        await publish_raw(infra.kafka_bootstrap, probe_topic, [first])
+        await publish_raw(infra.kafka, probe_topic, [first])
         await eventually(lambda: effect_count(probe_db, early.event_id))
     assert await effect_count(probe_db, first.event_id) == 1
     assert not await parked()

@@ -21,6 +21,8 @@ PRODUCTION_GATEWAY = {
     "jwt_secret": STRONG,
     "stripe_webhook_secret": STRONG,
     "stripe_connect_webhook_secret": STRONG,
+    "kafka_username": "gateway",
+    "kafka_password": STRONG,
 }
 
 
@@ -54,6 +56,13 @@ def test_production_settings_with_real_secrets_load():
 def test_production_refuses_a_public_jwt_secret_naming_the_variable():
     with pytest.raises(ValidationError, match="CALLASTAR_JWT_SECRET is a public development value"):
         GatewaySettings(**{**PRODUCTION_GATEWAY, "jwt_secret": DEV_SECRETS["CALLASTAR_JWT_SECRET"]})
+
+
+def test_production_refuses_an_unauthenticated_kafka():
+    with pytest.raises(ValidationError, match="CALLASTAR_KAFKA_SECURITY_PROTOCOL=PLAINTEXT would leave Kafka"):
+        GatewaySettings(**{**PRODUCTION_GATEWAY, "kafka_security_protocol": "PLAINTEXT"})
+    with pytest.raises(ValidationError, match="CALLASTAR_KAFKA_USERNAME is missing"):
+        GatewaySettings(**{**PRODUCTION_GATEWAY, "kafka_username": ""})
 
 
 def test_a_deployment_that_does_not_say_its_environment_is_production(monkeypatch):

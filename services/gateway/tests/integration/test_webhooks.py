@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from common.kafka import KafkaAccess
 from contracts.events.stripe import StripeEventReceived
 from gateway.settings import Settings
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
@@ -41,10 +42,16 @@ class TopicTail:
         raise AssertionError(f"no matching message on {TOPIC} within {timeout}s ({len(seen)} seen)")
 
 
+def on_kafka(kafka: KafkaAccess) -> dict[str, str]:
+    """Gateway settings that reach the test stack's broker as `kafka`'s principal."""
+    return {"kafka_bootstrap_servers": kafka.bootstrap_servers, "kafka_username": kafka.username,
+            "kafka_password": kafka.password}
+
+
 @contextlib.asynccontextmanager
-async def tail(bootstrap: str) -> AsyncIterator[TopicTail]:
+async def tail(kafka: KafkaAccess) -> AsyncIterator[TopicTail]:
     # No group: the consumer is given every partition of the topic, no offsets committed.
-    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(TOPIC, **kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         deadline = time.monotonic() + 10
@@ -76,10 +83,10 @@ async def post_event(client: httpx.AsyncClient, path: str, event: dict, secret: 
 
 
 async def test_signed_event_is_on_the_topic_before_the_200(infra, gateway_settings: Settings):
-    settings = gateway_settings.model_copy(update={"kafka_bootstrap_servers": infra.kafka_bootstrap})
+    settings = gateway_settings.model_copy(update=on_kafka(infra.kafka))
     event = stripe_event("payment_intent.succeeded",
                          {"id": f"pi_{time.time_ns()}", "object": "payment_intent"})
-    async with tail(infra.kafka_bootstrap) as topic, serving(settings) as gateway:
+    async with tail(infra.kafka) as topic, serving(settings) as gateway:
         await wait_ready(gateway)
         response = await post_event(gateway, "/webhooks/stripe", event, settings.stripe_webhook_secret)
         assert response.status_code == 200, response.text
@@ -94,10 +101,10 @@ async def test_signed_event_is_on_the_topic_before_the_200(infra, gateway_settin
 
 
 async def test_connect_event_keeps_its_account(infra, gateway_settings: Settings):
-    settings = gateway_settings.model_copy(update={"kafka_bootstrap_servers": infra.kafka_bootstrap})
+    settings = gateway_settings.model_copy(update=on_kafka(infra.kafka))
     event = stripe_event("payout.paid", {"id": f"po_{time.time_ns()}", "object": "payout"},
                          account="acct_1TestCreator")
-    async with tail(infra.kafka_bootstrap) as topic, serving(settings) as gateway:
+    async with tail(infra.kafka) as topic, serving(settings) as gateway:
         await wait_ready(gateway)
         # The platform secret does not open the Connect endpoint.
         wrong = await post_event(gateway, "/webhooks/stripe/connect", event, settings.stripe_webhook_secret)
@@ -113,10 +120,10 @@ async def test_connect_event_keeps_its_account(infra, gateway_settings: Settings
 
 
 async def test_badly_signed_event_is_400_and_not_published(infra, gateway_settings: Settings):
-    settings = gateway_settings.model_copy(update={"kafka_bootstrap_servers": infra.kafka_bootstrap})
+    settings = gateway_settings.model_copy(update=on_kafka(infra.kafka))
     forged = stripe_event("charge.refunded", {"id": f"ch_{time.time_ns()}", "object": "charge"})
     marker = stripe_event("charge.succeeded", {"id": f"ch_{time.time_ns()}", "object": "charge"})
-    async with tail(infra.kafka_bootstrap) as topic, serving(settings) as gateway:
+    async with tail(infra.kafka) as topic, serving(settings) as gateway:
         await wait_ready(gateway)
         response = await post_event(gateway, "/webhooks/stripe", forged, "whsec_attacker")
         assert response.status_code == 400
@@ -132,7 +139,7 @@ async def test_badly_signed_event_is_400_and_not_published(infra, gateway_settin
 
 
 async def test_signed_body_that_is_not_a_stripe_event_is_400(infra, gateway_settings: Settings):
-    settings = gateway_settings.model_copy(update={"kafka_bootstrap_servers": infra.kafka_bootstrap})
+    settings = gateway_settings.model_copy(update=on_kafka(infra.kafka))
     async with serving(settings) as gateway:
         for raw in (b"{not json", b'{"id": "evt_1", "type": "x"}'):
             response = await gateway.post("/webhooks/stripe", content=raw, headers={
@@ -154,7 +161,8 @@ async def test_kafka_down_is_503_and_the_gateway_connects_once_kafka_is_back(
     # The gateway bootstraps through a port where nothing listens yet; later a
     # forwarder to the real broker opens there (the broker then advertises itself).
     port = closed_port()
-    settings = gateway_settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{port}"})
+    settings = gateway_settings.model_copy(
+        update={**on_kafka(infra.kafka), "kafka_bootstrap_servers": f"127.0.0.1:{port}"})
     kafka_host, kafka_port = infra.kafka_bootstrap.split(",")[0].rsplit(":", 1)
     event = stripe_event("payment_intent.succeeded", {"id": f"pi_{time.time_ns()}"})
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
 from common.db import Database
+from common.kafka import KafkaAccess
 from contracts.events.notifications import NotificationCreated
 from contracts.events.disputes import DisputeClosed, DisputeClosedData
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
@@ -87,9 +88,9 @@ async def seed(db: Database, user_id: str, count: int) -> None:
             await models.add_notifications(session, uuid.uuid4(), [draft(user_id)])
 
 
-async def announced(bootstrap: str, cause: uuid.UUID, timeout: float = 20.0) -> list[NotificationCreated]:
+async def announced(kafka: KafkaAccess, cause: uuid.UUID, timeout: float = 20.0) -> list[NotificationCreated]:
     consumer = AIOKafkaConsumer(
-        NotificationCreated.TOPIC, bootstrap_servers=bootstrap,
+        NotificationCreated.TOPIC, **kafka.client_options(),
         auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
     )
     await consumer.start()
@@ -124,7 +125,7 @@ async def test_payment_succeeded_notifies_the_creator_and_announces_it(client, p
     assert item["read_at"] is None
     assert listed["next_cursor"] is None
 
-    [created] = await announced(infra.kafka_bootstrap, event.event_id)
+    [created] = await announced(infra.kafka, event.event_id)
     assert created.creator_id == creator
     assert created.correlation_id == event.correlation_id
     assert created.data.notification_id == item["id"]

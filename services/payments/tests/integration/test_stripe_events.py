@@ -48,7 +48,7 @@ def intent_object(intent_id: str, **fields) -> dict:
 
 @pytest.fixture(scope="session")
 async def producer(infra):
-    producer = make_producer(infra.kafka_bootstrap, client_id="payments-tests")
+    producer = make_producer(infra.kafka, client_id="payments-tests")
     await producer.start()
     yield producer
     await producer.stop()
@@ -194,7 +194,7 @@ async def test_an_intent_naming_a_payment_we_do_not_have_goes_to_the_dead_letter
 
     await deliver(orphan)
 
-    consumer = AIOKafkaConsumer(dlq(STRIPE_EVENT_RECEIVED), bootstrap_servers=infra.kafka_bootstrap,
+    consumer = AIOKafkaConsumer(dlq(STRIPE_EVENT_RECEIVED), **infra.kafka.client_options(),
                                 auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
