@@ -163,7 +163,9 @@ async def void_payout(
         payout.stripe_claimed_at = now  # no approve starts the Stripe steps while we reverse
     try:
         transfer_id = payout.stripe_transfer_id or await gateway.find_transfer(payout.id)
-        reversal_id = await gateway.reverse_transfer(payout_id=payout.id, transfer_id=transfer_id) if transfer_id else None
+        reversal_id = None  # no transfer was ever made: nothing to take back
+        if transfer_id is not None:
+            reversal_id = await gateway.reverse_transfer(payout_id=payout.id, transfer_id=transfer_id)
     except StripeCallFailed as error:
         log.warning("voiding payout %s: stripe refused the reversal: %s (%s)", payout.id, error, error.code)
         await _record_stripe_error(db, payout.id, error)

@@ -111,7 +111,9 @@ async def _account_updated(session: AsyncSession, account_id: str | None, accoun
     stored.stripe_event_created = created
 
 
-async def _stripe_payout(session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived) -> Payout | None:
+async def _stripe_payout(
+    session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived
+) -> Payout | None:
     """Our payout for a Stripe payout, locked; None for a payout that is not ours."""
     payout = await models.get_payout_by_stripe_id_for_update(session, stripe_payout.get("id", ""))
     if payout is not None:
@@ -138,7 +140,9 @@ async def _stripe_payout(session: AsyncSession, stripe_payout: dict[str, Any], e
     return payout
 
 
-async def _adopt(session: AsyncSession, payout: Payout, stripe_payout: dict[str, Any], event: StripeEventReceived) -> None:
+async def _adopt(
+    session: AsyncSession, payout: Payout, stripe_payout: dict[str, Any], event: StripeEventReceived
+) -> None:
     """Take the id of the Stripe payout our dead approver made (Stripe's signed
     event names our payout in its metadata): PROCESSING, as the approver would have."""
     account, amount = event.data.account, stripe_payout.get("amount")
