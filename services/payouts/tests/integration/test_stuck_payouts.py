@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
@@ -80,8 +81,9 @@ async def _reserved(payouts: Payouts, gross: int = 20_000, debt: int = 0) -> tup
     return creator, account, payout["payout_id"]
 
 
-async def test_a_payout_paid_read_before_its_id_was_stored_waits_parked_and_the_dead_approvers_payout_is_adopted(
-    payouts: Payouts, db
+@pytest.mark.parametrize(("event_type", "final"), [("payout.paid", "PAID"), ("payout.failed", "FAILED")])
+async def test_a_payout_event_read_before_its_id_was_stored_waits_parked_and_the_dead_approvers_payout_is_adopted(
+    payouts: Payouts, db, stripe_http: RecordingStripeHttp, event_type: str, final: str
 ) -> None:
     creator, account, payout_id = await _reserved(payouts)
     with approver_dies_storing(payouts.client, "stripe_payout_id") as died:
@@ -90,27 +92,31 @@ async def test_a_payout_paid_read_before_its_id_was_stored_waits_parked_and_the_
     stuck = await payouts.get(payout_id)
     assert (stuck["status"], stuck["stripe_payout_id"]) == ("APPROVED", None) and stuck["stripe_transfer_id"]
 
-    # Stripe made the payout the approver never stored, and pays it out.
+    # Stripe made the payout the approver never stored, and settles it.
     stripe_payout_id = new_id("po")
-    paid = stripe_event("payout.paid", {"id": stripe_payout_id, "object": "payout", "status": "paid",
-                                        "amount": 20_000, "metadata": {"payout_id": payout_id}}, account=account)
-    await payouts.publish(paid)
-    await eventually(lambda: parked(db, paid.event_id), "payout.paid parked while the approver may be at work")
+    settled = stripe_event(event_type, {"id": stripe_payout_id, "object": "payout", "status": final.lower(),
+                                        "amount": 20_000, "failure_code": "account_closed" if final == "FAILED" else None,
+                                        "metadata": {"payout_id": payout_id}}, account=account)
+    await payouts.publish(settled)
+    await eventually(lambda: parked(db, settled.event_id), f"{event_type} parked while the approver may be at work")
     assert (await payouts.get(payout_id))["status"] == "APPROVED"
 
     # The approver never comes back: once its claim is stale, the parked event's
     # next try takes Stripe's payout id and applies.
     await claim_goes_stale(db, payout_id)
-    done = await payouts.wait_for(payout_id, lambda p: p["status"] == "PAID", "paid")
+    done = await payouts.wait_for(payout_id, lambda p: p["status"] == final, final)
     assert done["stripe_payout_id"] == stripe_payout_id
-    assert not await parked(db, paid.event_id)
+    assert not await parked(db, settled.event_id)
     trail = [(row["old_state"], row["new_state"], row["actor_role"], row["reason"])
              for row in await audit_trail(payouts, payout_id)]
-    assert trail == [(None, "REQUESTED", "creator", None), ("REQUESTED", "APPROVED", "admin", None),
-                     ("APPROVED", "PROCESSING", "system", "recovered_from_stripe_event"),
-                     ("PROCESSING", "PAID", "stripe", None)]
-    assert [topic for topic, _ in await payouts.events(creator)] == [
-        "payout.requested", "payout.approved", "payout.processing", "payout.paid"]
+    assert trail[:3] == [(None, "REQUESTED", "creator", None), ("REQUESTED", "APPROVED", "admin", None),
+                         ("APPROVED", "PROCESSING", "system", "recovered_from_stripe_event")]
+    assert trail[3][:3] == ("PROCESSING", final, "stripe")
+    events = await payouts.events(creator)
+    assert [topic for topic, _ in events] == ["payout.requested", "payout.approved", "payout.processing", event_type]
+    if final == "FAILED":  # the bank refused: the transfer comes back to the platform, the ledger releases
+        assert events[-1][1]["was_paid"] is False
+        assert stripe_http.with_key(f"reversal:{payout_id}:{stuck['stripe_transfer_id']}")
 
 
 async def test_an_approval_that_died_between_transfer_and_payout_is_resumed_once_stale_with_a_lookup_first(
@@ -135,7 +141,8 @@ async def test_an_approval_that_died_between_transfer_and_payout_is_resumed_once
 
     resumed = await payouts.get(payout_id)
     assert resumed["status"] == "PROCESSING" and resumed["stripe_transfer_id"] and resumed["stripe_payout_id"]
-    transfers = [r for r in stripe_http.requests if urlpath(r.url) == "/v1/transfers"]
+    transfers = [r for r in stripe_http.requests if urlpath(r.url) == "/v1/transfers"
+                 and (payout_id in r.url or r.headers.get("Idempotency-Key") == f"transfer:{payout_id}")]
     # The transfer the dead approver made is looked for first (the key it used may have
     # expired); stripe-mock knows none, so it is created again with the same key.
     assert [r.method.lower() for r in transfers] == ["get", "post"]
