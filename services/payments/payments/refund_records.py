@@ -47,6 +47,32 @@ async def apply_stripe_refund(session: AsyncSession, obj: dict[str, Any], *, cau
     return refund
 
 
+async def apply_answer(session: AsyncSession, refund_id: uuid.UUID, answer: dict[str, Any]) -> Refund:
+    """Stripe's answer to our create call for `refund_id`, applied as a webhook
+    would be. Attached by our id first: real Stripe echoes the refund id in the
+    metadata, stripe-mock does not."""
+    stored = await models.get_refund(session, refund_id)
+    assert stored is not None
+    if stored.stripe_refund_id is None:
+        stored.stripe_refund_id = answer["id"]
+    await session.flush()
+    applied = await apply_stripe_refund(session, answer, cause=None)
+    assert applied is not None and applied.id == refund_id
+    return applied
+
+
+async def fail_unmade_refund(session: AsyncSession, refund_id: uuid.UUID, reason: str) -> Refund:
+    """A refund Stripe never made (and will not: refused, or given up on) is
+    FAILED and announced, so admins hear of it and its amount is refundable again."""
+    refund = await models.get_refund(session, refund_id)
+    assert refund is not None
+    payment = await models.get_payment_for_update(session, refund.payment_id)
+    refund = await models.get_refund(session, refund_id, for_update=True)
+    if refund.stripe_refund_id is None:  # a webhook may have settled it meanwhile
+        await _move(session, payment, refund, RefundStatus.FAILED, {"failure_reason": reason}, cause=None)
+    return refund
+
+
 async def _find(session: AsyncSession, obj: dict[str, Any], *, for_update: bool = False) -> Refund | None:
     """By Stripe refund id, else by the refund_id our API put in the metadata."""
     refund = await models.get_refund_by_stripe_id(session, obj["id"], for_update=for_update)

@@ -1,7 +1,11 @@
 """Refunds' pure rules: what may be refunded, and how a refund moves through
 Stripe's statuses. No I/O here; the clawback itself is `payments.clawback`."""
 
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from payments.domain import PaymentError, PaymentStatus
 
@@ -94,3 +98,19 @@ def check_refund(
     if amount_minor > refundable_minor:
         raise InvalidRefund(f"at most {refundable_minor} minor units of {payment_currency} are left to refund")
     return amount_minor
+
+
+def refund_made_for(stripe_refunds: Iterable[Mapping[str, Any]], refund_id: uuid.UUID) -> Mapping[str, Any] | None:
+    """The Stripe Refund our API created for `refund_id` (its metadata names it),
+    among a charge's refunds; None if Stripe never made it. Stripe cannot be
+    asked by idempotency key, so this is how a lost answer is found again."""
+    for stripe_refund in stripe_refunds:
+        if (stripe_refund.get("metadata") or {}).get("refund_id") == str(refund_id):
+            return stripe_refund
+    return None
+
+
+def gives_up(created_at: datetime, now: datetime, give_up_after: timedelta) -> bool:
+    """A refund Stripe never made is retried until this deadline, then failed
+    (the amount is refundable again and admins are told)."""
+    return now - created_at >= give_up_after

@@ -2,21 +2,22 @@
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.db import Database
 from common.http import require_role
-from common.service import DatabaseDep, IdentityDep
-from payments import models, refunds
+from common.service import DatabaseDep, IdentityDep, RuntimeDep
+from payments import models, refunds, refunds_reconciler
 from payments.api import StripeGatewayDep
 from payments.models import Refund
-from payments.refund_records import apply_stripe_refund
+from payments.refund_records import apply_answer
 from payments.refunds import RefundStatus
 from payments.stripe_gateway import StripeCallFailed
 
@@ -100,15 +101,7 @@ async def create_refund(
         raise RefundNotStarted(await _record_refusal(db, refund.id, error), error) from error
 
     async with db.transaction() as session:
-        # Stripe's answer carries our refund id in its metadata (real Stripe; stripe-mock
-        # echoes none), so attach it by our id before applying it.
-        stored = await models.get_refund(session, refund.id)
-        assert stored is not None
-        if stored.stripe_refund_id is None:
-            stored.stripe_refund_id = answer["id"]
-        await session.flush()
-        applied = await apply_stripe_refund(session, answer, cause=None)
-        assert applied is not None and applied.id == refund.id
+        applied = await apply_answer(session, refund.id, answer)
         await session.flush()
         await session.refresh(applied)  # the timestamps the database set
     return Response(refund_view(applied), status_code=202)
@@ -127,7 +120,8 @@ async def list_refunds(payment_id: FromPath[uuid.UUID], db: DatabaseDep, who: Id
 async def _record_refusal(db: Database, refund_id: uuid.UUID, error: StripeCallFailed) -> Refund:
     """A definitive refusal fails the refund (no money moved, nobody was told of
     it: no event). A retryable failure leaves it PENDING: Stripe may have made
-    it, and its webhook (matched by the refund id in the metadata) settles it."""
+    it, and its webhook (matched by the refund id in the metadata) or the
+    reconciler (payments.refunds_reconciler) settles it."""
     async with db.transaction() as session:
         refund = await models.get_refund(session, refund_id, for_update=True)
         assert refund is not None
@@ -137,6 +131,26 @@ async def _record_refusal(db: Database, refund_id: uuid.UUID, error: StripeCallF
         await session.flush()
         await session.refresh(refund)
     return refund
+
+
+@get("/admin/refunds/stuck")
+async def list_stuck_refunds(
+    db: DatabaseDep, who: IdentityDep, runtime: RuntimeDep, limit: FromQuery[int] = 100
+) -> dict[str, Any]:
+    """Refunds PENDING without a Stripe id for longer than an API call lasts,
+    oldest first, with when the reconciler gives up on each."""
+    require_role(who, "admin")
+    bounds = refunds_reconciler.Bounds.of(runtime.settings)
+    now = datetime.now(UTC)
+    stuck = await refunds_reconciler.stuck_refunds(db, now - bounds.stuck_after, min(max(limit, 1), 500))
+    return {
+        "items": [
+            {**refund_view(refund), "creator_id": creator_id, "payment_intent_id": intent_id,
+             "stuck_for_seconds": int((now - refund.created_at).total_seconds()),
+             "give_up_at": (refund.created_at + bounds.give_up_after).isoformat()}
+            for refund, intent_id, creator_id in stuck
+        ]
+    }
 
 
 def refund_view(refund: Refund) -> dict[str, Any]:
@@ -174,7 +188,7 @@ def _not_started(request: Request, error: RefundNotStarted) -> Response[dict[str
     return problem.to_response(request)
 
 
-route_handlers = [create_refund, list_refunds]
+route_handlers = [create_refund, list_refunds, list_stuck_refunds]
 
 exception_handlers = {
     refunds.PaymentNotRefundable: _problem(409, "Payment not refundable"),

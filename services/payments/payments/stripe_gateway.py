@@ -122,6 +122,15 @@ class StripeGateway:
             raise StripeCallFailed(error) from error
         return refund.to_dict()
 
+    async def list_refunds(self, payment_intent_id: str) -> list[dict[str, Any]]:
+        """The refunds of the PaymentIntent's charge, newest first (a read: no
+        idempotency key); one page of 100 is enough for the refunds of one payment."""
+        try:
+            page = await self._client.v1.refunds.list_async({"payment_intent": payment_intent_id, "limit": 100})
+        except stripe.StripeError as error:
+            raise StripeCallFailed(error) from error
+        return [refund.to_dict() for refund in page.data]
+
     async def retrieve_charge_with_balance_transaction(self, charge_id: str) -> dict[str, Any]:
         """The Charge with its balance transaction expanded (a read: no idempotency key)."""
         try:

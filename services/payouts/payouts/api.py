@@ -240,6 +240,18 @@ async def reject_payout(
     return payout_view(payout, admin=True)
 
 
+@post("/admin/payouts/{payout_id:uuid}/void", status_code=200)
+async def void_payout(
+    payout_id: FromPath[uuid.UUID], data: JSONBody[RejectBody], db: DatabaseDep, who: IdentityDep,
+    stripe_gateway: StripeGatewayDep,
+) -> dict[str, Any]:
+    """An APPROVED payout Stripe will not pay out (body: reason, required): the
+    transfer is reversed and the payout FAILS, releasing the creator's funds."""
+    require_role(who, "admin")
+    payout = await approval.void_payout(db, stripe_gateway, payout_id, who, data.reason)
+    return payout_view(payout, admin=True)
+
+
 @get("/admin/payouts/{payout_id:uuid}/audit")
 async def get_payout_audit(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: IdentityDep) -> dict[str, Any]:
     require_role(who, "admin")
@@ -271,7 +283,7 @@ def _payout_error(request: Request, error: domain.PayoutError) -> Response[dict[
 def _stripe_failed(request: Request, error: StripeCallFailed) -> Response[dict[str, Any]]:
     problem = ProblemDetailsException(
         status_code=502, title="Stripe call failed",
-        detail=f"{error}; the payout stays APPROVED and approving it again retries",
+        detail=f"{error}; the payout stays APPROVED: approving it again retries, voiding it gives the funds back",
         extra={"reason": "stripe_error", "code": error.code},
     )
     return problem.to_response(request)
@@ -279,7 +291,7 @@ def _stripe_failed(request: Request, error: StripeCallFailed) -> Response[dict[s
 
 route_handlers = [
     get_balances, create_payout_account, get_payout_account, request_payout, cancel_payout, list_own_payouts,
-    get_payout, approve_payout, reject_payout, get_payout_audit,
+    get_payout, approve_payout, reject_payout, void_payout, get_payout_audit,
 ]
 
 exception_handlers = {domain.PayoutError: _payout_error, StripeCallFailed: _stripe_failed}

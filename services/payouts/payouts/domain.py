@@ -70,6 +70,7 @@ class Trigger(StrEnum):
     STRIPE_SUBMITTED = "stripe_submitted"  # our Transfer and Payout were created at Stripe
     STRIPE_PAID = "stripe_paid"  # Connect webhook payout.paid
     STRIPE_FAILED = "stripe_failed"  # Connect webhook payout.failed
+    VOID = "void"  # admin: the Stripe payout cannot be made; reverse the transfer, release the funds
 
 
 class PayoutError(Exception):
@@ -149,6 +150,10 @@ class NotCancelable(TransitionRefused):
     reason = "not_cancelable"
 
 
+class NotVoidable(TransitionRefused):
+    reason = "not_voidable"
+
+
 @dataclass(frozen=True)
 class Move:
     to: Stage
@@ -188,6 +193,7 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
     (S.REQUESTED, T.STRIPE_SUBMITTED): _STALE,
     (S.REQUESTED, T.STRIPE_PAID): _STALE,
     (S.REQUESTED, T.STRIPE_FAILED): _STALE,
+    (S.REQUESTED, T.VOID): Refuse(AwaitingFunds),
     # Funds reserved: the admin decides, or the creator withdraws.
     (S.RESERVED, T.APPROVE): Move(S.APPROVED),
     (S.RESERVED, T.REJECT): Move(S.REJECTED),
@@ -199,7 +205,10 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
     (S.RESERVED, T.STRIPE_SUBMITTED): _STALE,
     (S.RESERVED, T.STRIPE_PAID): _STALE,
     (S.RESERVED, T.STRIPE_FAILED): _STALE,
-    # Approved: Stripe steps under way, or stopped by a Stripe error.
+    (S.RESERVED, T.VOID): Refuse(NotVoidable),
+    # Approved: Stripe steps under way, or stopped by a Stripe error. An admin
+    # voids one Stripe will never pay out (e.g. no bank account): FAILED, so the
+    # ledger releases the reservation as for any failure before payment.
     (S.APPROVED, T.APPROVE): Resume(),
     (S.APPROVED, T.REJECT): Refuse(NotRejectable),
     (S.APPROVED, T.CANCEL): Refuse(NotCancelable),
@@ -210,6 +219,7 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
     (S.APPROVED, T.STRIPE_SUBMITTED): Move(S.PROCESSING),
     (S.APPROVED, T.STRIPE_PAID): _STALE,
     (S.APPROVED, T.STRIPE_FAILED): _STALE,
+    (S.APPROVED, T.VOID): Move(S.FAILED),
     # Processing: Stripe decides.
     (S.PROCESSING, T.APPROVE): Refuse(NotApprovable),
     (S.PROCESSING, T.REJECT): Refuse(NotRejectable),
@@ -221,6 +231,7 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
     (S.PROCESSING, T.STRIPE_SUBMITTED): _DUP,
     (S.PROCESSING, T.STRIPE_PAID): Move(S.PAID),
     (S.PROCESSING, T.STRIPE_FAILED): Move(S.FAILED),
+    (S.PROCESSING, T.VOID): Refuse(NotVoidable),
     # Paid is not final at Stripe: a payout.failed may follow days later.
     (S.PAID, T.APPROVE): Refuse(NotApprovable),
     (S.PAID, T.REJECT): Refuse(NotRejectable),
@@ -232,6 +243,7 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
     (S.PAID, T.STRIPE_SUBMITTED): _STALE,
     (S.PAID, T.STRIPE_PAID): _DUP,
     (S.PAID, T.STRIPE_FAILED): Move(S.FAILED),
+    (S.PAID, T.VOID): Refuse(NotVoidable),
     # Final states.
     **{
         (final, trigger): outcome
@@ -249,6 +261,7 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
             # payout.paid after payout.failed is stale; a second failed is a duplicate.
             (T.STRIPE_PAID, _STALE),
             (T.STRIPE_FAILED, _DUP if final is S.FAILED else _STALE),
+            (T.VOID, Refuse(NotVoidable)),
         )
     },
 }
@@ -262,6 +275,31 @@ def may_resume(stripe_claimed_at: datetime | None, now: datetime) -> bool:
     """A resume is allowed when no Stripe attempt is in flight: the last one
     failed (claim cleared) or its process died long ago."""
     return stripe_claimed_at is None or now - stripe_claimed_at > STALE_STRIPE_CLAIM
+
+
+def stalled(stripe_claimed_at: datetime | None, now: datetime) -> bool:
+    """Claimed for the Stripe steps long ago and never finished: its approver died.
+    (No claim means the steps stopped on a Stripe error: an admin approves again or voids.)"""
+    return stripe_claimed_at is not None and now - stripe_claimed_at > STALE_STRIPE_CLAIM
+
+
+class UnrecordedStripePayout(StrEnum):
+    """What to do with a Connect payout.* event naming one of our payouts whose
+    Stripe payout id we have not stored."""
+
+    WAIT = "wait"  # its approver is between Stripe's answer and its commit: park the event
+    ADOPT = "adopt"  # no approver is at work (it died, or stopped on an error): take Stripe's id
+    UNEXPECTED = "unexpected"  # the payout is past APPROVED or has another Stripe payout: a human looks
+
+
+def unrecorded_stripe_payout(
+    state: State | str, stored_stripe_payout_id: str | None, stripe_claimed_at: datetime | None, now: datetime
+) -> UnrecordedStripePayout:
+    if State(state) is not State.APPROVED or stored_stripe_payout_id is not None:
+        return UnrecordedStripePayout.UNEXPECTED
+    if may_resume(stripe_claimed_at, now):
+        return UnrecordedStripePayout.ADOPT
+    return UnrecordedStripePayout.WAIT
 
 
 def funds_rejection_trigger(reason: str) -> Trigger:

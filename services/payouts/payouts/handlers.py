@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import parking
 from common.consumers import EventHandlers, PermanentError
 from contracts.events.ledger import BalanceChanged
 from contracts.events.payouts import PayoutFundsRejected, PayoutFundsReserved
@@ -110,22 +111,61 @@ async def _account_updated(session: AsyncSession, account_id: str | None, accoun
     stored.stripe_event_created = created
 
 
-async def _stripe_payout(session: AsyncSession, stripe_payout: dict[str, Any]) -> Payout | None:
+async def _stripe_payout(
+    session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived
+) -> Payout | None:
     """Our payout for a Stripe payout, locked; None for a payout that is not ours."""
     payout = await models.get_payout_by_stripe_id_for_update(session, stripe_payout.get("id", ""))
     if payout is not None:
         return payout
     ours = (stripe_payout.get("metadata") or {}).get("payout_id")
-    if ours:
-        # We made it, but its id is not stored yet (the approver is between
-        # Stripe's answer and its commit): fail so the consumer retries.
-        raise RuntimeError(f"stripe payout {stripe_payout.get('id')} of payout {ours} not recorded yet")
-    log.info("stripe payout %s is not one of ours; ignored", stripe_payout.get("id"))
-    return None
+    if not ours:
+        log.info("stripe payout %s is not one of ours; ignored", stripe_payout.get("id"))
+        return None
+    payout = await _payout_for_update(session, ours)
+    action = domain.unrecorded_stripe_payout(payout.state, payout.stripe_payout_id, payout.stripe_claimed_at,
+                                             datetime.now(UTC))
+    if action is domain.UnrecordedStripePayout.WAIT:
+        # The approver is between Stripe's answer and its commit. It is an HTTP
+        # request, not a handler, so the parking sweep (every few seconds)
+        # retries the event; if the approver died, its claim goes stale and the
+        # retry adopts Stripe's id.
+        raise parking.NotReady(waits_for=f"stripe_payout:{payout.id}")
+    if action is domain.UnrecordedStripePayout.UNEXPECTED:
+        raise PermanentError(
+            f"stripe payout {stripe_payout.get('id')} names payout {payout.id}, which is {payout.state} "
+            f"with stripe payout {payout.stripe_payout_id}"
+        )
+    await _adopt(session, payout, stripe_payout, event)
+    return payout
+
+
+async def _adopt(
+    session: AsyncSession, payout: Payout, stripe_payout: dict[str, Any], event: StripeEventReceived
+) -> None:
+    """Take the id of the Stripe payout our dead approver made (Stripe's signed
+    event names our payout in its metadata): PROCESSING, as the approver would have."""
+    account, amount = event.data.account, stripe_payout.get("amount")
+    if account != payout.stripe_account_id or isinstance(amount, int) and amount != payout.net_minor:
+        raise PermanentError(
+            f"stripe payout {stripe_payout.get('id')} ({amount} on {account}) does not match payout {payout.id} "
+            f"({payout.net_minor} on {payout.stripe_account_id})"
+        )
+    outcome = workflow.decide(payout, domain.Trigger.STRIPE_SUBMITTED)
+    assert isinstance(outcome, Move)  # APPROVED, checked by unrecorded_stripe_payout
+    log.warning("payout %s: adopting stripe payout %s its approver never stored", payout.id, stripe_payout["id"])
+    payout.stripe_payout_id = stripe_payout["id"]
+    payout.stripe_error_code = payout.stripe_error_message = None
+    payout.stripe_claimed_at = None
+    await workflow.move(
+        session, payout, outcome, workflow.SYSTEM, reason="recovered_from_stripe_event",
+        metadata={"stripe_account_id": payout.stripe_account_id, "stripe_event_id": event.data.stripe_event_id},
+        cause=event,
+    )
 
 
 async def _stripe_payout_paid(session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived) -> None:
-    payout = await _stripe_payout(session, stripe_payout)
+    payout = await _stripe_payout(session, stripe_payout, event)
     if payout is None:
         return
     outcome = workflow.decide(payout, domain.Trigger.STRIPE_PAID)
@@ -142,7 +182,7 @@ async def _stripe_payout_paid(session: AsyncSession, stripe_payout: dict[str, An
 async def _stripe_payout_failed(
     session: AsyncSession, stripe_payout: dict[str, Any], event: StripeEventReceived, gateway: StripeGateway
 ) -> None:
-    payout = await _stripe_payout(session, stripe_payout)
+    payout = await _stripe_payout(session, stripe_payout, event)
     if payout is None:
         return
     outcome = workflow.decide(payout, domain.Trigger.STRIPE_FAILED)
@@ -151,7 +191,9 @@ async def _stripe_payout_failed(
     # The bank refused: Stripe put the money back on the connected account; the
     # reversal brings it back to the platform. If Stripe fails here the handler
     # fails, nothing is stored, and the retry uses the same idempotency key.
-    assert payout.stripe_transfer_id is not None
+    if payout.stripe_transfer_id is None:  # adopted from a payout whose approver died before storing it
+        payout.stripe_transfer_id = await gateway.find_transfer(payout.id)
+    assert payout.stripe_transfer_id is not None, f"payout {payout.id} was paid out without a transfer"
     payout.stripe_reversal_id = await gateway.reverse_transfer(
         payout_id=payout.id, transfer_id=payout.stripe_transfer_id
     )

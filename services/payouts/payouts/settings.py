@@ -5,7 +5,8 @@ from common.settings import ServiceSettings, secret, shared
 
 
 class Settings(ServiceSettings):
-    """CALLASTAR_PAYOUTS_DATABASE_URL, _HOST, _PORT, _CONNECT_RETURN_URL, _CONNECT_REFRESH_URL;
+    """CALLASTAR_PAYOUTS_DATABASE_URL, _HOST, _PORT, _CONNECT_RETURN_URL, _CONNECT_REFRESH_URL,
+    _RESUME_STALLED_EVERY_SECONDS;
     unprefixed CALLASTAR_PAYOUT_MIN_MINOR, CALLASTAR_STRIPE_API_KEY, CALLASTAR_STRIPE_API_BASE."""
 
     model_config = SettingsConfigDict(env_prefix="CALLASTAR_PAYOUTS_", extra="ignore", populate_by_name=True)
@@ -19,6 +20,10 @@ class Settings(ServiceSettings):
     stripe_api_key: str = secret("CALLASTAR_STRIPE_API_KEY")
     # stripe-mock by default; unset or empty means the real Stripe API.
     stripe_api_base: str | None = shared("CALLASTAR_STRIPE_API_BASE", "http://127.0.0.1:12111")
+
+    # How often APPROVED payouts whose approver died mid-way are looked for and
+    # resumed (seconds; 0 turns the loop off).
+    resume_stalled_every_seconds: float = 60.0
 
     # Where Stripe's hosted onboarding sends the creator back (done) or when the link expired.
     connect_return_url: str = "http://127.0.0.1:8000/console/payouts/account?onboarding=done"

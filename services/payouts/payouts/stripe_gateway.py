@@ -6,6 +6,7 @@ never creates a second object at Stripe.
 """
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,16 @@ def reversal_idempotency_key(payout_id: uuid.UUID, transfer_id: str) -> str:
 
 def transfer_group(payout_id: uuid.UUID) -> str:
     return f"payout_{payout_id}"
+
+
+def transfer_made_for(transfers: Iterable[Mapping[str, Any]], payout_id: uuid.UUID) -> str | None:
+    """The id of the transfer we made for this payout among Stripe's `transfers`
+    (its transfer group or metadata names the payout), or None."""
+    for transfer in transfers:
+        if (transfer.get("transfer_group") == transfer_group(payout_id)
+                or (transfer.get("metadata") or {}).get("payout_id") == str(payout_id)):
+            return transfer["id"]
+    return None
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,18 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise StripeCallFailed(error) from error
         return transfer.id
+
+    async def find_transfer(self, payout_id: uuid.UUID) -> str | None:
+        """The transfer already made for this payout, if any. Asked before creating
+        one: Stripe forgets an idempotency key after 24 h, so a resume later than
+        that would otherwise make a second transfer."""
+        try:
+            page = await self._client.v1.transfers.list_async(
+                {"transfer_group": transfer_group(payout_id), "limit": 100}
+            )
+        except stripe.StripeError as error:
+            raise StripeCallFailed(error) from error
+        return transfer_made_for((t.to_dict() for t in page.data), payout_id)
 
     async def create_payout(
         self, *, payout_id: uuid.UUID, amount_minor: int, currency: str, account_id: str

@@ -30,6 +30,14 @@ async def refund_stats(
     return await _forward(request, "/admin/refunds/stats", who, services)
 
 
+@get("/refunds/stuck", summary="Refunds PENDING without a Stripe id past an API call's time, oldest first, "
+                               "with when the reconciler gives up on each")
+async def list_stuck_refunds(
+    request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
+) -> Response:
+    return await _forward(request, "/admin/refunds/stuck", who, services)
+
+
 @get("/disputes", summary="Disputes: filter, sort, paginate, or export as CSV")
 async def list_disputes(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
@@ -46,7 +54,7 @@ async def dispute_stats(
 
 router = Router(
     "/admin",
-    route_handlers=[list_refunds, refund_stats, list_disputes, dispute_stats],
+    route_handlers=[list_refunds, refund_stats, list_stuck_refunds, list_disputes, dispute_stats],
     guards=[requires("admin")],
     tags=["admin"],
 )

@@ -117,6 +117,20 @@ async def reject_payout(
     )
 
 
+@post("/admin/payouts/{payout_id:str}/void", guards=[requires("admin")], tags=["admin"], status_code=200,
+      summary="Void an approved payout Stripe cannot pay out (body: reason, required): the transfer is "
+              "reversed, the payout fails and the creator's funds are released")
+async def void_payout(
+    payout_id: FromPath[str],
+    data: JSONBody[dict[str, Any]],
+    who: NamedDependency[Identity],
+    services: NamedDependency[Services],
+) -> Response:
+    return await services.payouts.forward(
+        "POST", f"/admin/payouts/{path_segment(payout_id)}/void", who, json=data
+    )
+
+
 @get("/admin/payouts/{payout_id:str}/audit", guards=[requires("admin")], tags=["admin"],
      summary="A payout's audit trail, oldest first, with its hash chain")
 async def get_payout_audit(
@@ -127,6 +141,6 @@ async def get_payout_audit(
 
 # Money leaves (or is set aside to leave) here: the app puts these behind the
 # tighter per-user rate limit.
-sensitive_route_handlers = [request_payout, approve_payout, reject_payout]
+sensitive_route_handlers = [request_payout, approve_payout, reject_payout, void_payout]
 route_handlers = [create_payout_account, get_payout_account, list_own_payouts, get_payout, cancel_payout,
                   list_payouts, payout_stats, get_payout_audit]

@@ -26,6 +26,8 @@ ROUTES = [
     ("admin", "POST", f"/api/admin/payouts/{PAYOUT}/approve", f"/admin/payouts/{PAYOUT}/approve", None),
     ("admin", "POST", f"/api/admin/payouts/{PAYOUT}/reject", f"/admin/payouts/{PAYOUT}/reject",
      {"reason": "bank details look wrong"}),
+    ("admin", "POST", f"/api/admin/payouts/{PAYOUT}/void", f"/admin/payouts/{PAYOUT}/void",
+     {"reason": "no bank account at Stripe"}),
     ("admin", "GET", f"/api/admin/payouts/{PAYOUT}/audit", f"/admin/payouts/{PAYOUT}/audit", None),
 ]
 # A creator's own reads (account, one payout) are open to admins too.

@@ -13,6 +13,7 @@ from .test_api import bearer
 ADMIN_VIEWS = [
     ("/api/admin/refunds", "/admin/refunds"),
     ("/api/admin/refunds/stats", "/admin/refunds/stats"),
+    ("/api/admin/refunds/stuck", "/admin/refunds/stuck"),
     ("/api/admin/disputes", "/admin/disputes"),
     ("/api/admin/disputes/stats", "/admin/disputes/stats"),
 ]

@@ -31,8 +31,10 @@ def stripe_http() -> RecordingStripeHttp:
 async def client(payments_settings, stripe_http):
     """The app with its lifespan running (DB, outbox relay, Kafka consumers). The
     test client runs it on its own event loop in a thread: tests read the
-    database through `db`, never through the app's engine."""
-    app = create_app(payments_settings, stripe_http_client=stripe_http)
+    database through `db`, never through the app's engine. Its stuck-refund
+    reconciler loop is off: tests run `refunds_reconciler.reconcile` themselves."""
+    settings = payments_settings.model_copy(update={"refund_reconcile_every_seconds": 0})
+    app = create_app(settings, stripe_http_client=stripe_http)
     async with AsyncTestClient(app=app) as client:
         yield client
 

@@ -1,4 +1,6 @@
 import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -10,6 +12,8 @@ from payments.refunds import (
     RefundStatus,
     check_refund,
     from_stripe,
+    gives_up,
+    refund_made_for,
     refundable,
     should_transition,
 )
@@ -121,3 +125,20 @@ def test_refundable_never_lets_refunds_pass_the_price(price, data):
     left = refundable(price_minor=price, taken_back_minor=taken, open_refunds_minor=open_)
     assert left == price - taken - open_
     assert taken + open_ + left == price
+
+
+def test_the_refund_made_for_ours_is_found_among_the_charges_refunds_by_its_metadata():
+    ours = uuid.uuid4()
+    dashboard = {"id": "re_dashboard", "metadata": {}}
+    another = {"id": "re_other", "metadata": {"refund_id": str(uuid.uuid4())}}
+    made = {"id": "re_ours", "metadata": {"refund_id": str(ours), "payment_id": str(uuid.uuid4())}}
+    assert refund_made_for([dashboard, another, made], ours) == made
+    assert refund_made_for([dashboard, another, {"id": "re_bare"}], ours) is None
+    assert refund_made_for([], ours) is None
+
+
+def test_a_refund_stripe_never_made_is_given_up_on_at_its_deadline_not_before():
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    deadline = timedelta(hours=24)
+    assert not gives_up(created, created + deadline - timedelta(seconds=1), deadline)
+    assert gives_up(created, created + deadline, deadline)

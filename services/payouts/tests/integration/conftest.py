@@ -29,8 +29,10 @@ def stripe_http() -> RecordingStripeHttp:
 
 @pytest.fixture(scope="module")
 async def client(payouts_settings, stripe_http):
-    """The whole service in-process (consumers, outbox relay, API) on the test stack."""
-    async with AsyncTestClient(create_app(payouts_settings, stripe_http_client=stripe_http)) as client:
+    """The whole service in-process (consumers, outbox relay, API) on the test stack.
+    Its loop resuming stalled payouts is off: tests call `approval.resume_stalled` themselves."""
+    settings = payouts_settings.model_copy(update={"resume_stalled_every_seconds": 0})
+    async with AsyncTestClient(create_app(settings, stripe_http_client=stripe_http)) as client:
         yield client
 
 

@@ -26,34 +26,40 @@ EXPECTED: dict[Stage, dict[Trigger, object]] = {
         T.FUNDS_RESERVED: S.RESERVED, T.FUNDS_RESERVED_ALL_TO_DEBT: S.PAID,
         T.FUNDS_REJECTED: S.REJECTED, T.FUNDS_REJECTED_FOR_DEBT: S.BLOCKED,
         T.STRIPE_SUBMITTED: "ignore", T.STRIPE_PAID: "ignore", T.STRIPE_FAILED: "ignore",
+        T.VOID: domain.AwaitingFunds,
     },
     S.RESERVED: {
         T.APPROVE: S.APPROVED, T.REJECT: S.REJECTED, T.CANCEL: S.CANCELED,
         T.FUNDS_RESERVED: "ignore", T.FUNDS_RESERVED_ALL_TO_DEBT: "ignore",
         T.FUNDS_REJECTED: "ignore", T.FUNDS_REJECTED_FOR_DEBT: "ignore",
         T.STRIPE_SUBMITTED: "ignore", T.STRIPE_PAID: "ignore", T.STRIPE_FAILED: "ignore",
+        T.VOID: domain.NotVoidable,  # not sent to Stripe yet: rejected or canceled instead
     },
     S.APPROVED: {
         T.APPROVE: "resume", T.REJECT: domain.NotRejectable, T.CANCEL: domain.NotCancelable,
         T.FUNDS_RESERVED: "ignore", T.FUNDS_RESERVED_ALL_TO_DEBT: "ignore",
         T.FUNDS_REJECTED: "ignore", T.FUNDS_REJECTED_FOR_DEBT: "ignore",
         T.STRIPE_SUBMITTED: S.PROCESSING, T.STRIPE_PAID: "ignore", T.STRIPE_FAILED: "ignore",
+        T.VOID: S.FAILED,  # the way out of a payout Stripe will not pay out
     },
     S.PROCESSING: {
         T.APPROVE: domain.NotApprovable, T.REJECT: domain.NotRejectable, T.CANCEL: domain.NotCancelable,
         T.FUNDS_RESERVED: "ignore", T.FUNDS_RESERVED_ALL_TO_DEBT: "ignore",
         T.FUNDS_REJECTED: "ignore", T.FUNDS_REJECTED_FOR_DEBT: "ignore",
         T.STRIPE_SUBMITTED: "ignore", T.STRIPE_PAID: S.PAID, T.STRIPE_FAILED: S.FAILED,
+        T.VOID: domain.NotVoidable,
     },
     S.PAID: {
         T.APPROVE: domain.NotApprovable, T.REJECT: domain.NotRejectable, T.CANCEL: domain.NotCancelable,
         T.FUNDS_RESERVED: "ignore", T.FUNDS_RESERVED_ALL_TO_DEBT: "ignore",
         T.FUNDS_REJECTED: "ignore", T.FUNDS_REJECTED_FOR_DEBT: "ignore",
         T.STRIPE_SUBMITTED: "ignore", T.STRIPE_PAID: "ignore", T.STRIPE_FAILED: S.FAILED,
+        T.VOID: domain.NotVoidable,
     },
     **{
         final: {
             T.APPROVE: domain.NotApprovable, T.REJECT: domain.NotRejectable, T.CANCEL: domain.NotCancelable,
+            T.VOID: domain.NotVoidable,
             **{t: "ignore" for t in (T.FUNDS_RESERVED, T.FUNDS_RESERVED_ALL_TO_DEBT, T.FUNDS_REJECTED,
                                      T.FUNDS_REJECTED_FOR_DEBT, T.STRIPE_SUBMITTED, T.STRIPE_PAID, T.STRIPE_FAILED)},
         }
@@ -115,6 +121,25 @@ def test_a_resume_waits_for_a_claim_in_flight_but_not_for_a_dead_one() -> None:
     assert domain.may_resume(None, now)
     assert not domain.may_resume(now - timedelta(seconds=5), now)
     assert domain.may_resume(now - domain.STALE_STRIPE_CLAIM - timedelta(seconds=1), now)
+
+
+def test_only_a_claim_gone_stale_is_a_stalled_approval() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not domain.stalled(None, now)  # stopped on a Stripe error: an admin decides
+    assert not domain.stalled(now - timedelta(seconds=5), now)
+    assert domain.stalled(now - domain.STALE_STRIPE_CLAIM - timedelta(seconds=1), now)
+
+
+def test_a_stripe_payout_we_have_not_recorded_waits_for_a_live_approver_and_is_adopted_from_a_dead_one() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    fresh, stale = now - timedelta(seconds=5), now - domain.STALE_STRIPE_CLAIM - timedelta(seconds=1)
+    unrecorded = domain.unrecorded_stripe_payout
+    assert unrecorded(State.APPROVED, None, fresh, now) is domain.UnrecordedStripePayout.WAIT
+    assert unrecorded(State.APPROVED, None, stale, now) is domain.UnrecordedStripePayout.ADOPT
+    assert unrecorded(State.APPROVED, None, None, now) is domain.UnrecordedStripePayout.ADOPT  # stopped on an error
+    assert unrecorded(State.APPROVED, "po_other", None, now) is domain.UnrecordedStripePayout.UNEXPECTED
+    for state in (State.REQUESTED, State.PROCESSING, State.PAID, State.FAILED, State.REJECTED, State.CANCELED):
+        assert unrecorded(state, None, stale, now) is domain.UnrecordedStripePayout.UNEXPECTED
 
 
 @pytest.mark.parametrize("amount", [0, -1, -1000, 1.5, "1000", True])
