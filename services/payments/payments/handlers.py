@@ -20,6 +20,8 @@ from contracts.events.payments import (
     PaymentFailedData,
     PaymentFeeRecorded,
     PaymentFeeRecordedData,
+    PaymentNeedsReview,
+    PaymentNeedsReviewData,
     PaymentSucceeded,
     PaymentSucceededData,
 )
@@ -63,7 +65,18 @@ def make_handlers(stripe_gateway: StripeGateway) -> EventHandlers:
 async def on_payment_intent_succeeded(event: StripeEventReceived, session: AsyncSession) -> None:
     intent = _event_object(event)
     payment = await _find_payment(session, intent)
-    if payment is None or not _moves(payment, PaymentStatus.SUCCEEDED, event):
+    if payment is None:
+        return
+    mismatch = domain.receipt_mismatch(
+        price_minor=payment.price_minor,
+        currency=payment.currency,
+        amount_received=intent.get("amount_received"),
+        received_currency=intent.get("currency"),
+    )
+    if mismatch is not None:
+        await _hold_for_review(payment, intent, mismatch, event, session)
+        return
+    if not _moves(payment, PaymentStatus.SUCCEEDED, event):
         return
     charge = intent.get("latest_charge")
     payment.status = PaymentStatus.SUCCEEDED
@@ -85,6 +98,43 @@ async def on_payment_intent_succeeded(event: StripeEventReceived, session: Async
                 stripe_payment_intent_id=intent["id"],
                 stripe_charge_id=payment.stripe_charge_id,
                 succeeded_at=payment.succeeded_at,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+async def _hold_for_review(
+    payment: Payment, intent: dict[str, Any], reason: str, event: StripeEventReceived, session: AsyncSession
+) -> None:
+    """Stripe says the fan paid something other than the payment's snapshot: the
+    creator is credited nothing (no payment.succeeded, so the ledger posts
+    nothing) and admins hear about it. Events that wait for the payment's success
+    (disputes, refunds) stay parked until someone resolves it."""
+    if not _moves(payment, PaymentStatus.NEEDS_REVIEW, event):
+        return
+    log.warning("payment %s needs review: %s (Stripe event %s)", payment.id, reason, event.data.stripe_event_id)
+    charge = intent.get("latest_charge")
+    payment.status = PaymentStatus.NEEDS_REVIEW
+    payment.review_reason = reason
+    payment.stripe_charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    received, received_currency = intent.get("amount_received"), intent.get("currency")
+    await outbox.add(
+        session,
+        PaymentNeedsReview.new(
+            PaymentNeedsReviewData(
+                payment_id=str(payment.id),
+                offer_id=payment.offer_id,
+                fan_id=payment.fan_id,
+                creator_id=payment.creator_id,
+                price_minor=payment.price_minor,
+                currency=payment.currency,
+                amount_received_minor=received if domain.is_integer(received) else None,
+                received_currency=received_currency.upper() if isinstance(received_currency, str) else None,
+                stripe_payment_intent_id=intent["id"],
+                reason=reason,
             ),
             producer=PRODUCER,
             creator_id=payment.creator_id,
