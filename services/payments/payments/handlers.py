@@ -78,9 +78,8 @@ async def on_payment_intent_succeeded(event: StripeEventReceived, session: Async
         return
     if not _moves(payment, PaymentStatus.SUCCEEDED, event):
         return
-    charge = intent.get("latest_charge")
     payment.status = PaymentStatus.SUCCEEDED
-    payment.stripe_charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    payment.stripe_charge_id = _latest_charge_id(intent)
     payment.succeeded_at = datetime.fromtimestamp(event.data.created, UTC)
     parking.ready(session, models.payment_succeeded_key(payment.id))  # releases early disputes
     await outbox.add(
@@ -111,15 +110,14 @@ async def _hold_for_review(
 ) -> None:
     """Stripe says the fan paid something other than the payment's snapshot: the
     creator is credited nothing (no payment.succeeded, so the ledger posts
-    nothing) and admins hear about it. Events that wait for the payment's success
-    (disputes, refunds) stay parked until someone resolves it."""
+    nothing) and admins hear about it. What builds on a credited payment waits
+    parked meanwhile (its disputes here, its refunds' entries in the ledger)."""
     if not _moves(payment, PaymentStatus.NEEDS_REVIEW, event):
         return
     log.warning("payment %s needs review: %s (Stripe event %s)", payment.id, reason, event.data.stripe_event_id)
-    charge = intent.get("latest_charge")
     payment.status = PaymentStatus.NEEDS_REVIEW
     payment.review_reason = reason
-    payment.stripe_charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    payment.stripe_charge_id = _latest_charge_id(intent)
     received, received_currency = intent.get("amount_received"), intent.get("currency")
     await outbox.add(
         session,
@@ -270,6 +268,11 @@ def _event_object(event: StripeEventReceived) -> dict[str, Any]:
     except (KeyError, TypeError):
         pass
     raise PermanentError(f"Stripe event {event.data.stripe_event_id} has no data.object.id")
+
+
+def _latest_charge_id(intent: dict[str, Any]) -> str | None:
+    charge = intent.get("latest_charge")  # an id, or the Charge when expanded
+    return charge.get("id") if isinstance(charge, dict) else charge
 
 
 def _moves(payment: Payment, target: PaymentStatus, event: StripeEventReceived) -> bool:
