@@ -50,6 +50,11 @@ DESCRIPTIONS: dict[str, str] = {
         "platform fee, in minor units."
     ),
     "payment.failed": "A fan's payment failed, with Stripe's failure code and message.",
+    "payment.needs_review": (
+        "Stripe reported a fan's payment succeeded for another amount or currency "
+        "than the payment's (the offer's price when it was opened): nothing is "
+        "credited; admins review it."
+    ),
     "payment.fee_recorded": (
         "Stripe's processing fee for a payment, read from the charge's balance "
         "transaction; the platform absorbs it."

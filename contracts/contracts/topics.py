@@ -11,7 +11,7 @@ from contracts.events.disputes import (
 )
 from contracts.events.ledger import BalanceChanged
 from contracts.events.notifications import NotificationCreated
-from contracts.events.payments import PaymentFailed, PaymentFeeRecorded, PaymentSucceeded
+from contracts.events.payments import PaymentFailed, PaymentFeeRecorded, PaymentNeedsReview, PaymentSucceeded
 from contracts.events.payouts import (
     PayoutApproved,
     PayoutBlocked,
@@ -31,6 +31,7 @@ STRIPE_EVENT_RECEIVED = StripeEventReceived.TOPIC
 PAYMENT_SUCCEEDED = PaymentSucceeded.TOPIC
 PAYMENT_FAILED = PaymentFailed.TOPIC
 PAYMENT_FEE_RECORDED = PaymentFeeRecorded.TOPIC
+PAYMENT_NEEDS_REVIEW = PaymentNeedsReview.TOPIC
 LEDGER_BALANCE_CHANGED = BalanceChanged.TOPIC
 NOTIFICATION_CREATED = NotificationCreated.TOPIC
 REFUND_CREATED = RefundCreated.TOPIC
@@ -61,6 +62,7 @@ EVENTS: dict[str, type[Event]] = {
         PaymentSucceeded,
         PaymentFailed,
         PaymentFeeRecorded,
+        PaymentNeedsReview,
         BalanceChanged,
         NotificationCreated,
         RefundCreated,

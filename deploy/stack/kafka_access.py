@@ -44,8 +44,8 @@ CONSUMES: dict[str, tuple[str, ...]] = {
         topics.PAYOUT_FUNDS_REJECTED,
     ),
     "notifications": (
-        topics.PAYMENT_SUCCEEDED, topics.REFUND_CREATED, topics.REFUND_FAILED, topics.DISPUTE_CREATED,
-        topics.DISPUTE_UPDATED, topics.DISPUTE_CLOSED, topics.DEBT_CREATED, topics.DEBT_DEDUCTED,
+        topics.PAYMENT_SUCCEEDED, topics.PAYMENT_NEEDS_REVIEW, topics.REFUND_CREATED, topics.REFUND_FAILED,
+        topics.DISPUTE_CREATED, topics.DISPUTE_UPDATED, topics.DISPUTE_CLOSED, topics.DEBT_CREATED, topics.DEBT_DEDUCTED,
         topics.DEBT_SETTLED, topics.PAYOUT_REQUESTED, topics.PAYOUT_APPROVED, topics.PAYOUT_REJECTED,
         topics.PAYOUT_CANCELED, topics.PAYOUT_BLOCKED, topics.PAYOUT_PROCESSING, topics.PAYOUT_PAID,
         topics.PAYOUT_FAILED,

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from gateway.auth import issue_token
+from tests.support.offers import create_offer, open_intent
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
 
 
@@ -23,13 +24,13 @@ class Gateway:
     def auth(self, user_id: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {issue_token(user_id, role, self.env['CALLASTAR_JWT_SECRET'])}"}
 
+    async def create_offer(self, creator_id: str, price_minor: int, currency: str = "EUR") -> dict[str, Any]:
+        return await create_offer(self.http, self.auth(creator_id, "creator"), price_minor, currency)
+
     async def create_intent(self, fan_id: str, creator_id: str, price_minor: int, currency: str = "EUR") -> dict[str, Any]:
-        response = await self.http.post(
-            "/api/payments/intents",
-            json={"creator_id": creator_id, "price_minor": price_minor, "currency": currency,
-                  "offer_id": f"offer-{secrets.token_hex(4)}"},
-            headers=self.auth(fan_id, "fan"),
-        )
+        """The creator offers something at `price_minor`, and the fan starts paying for it."""
+        offer = await self.create_offer(creator_id, price_minor, currency)
+        response = await open_intent(self.http, self.auth(fan_id, "fan"), offer["offer_id"])
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -58,6 +58,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 async def create_payments(client: aiohttp.ClientSession, jwt_secret: str, n: int, concurrency: int) -> list[dict]:
+    """N payments, each for its own creator: the creator puts an offer in the
+    catalogue, then the fan opens an intent naming it (the server sets the price)."""
     slots = asyncio.Semaphore(concurrency)
     fan = f"bench-fan-{secrets.token_hex(4)}"
     headers = {"Authorization": f"Bearer {issue_token(fan, 'fan', jwt_secret, ttl_s=7200)}"}
@@ -65,8 +67,13 @@ async def create_payments(client: aiohttp.ClientSession, jwt_secret: str, n: int
     async def one(i: int) -> dict:
         async with slots:
             creator = f"bench-{secrets.token_hex(6)}"
-            async with client.post("/api/payments/intents", headers=headers, json={
-                    "creator_id": creator, "price_minor": 1000 + i % 9000, "currency": "EUR"}) as response:
+            creator_headers = {"Authorization": f"Bearer {issue_token(creator, 'creator', jwt_secret, ttl_s=7200)}"}
+            async with client.post("/api/offers", headers=creator_headers, json={
+                    "title": "Bench call", "price_minor": 1000 + i % 9000, "currency": "EUR"}) as response:
+                response.raise_for_status()
+                offer = await response.json()
+            async with client.post("/api/payments/intents", headers=headers,
+                                   json={"offer_id": offer["offer_id"]}) as response:
                 response.raise_for_status()
                 return {**await response.json(), "creator_id": creator}
 
@@ -76,7 +83,8 @@ async def create_payments(client: aiohttp.ClientSession, jwt_secret: str, n: int
 def succeeded_event(intent: dict) -> dict:
     return stripe_event("payment_intent.succeeded", {
         "id": intent["stripe_payment_intent_id"], "object": "payment_intent",
-        "amount": intent["amounts"]["price_minor"], "currency": "eur", "status": "succeeded",
+        "amount": intent["amounts"]["price_minor"], "amount_received": intent["amounts"]["price_minor"],
+        "currency": "eur", "status": "succeeded",
         "latest_charge": f"ch_{secrets.token_hex(12)}"})
 
 

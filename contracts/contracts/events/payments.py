@@ -53,3 +53,22 @@ class PaymentFeeRecordedData(EventData):
 
 class PaymentFeeRecorded(Event[PaymentFeeRecordedData]):
     TOPIC: ClassVar[str] = "payment.fee_recorded"
+
+
+class PaymentNeedsReviewData(EventData):
+    """Stripe reported a success that does not match the payment: nothing was credited."""
+
+    payment_id: str
+    offer_id: str | None = None
+    fan_id: str
+    creator_id: str
+    price_minor: MinorUnits = Field(description="What the payment is for (the offer's price when it was opened)")
+    currency: Currency
+    amount_received_minor: int | None = Field(description="Stripe's amount_received, as reported (None: absent)")
+    received_currency: str | None = Field(description="Stripe's currency, as reported (None: absent)")
+    stripe_payment_intent_id: str
+    reason: str
+
+
+class PaymentNeedsReview(Event[PaymentNeedsReviewData]):
+    TOPIC: ClassVar[str] = "payment.needs_review"

@@ -1,16 +1,18 @@
 """What every internal HTTP API shares: the gateway-only guard, the caller's
 identity, problem-details errors, and health routes."""
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from hmac import compare_digest
 from http import HTTPStatus
-from typing import Literal
+from typing import Annotated, Literal
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import HeaderParameter
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 
 Role = Literal["fan", "creator", "admin"]
@@ -20,6 +22,27 @@ INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 USER_ID_HEADER = "X-User-Id"
 USER_ROLE_HEADER = "X-User-Role"
 CORRELATION_HEADER = "X-Correlation-Id"
+
+# Identifiers that end up in CSV exports, emails, logs and URL paths (user ids,
+# offer ids): a letter or digit first (no CSV formula: = + - @), then only
+# characters that need no escaping anywhere (no spaces, quotes, markup, newlines).
+SAFE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_SAFE_ID = re.compile(SAFE_ID_PATTERN)
+
+
+def is_safe_id(value: str) -> bool:
+    return _SAFE_ID.fullmatch(value) is not None
+
+
+# A client's Idempotency-Key: the gateway and the services it reaches accept the
+# same keys, so a key the gateway let through is never refused behind it.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name=IDEMPOTENCY_HEADER, max_length=200,
+                    description="The same key (and body) from the same user gives the same result: "
+                                "a retried or double-clicked request acts once"),
+]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gateway.auth import JWTAuthMiddleware, provide_who
 from gateway.clients import Services
 from gateway.live import LiveHub
 from gateway.publisher import Publisher
-from gateway.routes import admin, balance, debts, notifications, payments, payouts, refunds
+from gateway.routes import admin, balance, debts, notifications, offers, payments, payouts, refunds
 from gateway.settings import Settings
 
 NAME = "gateway"
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     api = Router(
         "/api",
-        route_handlers=[*payments.route_handlers, *refunds.route_handlers, sensitive,
+        route_handlers=[*payments.route_handlers, *offers.route_handlers, *refunds.route_handlers, sensitive,
                         *admin.route_handlers, *balance.route_handlers, *debts.route_handlers,
                         *notifications.route_handlers, *payouts.route_handlers],
         middleware=[

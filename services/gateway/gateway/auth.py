@@ -12,7 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
-from common.http import ROLES, Identity, Role
+from common.http import ROLES, Identity, Role, is_safe_id
 
 ISSUER = "callastar"
 AUDIENCE = "callastar-api"
@@ -50,6 +50,10 @@ def verify_token(token: str, secret: str) -> Identity:
     subject, role = claims.get("sub"), claims.get("role")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("invalid token: empty subject")
+    if not is_safe_id(subject):
+        # The subject becomes a creator or fan id in CSV exports, emails and logs.
+        raise InvalidToken("invalid token: the subject must be 1-128 letters, digits or _.:- "
+                           "(starting with a letter or digit)")
     if role not in ROLES:
         raise InvalidToken("invalid token: unknown role")
     return Identity(user_id=subject, role=role)

@@ -3,7 +3,6 @@ internal token, the verified identity and the correlation id, and relaying the
 service's answer as is."""
 
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -21,6 +20,7 @@ from common.http import (
     USER_ID_HEADER,
     USER_ROLE_HEADER,
     Identity,
+    is_safe_id,
 )
 from gateway.settings import Settings
 
@@ -29,12 +29,12 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 # A raw query string passes the caller's filters on as sent (repeats, order).
 QueryParams = Mapping[str, str] | str
-# An id put into a downstream path: no "/", no dot-segments, nothing to escape.
-_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 
 
 def path_segment(value: str) -> str:
-    if not _SEGMENT.fullmatch(value):
+    """An id put into a downstream path: a safe id has no "/", no dot-segment
+    (it starts with a letter or digit) and nothing to escape."""
+    if not is_safe_id(value):
         raise NotFoundException("no such resource")
     return value
 

@@ -2,19 +2,19 @@
 
 import logging
 import uuid
-from typing import Annotated, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.db import Database
-from common.http import require_role
+from common.http import SAFE_ID_PATTERN, IdempotencyKey, require_role
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
-from payments import domain, models
+from payments import domain, models, offers
 from payments.domain import PaymentStatus
 from payments.models import Payment
 from payments.stripe_gateway import PaymentIntent, StripeCallFailed, StripeGateway
@@ -26,21 +26,11 @@ StripeGatewayDep: TypeAlias = NamedDependency[StripeGateway]
 
 
 class IntentRequest(BaseModel):
+    """The fan names what they buy; what it costs and whom it pays is the server's."""
+
     model_config = ConfigDict(extra="forbid")
 
-    creator_id: str = Field(min_length=1, max_length=200)
-    price_minor: int = Field(description="What the fan pays, in minor units")
-    currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217")
-    offer_id: str | None = Field(default=None, min_length=1, max_length=200)
-
-    @field_validator("price_minor", mode="before")
-    @classmethod
-    def _minor_units_are_integers(cls, value: object) -> object:
-        # Litestar validates bodies in lax mode, which would turn "1000" or 1000.0
-        # into 1000: money must arrive as an integer, never be coerced into one.
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError("price_minor must be an integer number of minor units")
-        return value
+    offer_id: str = Field(pattern=SAFE_ID_PATTERN, description="An active offer of the catalogue")
 
 
 @post("/payments/intents")
@@ -50,10 +40,15 @@ async def create_payment_intent(
     who: IdentityDep,
     runtime: RuntimeDep,
     stripe_gateway: StripeGatewayDep,
-    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[dict[str, Any]]:
-    """Open a payment and its Stripe PaymentIntent; the client secret is in this
-    answer only (it is never stored).
+    """Open a payment for an offer and its Stripe PaymentIntent; the client secret
+    is in this answer only (it is never stored).
+
+    Price, currency and creator are copied from the offer row onto the payment. A
+    retry with the same Idempotency-Key gets that payment back even if the offer
+    has since changed price or been disabled: the fan is paying for what they
+    were first shown.
 
     No transaction is held across the Stripe call: the row is committed PENDING
     first, then Stripe is called with an idempotency key derived from the payment
@@ -62,21 +57,24 @@ async def create_payment_intent(
     repeats the Stripe call, which Stripe answers with the same intent.
     """
     require_role(who, "fan")
-    currency = data.currency.upper()
-    domain.check_price(data.price_minor, currency)
-    amounts = domain.split(data.price_minor, runtime.settings.creator_share_bps)
-
+    offer_id = offers.parse_offer_id(data.offer_id)
     async with db.transaction() as session:
-        payment, created = await models.open_payment(
-            session,
-            fan_id=who.user_id,
-            creator_id=data.creator_id,
-            offer_id=data.offer_id,
-            amounts=amounts,
-            currency=currency,
-            idempotency_key=idempotency_key,
-        )
-    if not created and not _same_request(payment, data, currency):
+        payment = await models.get_payment_by_key(session, who.user_id, idempotency_key) if idempotency_key else None
+        if payment is None:
+            offer = await offers.get_offer(session, offer_id) if offer_id else None
+            if offer is None:
+                raise domain.OfferNotFound(f"no offer {data.offer_id}")
+            domain.check_can_buy(offer_active=offer.active, offer_creator_id=offer.creator_id, fan_id=who.user_id)
+            payment, _ = await models.open_payment(
+                session,
+                fan_id=who.user_id,
+                creator_id=offer.creator_id,
+                offer_id=str(offer.id),
+                amounts=domain.split(offer.price_minor, runtime.settings.creator_share_bps),
+                currency=offer.currency,
+                idempotency_key=idempotency_key,
+            )
+    if payment.offer_id != str(offer_id):
         raise domain.IdempotencyKeyReused("this Idempotency-Key was used for a different payment")
 
     try:
@@ -109,15 +107,6 @@ async def get_payment(payment_id: FromPath[uuid.UUID], db: DatabaseDep, who: Ide
     if payment is None or who.role != "admin" and who.user_id not in (payment.fan_id, payment.creator_id):
         raise NotFoundException("no such payment")
     return payment_view(payment)
-
-
-def _same_request(payment: Payment, data: IntentRequest, currency: str) -> bool:
-    return (payment.creator_id, payment.offer_id, payment.price_minor, payment.currency) == (
-        data.creator_id,
-        data.offer_id,
-        data.price_minor,
-        currency,
-    )
 
 
 async def _attach_intent(db: Database, payment_id: uuid.UUID, intent: PaymentIntent) -> Payment:
@@ -173,6 +162,7 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "stripe_charge_id": payment.stripe_charge_id,
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
+        "review_reason": payment.review_reason,
         "succeeded_at": payment.succeeded_at.isoformat() if payment.succeeded_at else None,
         "created_at": payment.created_at.isoformat(),
         "updated_at": payment.updated_at.isoformat(),
@@ -200,6 +190,10 @@ route_handlers = [create_payment_intent, get_payment]
 # in Litestar's MRO lookup).
 exception_handlers = {
     domain.IdempotencyKeyReused: _problem(409, "Idempotency-Key reused"),
+    domain.OfferNotFound: _problem(404, "No such offer"),
+    domain.OfferDisabled: _problem(409, "Offer disabled"),
+    domain.OwnOfferRefused: _problem(403, "Own offer"),
+    domain.InvalidOffer: _problem(422, "Invalid offer"),
     domain.PaymentError: _problem(422, "Payment refused"),
     StripeCallFailed: _stripe_failed,
 }

@@ -5,7 +5,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from common.service import Runtime, create_service_app
-from payments import admin_api, api, refunds_api, refunds_reconciler
+from payments import admin_api, api, offers_api, refunds_api, refunds_reconciler
 from payments.handlers import make_handlers
 from payments.settings import Settings
 from payments.stripe_gateway import StripeGateway
@@ -27,7 +27,8 @@ def create_app(settings: Settings | None = None, *, stripe_http_client: stripe.H
     app = create_service_app(
         "payments",
         settings,
-        route_handlers=[*api.route_handlers, *refunds_api.route_handlers, *admin_api.route_handlers],
+        route_handlers=[*api.route_handlers, *offers_api.route_handlers, *refunds_api.route_handlers,
+                        *admin_api.route_handlers],
         handlers=make_handlers(gateway),
         exception_handlers={**api.exception_handlers, **refunds_api.exception_handlers},
         extra_dependencies={"stripe_gateway": Provide(lambda: gateway, sync_to_thread=False)},

@@ -1,5 +1,6 @@
-"""Payments' pure rules: the creator's share, what a fan may be charged, and the
-states of a payment. No I/O here."""
+"""Payments' pure rules: the creator's share, what a fan may be charged, who may
+buy an offer, what Stripe must have received, and the states of a payment. No
+I/O here."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +29,52 @@ class IdempotencyKeyReused(PaymentError):
     """A fan's Idempotency-Key came back with a different request."""
 
 
+class InvalidOffer(PaymentError):
+    pass
+
+
+class OfferNotFound(PaymentError):
+    pass
+
+
+class OfferDisabled(PaymentError):
+    pass
+
+
+class OwnOfferRefused(PaymentError):
+    """A creator cannot pay themselves (with a fan token under their own id)."""
+
+
+MAX_TITLE_LENGTH = 200
+
+
+def check_title(title: str) -> None:
+    # Titles reach emails and CSV exports: no control characters (newlines included).
+    if not title.strip() or len(title) > MAX_TITLE_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in title):
+        raise InvalidOffer(f"a title is 1 to {MAX_TITLE_LENGTH} printable characters")
+
+
+def check_can_buy(*, offer_active: bool, offer_creator_id: str, fan_id: str) -> None:
+    """Raise unless `fan_id` may open a payment for this offer."""
+    if not offer_active:
+        raise OfferDisabled("this offer is disabled by its creator")
+    if offer_creator_id == fan_id:
+        raise OwnOfferRefused("a creator cannot buy their own offer")
+
+
+def receipt_mismatch(
+    *, price_minor: int, currency: str, amount_received: object, received_currency: object
+) -> str | None:
+    """Why what Stripe says it received (a PaymentIntent's `amount_received` and
+    lower-case `currency`) is not the payment's snapshot, or None if it is.
+    Absent or malformed counts as different: nothing is credited on a guess."""
+    if not is_integer(amount_received) or amount_received != price_minor:
+        return f"Stripe received {amount_received!r} minor units, the payment is for {price_minor}"
+    if not isinstance(received_currency, str) or received_currency.upper() != currency:
+        return f"Stripe received currency {received_currency!r}, the payment is in {currency}"
+    return None
+
+
 @dataclass(frozen=True)
 class Split:
     price_minor: int  # what the fan pays
@@ -37,9 +84,9 @@ class Split:
 
 def split(price_minor: int, share_bps: int = DEFAULT_SHARE_BPS) -> Split:
     """Integer arithmetic only: -(-a // b) is ceil(a / b) without a float in sight."""
-    if not _is_int(price_minor) or price_minor < 0:
+    if not is_integer(price_minor) or price_minor < 0:
         raise InvalidAmount(f"a price is a non-negative integer in minor units, not {price_minor!r}")
-    if not _is_int(share_bps) or not 0 <= share_bps <= 10_000:
+    if not is_integer(share_bps) or not 0 <= share_bps <= 10_000:
         raise ValueError(f"share_bps must be an integer in [0, 10000], not {share_bps!r}")
     share = -(-price_minor * share_bps // 10_000)
     return Split(price_minor=price_minor, creator_share_minor=share, platform_fee_minor=price_minor - share)
@@ -50,7 +97,7 @@ def check_price(price_minor: int, currency: str) -> None:
     if currency not in MIN_PRICE_MINOR:
         supported = ", ".join(sorted(MIN_PRICE_MINOR))
         raise UnsupportedCurrency(f"currency {currency!r} is not supported (use one of {supported})")
-    if not _is_int(price_minor):
+    if not is_integer(price_minor):
         raise InvalidAmount(f"a price is an integer in minor units, not {price_minor!r}")
     low = MIN_PRICE_MINOR[currency]
     if not low <= price_minor <= MAX_PRICE_MINOR:
@@ -59,7 +106,7 @@ def check_price(price_minor: int, currency: str) -> None:
         )
 
 
-def _is_int(value: object) -> bool:
+def is_integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -67,17 +114,22 @@ class PaymentStatus(StrEnum):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    # Stripe reported a success for another amount or currency than the payment's
+    # snapshot: nothing is credited, an admin looks at it.
+    NEEDS_REVIEW = "NEEDS_REVIEW"
 
 
-# pending -> succeeded | failed. Failed -> succeeded is real: a PaymentIntent
-# whose first attempt failed stays open and the fan may pay it with another card.
-# Succeeded is final here (refunds and disputes are their own records), so a
-# late or duplicated payment_failed after it is stale.
+# pending -> succeeded | failed | needs review. Failed -> succeeded is real: a
+# PaymentIntent whose first attempt failed stays open and the fan may pay it with
+# another card. Succeeded and needs review are final here (refunds and disputes
+# are their own records), so a late or duplicated event after them is stale.
 _TRANSITIONS: frozenset[tuple[PaymentStatus, PaymentStatus]] = frozenset(
     {
         (PaymentStatus.PENDING, PaymentStatus.SUCCEEDED),
         (PaymentStatus.PENDING, PaymentStatus.FAILED),
         (PaymentStatus.FAILED, PaymentStatus.SUCCEEDED),
+        (PaymentStatus.PENDING, PaymentStatus.NEEDS_REVIEW),
+        (PaymentStatus.FAILED, PaymentStatus.NEEDS_REVIEW),
     }
 )
 

@@ -20,6 +20,8 @@ from contracts.events.payments import (
     PaymentFailedData,
     PaymentFeeRecorded,
     PaymentFeeRecordedData,
+    PaymentNeedsReview,
+    PaymentNeedsReviewData,
     PaymentSucceeded,
     PaymentSucceededData,
 )
@@ -63,11 +65,21 @@ def make_handlers(stripe_gateway: StripeGateway) -> EventHandlers:
 async def on_payment_intent_succeeded(event: StripeEventReceived, session: AsyncSession) -> None:
     intent = _event_object(event)
     payment = await _find_payment(session, intent)
-    if payment is None or not _moves(payment, PaymentStatus.SUCCEEDED, event):
+    if payment is None:
         return
-    charge = intent.get("latest_charge")
+    mismatch = domain.receipt_mismatch(
+        price_minor=payment.price_minor,
+        currency=payment.currency,
+        amount_received=intent.get("amount_received"),
+        received_currency=intent.get("currency"),
+    )
+    if mismatch is not None:
+        await _hold_for_review(payment, intent, mismatch, event, session)
+        return
+    if not _moves(payment, PaymentStatus.SUCCEEDED, event):
+        return
     payment.status = PaymentStatus.SUCCEEDED
-    payment.stripe_charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    payment.stripe_charge_id = _latest_charge_id(intent)
     payment.succeeded_at = datetime.fromtimestamp(event.data.created, UTC)
     parking.ready(session, models.payment_succeeded_key(payment.id))  # releases early disputes
     await outbox.add(
@@ -85,6 +97,42 @@ async def on_payment_intent_succeeded(event: StripeEventReceived, session: Async
                 stripe_payment_intent_id=intent["id"],
                 stripe_charge_id=payment.stripe_charge_id,
                 succeeded_at=payment.succeeded_at,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+async def _hold_for_review(
+    payment: Payment, intent: dict[str, Any], reason: str, event: StripeEventReceived, session: AsyncSession
+) -> None:
+    """Stripe says the fan paid something other than the payment's snapshot: the
+    creator is credited nothing (no payment.succeeded, so the ledger posts
+    nothing) and admins hear about it. What builds on a credited payment waits
+    parked meanwhile (its disputes here, its refunds' entries in the ledger)."""
+    if not _moves(payment, PaymentStatus.NEEDS_REVIEW, event):
+        return
+    log.warning("payment %s needs review: %s (Stripe event %s)", payment.id, reason, event.data.stripe_event_id)
+    payment.status = PaymentStatus.NEEDS_REVIEW
+    payment.review_reason = reason
+    payment.stripe_charge_id = _latest_charge_id(intent)
+    received, received_currency = intent.get("amount_received"), intent.get("currency")
+    await outbox.add(
+        session,
+        PaymentNeedsReview.new(
+            PaymentNeedsReviewData(
+                payment_id=str(payment.id),
+                offer_id=payment.offer_id,
+                fan_id=payment.fan_id,
+                creator_id=payment.creator_id,
+                price_minor=payment.price_minor,
+                currency=payment.currency,
+                amount_received_minor=received if domain.is_integer(received) else None,
+                received_currency=received_currency.upper() if isinstance(received_currency, str) else None,
+                stripe_payment_intent_id=intent["id"],
+                reason=reason,
             ),
             producer=PRODUCER,
             creator_id=payment.creator_id,
@@ -220,6 +268,11 @@ def _event_object(event: StripeEventReceived) -> dict[str, Any]:
     except (KeyError, TypeError):
         pass
     raise PermanentError(f"Stripe event {event.data.stripe_event_id} has no data.object.id")
+
+
+def _latest_charge_id(intent: dict[str, Any]) -> str | None:
+    charge = intent.get("latest_charge")  # an id, or the Charge when expanded
+    return charge.get("id") if isinstance(charge, dict) else charge
 
 
 def _moves(payment: Payment, target: PaymentStatus, event: StripeEventReceived) -> bool:

@@ -38,6 +38,8 @@ class Payment(Base):
     stripe_charge_id: Mapped[str | None] = mapped_column(sa.Text)
     failure_code: Mapped[str | None] = mapped_column(sa.Text)
     failure_message: Mapped[str | None] = mapped_column(sa.Text)
+    # Why a reported success was not credited (NEEDS_REVIEW): what Stripe received differs.
+    review_reason: Mapped[str | None] = mapped_column(sa.Text)
     succeeded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # The fan's Idempotency-Key, if the request carried one: a retried request
     # finds its payment again instead of opening a second one.
@@ -56,7 +58,9 @@ class Payment(Base):
     )
 
     __table_args__ = (
-        sa.CheckConstraint("status IN ('PENDING', 'SUCCEEDED', 'FAILED')", name="payments_status_known"),
+        sa.CheckConstraint(
+            "status IN ('PENDING', 'SUCCEEDED', 'FAILED', 'NEEDS_REVIEW')", name="payments_status_known"
+        ),
         sa.CheckConstraint(
             "price_minor > 0 AND creator_share_minor >= 0 AND platform_fee_minor >= 0 "
             "AND creator_share_minor + platform_fee_minor = price_minor",
@@ -85,12 +89,19 @@ async def get_payment_for_update(session: AsyncSession, payment_id: uuid.UUID) -
     return await session.get(Payment, payment_id, with_for_update=True)
 
 
+async def get_payment_by_key(session: AsyncSession, fan_id: str, idempotency_key: str) -> Payment | None:
+    """The payment this fan opened with this Idempotency-Key (keys are per fan)."""
+    return await session.scalar(
+        sa.select(Payment).where(Payment.fan_id == fan_id, Payment.idempotency_key == idempotency_key)
+    )
+
+
 async def open_payment(
     session: AsyncSession,
     *,
     fan_id: str,
     creator_id: str,
-    offer_id: str | None,
+    offer_id: str,
     amounts: Split,
     currency: str,
     idempotency_key: str | None,
@@ -117,9 +128,8 @@ async def open_payment(
         .returning(Payment.id)
     )
     if inserted is None:
-        earlier = await session.scalar(
-            sa.select(Payment).where(Payment.fan_id == fan_id, Payment.idempotency_key == idempotency_key)
-        )
+        assert idempotency_key is not None  # NULL keys never conflict
+        earlier = await get_payment_by_key(session, fan_id, idempotency_key)
         assert earlier is not None  # the conflicting row exists and payments are never deleted
         return earlier, False
     payment = await session.get(Payment, payment_id)

@@ -2,22 +2,15 @@
 and separation of duties, and decides: creators' payout accounts and requests,
 admins' decisions, lists, stats and the audit trail."""
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, JSONBody
 
-from common.http import Identity
+from common.http import IDEMPOTENCY_HEADER, Identity, IdempotencyKey
 from gateway.auth import requires
 from gateway.clients import Services, path_segment
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(name=IDEMPOTENCY_HEADER, max_length=200,
-                    description="The same key (and body) gives the same payout: a double click makes one"),
-]
 
 
 # ---- creators ----------------------------------------------------------------

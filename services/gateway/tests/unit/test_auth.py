@@ -71,3 +71,17 @@ def test_token_without_subject_is_refused():
 def test_garbage_is_refused():
     with pytest.raises(InvalidToken):
         verify_token("not.a.jwt", SECRET)
+
+
+@pytest.mark.parametrize(
+    "subject", ["=HYPERLINK(\"http://x\")", "+cmd", "-1", "@SUM(A1)", "fan 1", "fan\n1", "<b>fan</b>", "a/b",
+                "x" * 129],
+)
+def test_a_subject_outside_the_safe_characters_is_refused(subject):
+    # the subject becomes a creator or fan id in CSV exports, emails and logs
+    with pytest.raises(InvalidToken, match="subject"):
+        verify_token(token(sub=subject), SECRET)
+
+
+def test_a_subject_of_safe_characters_is_accepted():
+    assert verify_token(token(sub="creator_1.a:b-C"), SECRET).user_id == "creator_1.a:b-C"

@@ -12,7 +12,7 @@ from typing import Any
 from contracts.envelope import Event
 from contracts.events.debts import DebtCreated, DebtDeducted, DebtSettled
 from contracts.events.disputes import DisputeClosed, DisputeCreated, DisputeData, DisputeUpdated
-from contracts.events.payments import PaymentSucceeded
+from contracts.events.payments import PaymentNeedsReview, PaymentSucceeded
 from contracts.events.payouts import (
     PayoutApproved,
     PayoutBlocked,
@@ -42,6 +42,21 @@ def payment_received(event: PaymentSucceeded) -> list[NotificationDraft]:
             recipient_user_id=data.creator_id,
             title="New payment received",
             body=f"You earned {share} from a payment of {price}",
+            link=payment_link(data.payment_id),
+        )
+    ]
+
+
+def payment_needs_review(event: PaymentNeedsReview) -> list[NotificationDraft]:
+    data = event.data
+    price = format_money(data.price_minor, data.currency)
+    return [
+        NotificationDraft(
+            type=NotificationType.PAYMENT_NEEDS_REVIEW,
+            recipient_role="admin",
+            title="A payment needs review",
+            body=f"Stripe reported payment {data.payment_id} of {price} to creator {data.creator_id} "
+            f"as succeeded, but {data.reason}; nothing was credited",
             link=payment_link(data.payment_id),
         )
     ]
@@ -292,6 +307,7 @@ def payout_blocked(event: PayoutBlocked) -> list[NotificationDraft]:
 
 RULES: dict[type[Event], Callable[[Any], list[NotificationDraft]]] = {
     PaymentSucceeded: payment_received,
+    PaymentNeedsReview: payment_needs_review,
     RefundCreated: refund_created,
     RefundFailed: refund_failed,
     DisputeCreated: dispute_created,

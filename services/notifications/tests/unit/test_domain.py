@@ -20,7 +20,12 @@ from contracts.events.disputes import (
     DisputeData,
     DisputeUpdated,
 )
-from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
+from contracts.events.payments import (
+    PaymentNeedsReview,
+    PaymentNeedsReviewData,
+    PaymentSucceeded,
+    PaymentSucceededData,
+)
 from contracts.events.payouts import (
     PayoutApproved,
     PayoutBlocked,
@@ -53,6 +58,26 @@ def payment_succeeded(price: int, share: int, currency: str = "EUR") -> PaymentS
         producer="payments",
         creator_id="creator_1",
     )
+
+
+def test_a_payment_held_for_review_tells_the_admins_and_credits_no_one() -> None:
+    event = PaymentNeedsReview.new(
+        PaymentNeedsReviewData(
+            payment_id="pay_1", offer_id="off_1", fan_id="fan_1", creator_id="creator_1", price_minor=10000,
+            currency="EUR", amount_received_minor=50, received_currency="EUR", stripe_payment_intent_id="pi_1",
+            reason="Stripe received 50 minor units, the payment is for 10000",
+        ),
+        producer="payments",
+        creator_id="creator_1",
+    )
+
+    [draft] = domain.drafts_for(event)
+
+    assert (draft.type, draft.recipient_role, draft.recipient_user_id) == (
+        NotificationType.PAYMENT_NEEDS_REVIEW, "admin", None)
+    assert "pay_1" in draft.body and "100.00 EUR" in draft.body and "creator_1" in draft.body
+    assert "received 50 minor units" in draft.body
+    assert draft.link == "/payments/pay_1"
 
 
 def test_payment_succeeded_tells_the_creator_their_share() -> None:
@@ -217,7 +242,7 @@ def test_debt_created_tells_the_creator_the_shortfall_and_their_total_debt() -> 
 
 
 def test_the_rules_cover_every_event_a_person_hears_about() -> None:
-    assert set(domain.RULES) == {PaymentSucceeded, RefundCreated, RefundFailed, DisputeCreated,
+    assert set(domain.RULES) == {PaymentSucceeded, PaymentNeedsReview, RefundCreated, RefundFailed, DisputeCreated,
                                  DisputeUpdated, DisputeClosed, DebtCreated, DebtDeducted, DebtSettled,
                                  PayoutRequested, PayoutApproved, PayoutRejected, PayoutProcessing,
                                  PayoutPaid, PayoutFailed, PayoutCanceled, PayoutBlocked}

@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from common.db import Database, migrate
 from payments.app import create_app
 from payments.settings import Settings
+from tests.support.offers import create_offer, open_intent
 from tests.support.stripe_recording import RecordingStripeHttp
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -56,3 +57,18 @@ def as_user(payments_settings):
         }
 
     return headers
+
+
+@pytest.fixture
+def open_payment(client, as_user):
+    """A creator's offer at `price_minor`, and a PENDING payment for it: the
+    intent's answer plus `creator_id` and `offer_id`."""
+
+    async def create(price_minor: int = 10_000, currency: str = "EUR", *, fan: dict | None = None) -> dict:
+        creator = as_user("creator")
+        offer = await create_offer(client, creator, price_minor, currency, prefix="")
+        response = await open_intent(client, fan or as_user("fan"), offer["offer_id"], prefix="")
+        assert response.status_code == 201, response.text
+        return response.json() | {"creator_id": creator["X-User-Id"], "offer_id": offer["offer_id"]}
+
+    return create

@@ -28,15 +28,12 @@ DUE_BY = 1_790_000_000
 
 
 @pytest.fixture
-def paid(client, as_user, deliver, db):
+def paid(open_payment, deliver, db):
     """A succeeded 100.00 EUR payment (creator share 85.00), optionally with
     `refunded` already given back (as the refunds code leaves the totals)."""
 
     async def pay(refunded: int = 0) -> dict:
-        body = {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": 10_000, "currency": "EUR"}
-        response = await client.post("/payments/intents", json=body, headers=as_user("fan"))
-        assert response.status_code == 201, response.text
-        opened = response.json()
+        opened = await open_payment(10_000)
         charge_id = f"ch_{uuid.uuid4().hex[:14]}"
         succeeded = stripe_event("payment_intent.succeeded",
                                  intent_object(opened["stripe_payment_intent_id"], latest_charge=charge_id))
@@ -46,7 +43,7 @@ def paid(client, as_user, deliver, db):
             async with db.transaction() as session:
                 await session.execute(sa.update(Payment).where(Payment.id == uuid.UUID(opened["payment_id"]))
                                       .values(refunded_minor=refunded, taken_back_minor=refunded))
-        return opened | {"charge_id": charge_id, "creator_id": body["creator_id"]}
+        return opened | {"charge_id": charge_id}
 
     return pay
 
@@ -223,11 +220,9 @@ async def test_a_dispute_on_a_charge_that_is_not_ours_is_ignored(db, deliver):
 
 
 async def test_a_dispute_read_before_its_payments_success_waits_parked_then_applies(
-    client, as_user, db, deliver
+    open_payment, db, deliver
 ) -> None:
-    body = {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": 10_000, "currency": "EUR"}
-    response = await client.post("/payments/intents", json=body, headers=as_user("fan"))
-    opened = response.json() | {"charge_id": f"ch_{uuid.uuid4().hex[:14]}"}
+    opened = await open_payment(10_000) | {"charge_id": f"ch_{uuid.uuid4().hex[:14]}"}
     dispute_id = f"dp_{uuid.uuid4().hex[:20]}"
     early = dispute_event("charge.dispute.created", dispute_object(dispute_id, opened, "needs_response"),
                           int(time.time()))

@@ -12,7 +12,6 @@ from services.payments.tests.integration.test_stripe_events import (  # noqa: F4
     applied,
     deliver,
     eventually,
-    open_payment,
     payment,
     producer,
     stripe_event,

@@ -5,11 +5,15 @@ import uuid
 import sqlalchemy as sa
 
 from payments.models import Payment
+from tests.support.offers import create_offer, open_intent
 
 
-def intent_body(**overrides):
-    return {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": 10_000, "currency": "EUR",
-            "offer_id": f"offer-{uuid.uuid4().hex[:8]}", **overrides}
+async def an_offer(client, as_user, price_minor: int = 10_000, currency: str = "EUR") -> dict:
+    return await create_offer(client, as_user("creator"), price_minor, currency, prefix="")
+
+
+async def pay(client, fan: dict, offer: dict, idempotency_key: str | None = None):
+    return await open_intent(client, fan, offer["offer_id"], prefix="", idempotency_key=idempotency_key)
 
 
 async def load(db, payment_id) -> Payment:
@@ -17,11 +21,11 @@ async def load(db, payment_id) -> Payment:
         return await session.get(Payment, uuid.UUID(payment_id))
 
 
-async def test_creating_an_intent_opens_a_pending_payment_and_a_stripe_intent(db, client, as_user, stripe_http):
+async def test_an_intent_for_an_offer_charges_the_offers_price_to_its_creator(db, client, as_user, stripe_http):
     fan = as_user("fan")
-    body = intent_body(price_minor=9_999)
+    offer = await an_offer(client, as_user, 9_999)
 
-    response = await client.post("/payments/intents", json=body, headers=fan)
+    response = await pay(client, fan, offer)
 
     assert response.status_code == 201, response.text
     answer = response.json()
@@ -34,7 +38,7 @@ async def test_creating_an_intent_opens_a_pending_payment_and_a_stripe_intent(db
 
     row = await load(db, payment_id)
     assert (row.status, row.fan_id, row.creator_id, row.offer_id) == (
-        "PENDING", fan["X-User-Id"], body["creator_id"], body["offer_id"])
+        "PENDING", fan["X-User-Id"], offer["creator_id"], offer["offer_id"])
     amounts = (row.price_minor, row.creator_share_minor, row.platform_fee_minor, row.currency)
     assert amounts == (9_999, 8_500, 1_499, "EUR")
     assert row.stripe_payment_intent_id == answer["stripe_payment_intent_id"]
@@ -47,9 +51,9 @@ async def test_creating_an_intent_opens_a_pending_payment_and_a_stripe_intent(db
         "currency": "eur",
         "automatic_payment_methods[enabled]": "true",
         "metadata[payment_id]": payment_id,
-        "metadata[creator_id]": body["creator_id"],
+        "metadata[creator_id]": offer["creator_id"],
         "metadata[fan_id]": fan["X-User-Id"],
-        "metadata[offer_id]": body["offer_id"],
+        "metadata[offer_id]": offer["offer_id"],
         "transfer_group": f"payment_{payment_id}",
     }
 
@@ -64,11 +68,11 @@ async def test_the_client_secret_is_never_stored(db):
 
 
 async def test_a_retry_with_the_same_idempotency_key_returns_the_same_payment(db, client, as_user, stripe_http):
-    fan = as_user("fan") | {"Idempotency-Key": uuid.uuid4().hex}
-    body = intent_body()
+    fan, key = as_user("fan"), uuid.uuid4().hex
+    offer = await an_offer(client, as_user)
 
-    first = await client.post("/payments/intents", json=body, headers=fan)
-    again = await client.post("/payments/intents", json=body, headers=fan)
+    first = await pay(client, fan, offer, key)
+    again = await pay(client, fan, offer, key)
 
     assert (first.status_code, again.status_code) == (201, 201), again.text
     assert again.json()["payment_id"] == first.json()["payment_id"]
@@ -83,11 +87,11 @@ async def test_a_retry_with_the_same_idempotency_key_returns_the_same_payment(db
     assert count == 1
 
 
-async def test_an_idempotency_key_reused_for_another_payment_is_a_conflict(client, as_user):
-    fan = as_user("fan") | {"Idempotency-Key": uuid.uuid4().hex}
-    assert (await client.post("/payments/intents", json=intent_body(), headers=fan)).status_code == 201
+async def test_an_idempotency_key_reused_for_another_offer_is_a_conflict(client, as_user):
+    fan, key = as_user("fan"), uuid.uuid4().hex
+    assert (await pay(client, fan, await an_offer(client, as_user), key)).status_code == 201
 
-    response = await client.post("/payments/intents", json=intent_body(), headers=fan)
+    response = await pay(client, fan, await an_offer(client, as_user), key)
 
     assert response.status_code == 409
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -98,7 +102,7 @@ async def test_a_stripe_refusal_fails_the_payment_and_answers_502(db, client, as
     stripe_http.refusals.append((400, {"error": {
         "type": "invalid_request_error", "code": "amount_too_small", "message": "Amount must be at least 0.50 eur"}}))
 
-    response = await client.post("/payments/intents", json=intent_body(), headers=fan)
+    response = await pay(client, fan, await an_offer(client, as_user))
 
     assert response.status_code == 502
     problem = response.json()
@@ -111,9 +115,10 @@ async def test_a_stripe_refusal_fails_the_payment_and_answers_502(db, client, as
 async def test_stripe_out_of_reach_answers_502_and_leaves_the_payment_pending(db, client, as_user, stripe_http):
     fan = as_user("fan")
     # 503s are retried by the SDK with the same idempotency key: refuse every attempt
+    offer = await an_offer(client, as_user)
     stripe_http.refusals.extend([(503, {"error": {"type": "api_error", "message": "down"}})] * 3)
 
-    response = await client.post("/payments/intents", json=intent_body(), headers=fan)
+    response = await pay(client, fan, offer)
 
     assert response.status_code == 502
     assert stripe_http.refusals == []
@@ -125,50 +130,125 @@ async def test_stripe_out_of_reach_answers_502_and_leaves_the_payment_pending(db
     assert (row.status, row.stripe_payment_intent_id) == ("PENDING", None)
 
 
-async def test_an_unsupported_currency_is_refused_with_problem_details(client, as_user):
-    response = await client.post("/payments/intents", json=intent_body(currency="JPY"), headers=as_user("fan"))
-
-    assert response.status_code == 422
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert "JPY" in response.json()["detail"]
-
-
-async def test_a_price_below_the_minimum_is_refused(client, as_user):
-    response = await client.post("/payments/intents", json=intent_body(price_minor=49), headers=as_user("fan"))
-
-    assert response.status_code == 422
-
-
-async def test_a_price_that_is_not_an_integer_is_a_bad_request(client, as_user):
-    for price in ("1000", 1000.0, 10.5, True):
-        response = await client.post("/payments/intents", json=intent_body(price_minor=price), headers=as_user("fan"))
-        assert response.status_code == 400, price
-        assert response.headers["content-type"].startswith("application/problem+json")
-
-
 async def test_only_a_fan_opens_a_payment(client, as_user):
+    offer = await an_offer(client, as_user)
     for role in ("creator", "admin"):
-        response = await client.post("/payments/intents", json=intent_body(), headers=as_user(role))
+        response = await pay(client, as_user(role), offer)
         assert response.status_code == 403, role
 
 
 async def test_without_the_internal_token_nothing_is_created(client, as_user):
     headers = as_user("fan") | {"X-Internal-Token": "wrong"}
 
-    response = await client.post("/payments/intents", json=intent_body(), headers=headers)
+    response = await pay(client, headers, await an_offer(client, as_user))
 
     assert response.status_code == 401
 
 
 async def test_a_payment_is_visible_to_its_fan_its_creator_and_admins_only(client, as_user):
     fan = as_user("fan")
-    body = intent_body()
-    payment_id = (await client.post("/payments/intents", json=body, headers=fan)).json()["payment_id"]
+    offer = await an_offer(client, as_user)
+    payment_id = (await pay(client, fan, offer)).json()["payment_id"]
 
-    for viewer in (fan, as_user("creator", body["creator_id"]), as_user("admin")):
+    for viewer in (fan, as_user("creator", offer["creator_id"]), as_user("admin")):
         response = await client.get(f"/payments/{payment_id}", headers=viewer)
         assert response.status_code == 200, viewer
         assert response.json()["payment_id"] == payment_id
         assert "client_secret" not in response.json()
     for stranger in (as_user("fan"), as_user("creator")):
         assert (await client.get(f"/payments/{payment_id}", headers=stranger)).status_code == 404
+
+
+async def count_payments(db, fan_id: str) -> int:
+    async with db.transaction() as session:
+        return await session.scalar(sa.select(sa.func.count()).select_from(Payment).where(Payment.fan_id == fan_id))
+
+
+async def test_the_fan_names_an_offer_and_sets_neither_the_price_nor_the_payee(db, client, as_user):
+    fan = as_user("fan")
+    offer = await an_offer(client, as_user, 10_000)
+    cases = [
+        {"offer_id": offer["offer_id"], "price_minor": 50, "currency": "EUR"},
+        {"offer_id": offer["offer_id"], "creator_id": "creator-who-does-not-exist"},
+        {"creator_id": offer["creator_id"], "price_minor": 50, "currency": "EUR"},
+    ]
+    for body in cases:
+        response = await client.post("/payments/intents", json=body, headers=fan)
+        assert response.status_code == 400, body
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert await count_payments(db, fan["X-User-Id"]) == 0
+
+
+async def test_an_unknown_offer_is_a_404_problem(db, client, as_user):
+    fan = as_user("fan")
+    for offer_id in (str(uuid.uuid4()), "call-60min"):
+        response = await pay(client, fan, {"offer_id": offer_id})
+        assert response.status_code == 404, offer_id
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["title"] == "No such offer"
+    assert await count_payments(db, fan["X-User-Id"]) == 0
+
+
+async def test_a_disabled_offer_is_a_409_problem(db, client, as_user):
+    creator, fan = as_user("creator"), as_user("fan")
+    offer = await create_offer(client, creator, 10_000, prefix="")
+    assert (await client.post(f"/offers/{offer['offer_id']}/disable", headers=creator)).status_code == 200
+
+    response = await pay(client, fan, offer)
+
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["title"] == "Offer disabled"
+    assert await count_payments(db, fan["X-User-Id"]) == 0
+
+
+async def test_a_creator_cannot_buy_their_own_offer(db, client, as_user):
+    creator = as_user("creator")
+    offer = await create_offer(client, creator, 10_000, prefix="")
+    same_person_as_fan = as_user("fan", creator["X-User-Id"])
+
+    response = await pay(client, same_person_as_fan, offer)
+
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await count_payments(db, creator["X-User-Id"]) == 0
+
+
+async def test_a_new_price_applies_to_new_intents_only(db, client, as_user):
+    creator, fan, key = as_user("creator"), as_user("fan"), uuid.uuid4().hex
+    offer = await create_offer(client, creator, 10_000, prefix="")
+    before = (await pay(client, fan, offer, key)).json()
+
+    changed = await client.patch(f"/offers/{offer['offer_id']}", json={"price_minor": 12_000}, headers=creator)
+    assert changed.status_code == 200, changed.text
+    retried = await pay(client, fan, offer, key)
+    after = (await pay(client, as_user("fan"), offer)).json()
+
+    assert before["amounts"]["price_minor"] == 10_000
+    assert (await load(db, before["payment_id"])).price_minor == 10_000
+    # a retry of the first request is the first payment, at the price the fan was shown
+    assert retried.json()["payment_id"] == before["payment_id"]
+    assert retried.json()["amounts"]["price_minor"] == 10_000
+    assert after["amounts"] == {"price_minor": 12_000, "creator_share_minor": 10_200, "platform_fee_minor": 1_800,
+                                "currency": "EUR"}
+
+
+async def test_a_retry_after_the_offer_was_disabled_still_gets_its_payment(client, as_user):
+    creator, fan, key = as_user("creator"), as_user("fan"), uuid.uuid4().hex
+    offer = await create_offer(client, creator, 10_000, prefix="")
+    first = (await pay(client, fan, offer, key)).json()
+    await client.post(f"/offers/{offer['offer_id']}/disable", headers=creator)
+
+    again = await pay(client, fan, offer, key)
+
+    assert again.status_code == 201
+    assert again.json()["stripe_payment_intent_id"] == first["stripe_payment_intent_id"]
+
+
+async def test_idempotency_keys_are_per_fan(client, as_user):
+    offer, key = await an_offer(client, as_user), uuid.uuid4().hex
+
+    one = (await pay(client, as_user("fan"), offer, key)).json()
+    other = (await pay(client, as_user("fan"), offer, key)).json()
+
+    assert one["payment_id"] != other["payment_id"]

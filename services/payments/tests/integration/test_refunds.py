@@ -23,14 +23,11 @@ from services.payments.tests.integration.test_stripe_events import (  # noqa: F4
 
 
 @pytest.fixture
-def paid(client, as_user, deliver, db):
+def paid(open_payment, deliver, db):
     """A succeeded payment of `price_minor` EUR (share 85 %, rounded up)."""
 
     async def pay(price_minor: int = 10_000) -> dict:
-        body = {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": price_minor, "currency": "EUR"}
-        response = await client.post("/payments/intents", json=body, headers=as_user("fan"))
-        assert response.status_code == 201, response.text
-        opened = response.json()
+        opened = await open_payment(price_minor)
         charge_id = f"ch_{uuid.uuid4().hex[:14]}"
         succeeded = stripe_event("payment_intent.succeeded", intent_object(
             opened["stripe_payment_intent_id"], amount=price_minor, latest_charge=charge_id))
@@ -129,12 +126,11 @@ async def test_without_an_amount_an_admin_refunds_what_is_left(db, client, as_us
     assert nothing_left.status_code == 409, nothing_left.text
 
 
-async def test_bad_refund_requests_get_a_clear_problem_and_store_nothing(db, client, as_user, paid):
+async def test_bad_refund_requests_get_a_clear_problem_and_store_nothing(db, client, as_user, paid, open_payment):
     opened = await paid(10_000)
     url = f"/payments/{opened['payment_id']}/refunds"
     admin = as_user("admin")
-    pending = (await client.post("/payments/intents", headers=as_user("fan"), json={
-        "creator_id": "creator-x", "price_minor": 1_000, "currency": "EUR"})).json()
+    pending = await open_payment(1_000)
 
     cases = [
         (url, as_user("fan"), {"amount_minor": 100}, 403),

@@ -15,6 +15,7 @@ from common.tables import inbox, outbox
 from contracts.events.stripe import StripeEventReceived, StripeEventReceivedData
 from contracts.topics import STRIPE_EVENT_RECEIVED, dlq
 from payments.models import Payment
+from tests.support.offers import create_offer, open_intent
 
 
 async def eventually(check, *, timeout: float = 30.0, interval: float = 0.1):
@@ -41,9 +42,11 @@ def stripe_event(event_type: str, intent: dict, *, stripe_event_id: str | None =
 
 
 def intent_object(intent_id: str, **fields) -> dict:
-    # stripe-mock echoes no metadata, so the events carry none unless a test says so
-    return {"id": intent_id, "object": "payment_intent", "amount": 10_000, "currency": "eur",
-            "metadata": {}, **fields}
+    # stripe-mock echoes no metadata, so the events carry none unless a test says so;
+    # Stripe received the whole amount unless a test says otherwise
+    intent = {"id": intent_id, "object": "payment_intent", "amount": 10_000, "currency": "eur",
+              "metadata": {}, **fields}
+    return {"amount_received": intent["amount"], **intent}
 
 
 @pytest.fixture(scope="session")
@@ -61,17 +64,6 @@ def deliver(producer):
             await publish(producer, event)
 
     return send
-
-
-@pytest.fixture
-def open_payment(client, as_user):
-    async def create() -> dict:
-        body = {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": 10_000, "currency": "EUR"}
-        response = await client.post("/payments/intents", json=body, headers=as_user("fan"))
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    return create
 
 
 async def payment(db, payment_id: str) -> Payment:
@@ -110,7 +102,7 @@ async def test_a_succeeded_intent_marks_the_payment_succeeded_and_announces_it_o
     assert event["causation_id"] == str(succeeded.event_id)
     assert event["correlation_id"] == succeeded.correlation_id
     assert event["data"] | {"succeeded_at": None} == {
-        "payment_id": payment_id, "offer_id": None, "fan_id": row.fan_id, "creator_id": row.creator_id,
+        "payment_id": payment_id, "offer_id": opened["offer_id"], "fan_id": row.fan_id, "creator_id": row.creator_id,
         "price_minor": 10_000, "creator_share_minor": 8_500, "platform_fee_minor": 1_500, "currency": "EUR",
         "stripe_payment_intent_id": intent_id, "stripe_charge_id": "ch_1", "succeeded_at": None,
     }
@@ -213,13 +205,15 @@ async def test_an_intent_naming_a_payment_we_do_not_have_goes_to_the_dead_letter
         await consumer.stop()
 
 
-async def test_an_intent_whose_id_was_never_stored_is_found_by_its_metadata(db, client, as_user, stripe_http, deliver):
+async def test_an_intent_whose_id_was_never_stored_is_found_by_its_metadata(
+    db, client, as_user, stripe_http, deliver
+):
     # Stripe unreachable: the payment stays PENDING without an intent id, exactly as
     # if we had crashed between Stripe's answer and storing it.
     fan = as_user("fan")
+    offer = await create_offer(client, as_user("creator"), 5_000, prefix="")
     stripe_http.refusals.extend([(503, {"error": {"type": "api_error", "message": "down"}})] * 3)
-    body = {"creator_id": f"creator-{uuid.uuid4().hex[:8]}", "price_minor": 5_000, "currency": "EUR"}
-    assert (await client.post("/payments/intents", json=body, headers=fan)).status_code == 502
+    assert (await open_intent(client, fan, offer["offer_id"], prefix="")).status_code == 502
     async with db.transaction() as session:
         lost = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan["X-User-Id"]))
     intent_id = f"pi_{uuid.uuid4().hex[:14]}"
@@ -232,3 +226,41 @@ async def test_an_intent_whose_id_was_never_stored_is_found_by_its_metadata(db, 
     row = await payment(db, str(lost.id))
     assert (row.status, row.stripe_payment_intent_id) == ("SUCCEEDED", intent_id)
     assert len(await announced(db, "payment.succeeded", str(lost.id))) == 1
+
+
+@pytest.mark.parametrize("received", [
+    {"amount_received": 50},  # the fan paid 0.50 for a 100.00 offer
+    {"amount_received": 10_000, "currency": "usd"},  # the right number in another currency
+    {"amount_received": None},  # Stripe did not say: nothing is credited on a guess
+])
+async def test_a_success_for_another_amount_or_currency_is_held_for_review_and_credits_nothing(
+    received, db, open_payment, deliver
+):
+    opened = await open_payment(10_000)
+    payment_id, intent_id = opened["payment_id"], opened["stripe_payment_intent_id"]
+    intent = intent_object(intent_id, latest_charge="ch_odd") | received
+    odd = stripe_event("payment_intent.succeeded", {k: v for k, v in intent.items() if v is not None})
+
+    await deliver(odd)
+    await eventually(lambda: applied(db, odd))
+
+    row = await payment(db, payment_id)
+    assert (row.status, row.stripe_charge_id) == ("NEEDS_REVIEW", "ch_odd")
+    assert row.review_reason
+    assert await announced(db, "payment.succeeded", payment_id) == []  # so the ledger posts nothing
+    [review] = await announced(db, "payment.needs_review", payment_id)
+    assert review["creator_id"] == opened["creator_id"]
+    assert review["data"] | {"reason": None} == {
+        "payment_id": payment_id, "offer_id": opened["offer_id"], "fan_id": row.fan_id,
+        "creator_id": opened["creator_id"], "price_minor": 10_000, "currency": "EUR",
+        "amount_received_minor": received.get("amount_received"),
+        "received_currency": received.get("currency", "eur").upper(),
+        "stripe_payment_intent_id": intent_id, "reason": None,
+    }
+
+    # a later success that does match changes nothing: an admin decides now
+    matching = stripe_event("payment_intent.succeeded", intent_object(intent_id, latest_charge="ch_odd"))
+    await deliver(matching)
+    await eventually(lambda: applied(db, matching))
+    assert (await payment(db, payment_id)).status == "NEEDS_REVIEW"
+    assert await announced(db, "payment.succeeded", payment_id) == []
