@@ -1,10 +1,10 @@
-"""What every internal HTTP API shares: the gateway-only guard, the caller's
-identity, problem-details errors, and health routes."""
+"""What every internal HTTP API shares: the caller's identity, roles, safe
+identifiers, problem-details errors, and health routes (the gateway-only guard
+is common.internal_identity)."""
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from hmac import compare_digest
 from http import HTTPStatus
 from typing import Annotated, Literal
 
@@ -18,9 +18,6 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 Role = Literal["fan", "creator", "admin"]
 ROLES: tuple[Role, ...] = ("fan", "creator", "admin")
 
-INTERNAL_TOKEN_HEADER = "X-Internal-Token"
-USER_ID_HEADER = "X-User-Id"
-USER_ROLE_HEADER = "X-User-Role"
 CORRELATION_HEADER = "X-Correlation-Id"
 
 # Identifiers that end up in CSV exports, emails, logs and URL paths (user ids,
@@ -47,33 +44,12 @@ IdempotencyKey = Annotated[
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is calling, as verified by the gateway."""
+    """Who is calling, as verified by the gateway (common.internal_identity carries
+    it to the services); `email` is the token's email claim, if any."""
 
     user_id: str
     role: Role
-
-
-def internal_only(token: str) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
-    """A guard that lets through only callers holding the shared internal token.
-    An empty token is no token: it would let through a call that sends none."""
-    if not token:
-        raise ValueError("the internal token is empty: internal APIs would be open to anyone")
-
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        sent = connection.headers.get(INTERNAL_TOKEN_HEADER, "")
-        if not sent or not compare_digest(sent.encode(), token.encode()):
-            raise NotAuthorizedException("internal API: missing or wrong internal token")
-
-    return guard
-
-
-def identity(request: Request) -> Identity:
-    """The caller the gateway vouches for (a dependency for route handlers)."""
-    user_id = request.headers.get(USER_ID_HEADER)
-    role = request.headers.get(USER_ROLE_HEADER)
-    if not user_id or role not in ROLES:
-        raise NotAuthorizedException("no verified identity on this request")
-    return Identity(user_id=user_id, role=role)  # type: ignore[arg-type]
+    email: str | None = None
 
 
 def require_role(who: Identity, *roles: Role) -> None:

@@ -24,7 +24,8 @@ from common import consumers, db as database, logs
 from common.applying import EventApplier, EventHandlers
 from common.consumers import RetryPolicy
 from common.db import Database
-from common.http import CORRELATION_HEADER, Identity, health_routes, identity, internal_only, problem_details
+from common.http import CORRELATION_HEADER, Identity, health_routes, problem_details
+from common.internal_identity import gateway_only, identity
 from common.kafka import kafka_reachable, make_producer
 from common.outbox import OutboxRelay
 from common.settings import ServiceSettings
@@ -172,7 +173,7 @@ def create_service_app(
     internal = Router(
         "/",
         route_handlers=list(route_handlers),
-        guards=[internal_only(settings.internal_token)],
+        guards=[gateway_only(name, settings.internal_signing_key)],
     )
     return Litestar(
         route_handlers=[internal, *health_routes({"database": db_ready, "kafka": kafka_ready})],

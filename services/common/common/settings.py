@@ -6,7 +6,7 @@ Shared variables (no service prefix):
   CALLASTAR_KAFKA_SECURITY_PROTOCOL   SASL_PLAINTEXT | SASL_SSL (| PLAINTEXT in development only)
   CALLASTAR_KAFKA_USERNAME, _PASSWORD this process's SCRAM-SHA-512 principal (the password a secret)
   CALLASTAR_KAFKA_CA_FILE             with SASL_SSL: the CA to trust (default: the system's)
-  CALLASTAR_INTERNAL_TOKEN            gateway -> service token (a secret)
+  CALLASTAR_INTERNAL_SIGNING_KEY      signs the gateway's per-call identities (a secret)
   CALLASTAR_CONSUMER_MAX_RETRIES      attempts after the first before the DLQ (3)
   CALLASTAR_CONSUMER_RETRY_BACKOFF_MS first retry delay, doubled each time (100)
   CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS how long Kafka may hold a fetch to fill it (100)
@@ -93,7 +93,7 @@ class KafkaClientSettings(DeploymentSettings):
 class ServiceSettings(KafkaClientSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    internal_token: str = secret("CALLASTAR_INTERNAL_TOKEN")
+    internal_signing_key: str = secret("CALLASTAR_INTERNAL_SIGNING_KEY")
     consumer_max_retries: int = shared("CALLASTAR_CONSUMER_MAX_RETRIES", 3)
     consumer_retry_backoff_ms: int = shared("CALLASTAR_CONSUMER_RETRY_BACKOFF_MS", 100)
     consumer_fetch_max_wait_ms: int = shared("CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS", 100)

@@ -56,7 +56,8 @@ def verify_token(token: str, secret: str) -> Identity:
                            "(starting with a letter or digit)")
     if role not in ROLES:
         raise InvalidToken("invalid token: unknown role")
-    return Identity(user_id=subject, role=role)
+    email = claims.get("email")
+    return Identity(user_id=subject, role=role, email=email if isinstance(email, str) and email else None)
 
 
 class JWTAuthMiddleware(AbstractAuthenticationMiddleware):

@@ -1,5 +1,5 @@
 """Internal HTTP to the services: one pooled client per service, carrying the
-internal token, the verified identity and the correlation id, and relaying the
+verified identity (signed for that service, common.internal_identity) and the correlation id, and relaying the
 service's answer as is."""
 
 import logging
@@ -14,14 +14,8 @@ from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.response import Stream
 
 from common import logs
-from common.http import (
-    CORRELATION_HEADER,
-    INTERNAL_TOKEN_HEADER,
-    USER_ID_HEADER,
-    USER_ROLE_HEADER,
-    Identity,
-    is_safe_id,
-)
+from common import internal_identity
+from common.http import CORRELATION_HEADER, Identity, is_safe_id
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,11 +60,10 @@ def _phrase(status: int) -> str:
 
 
 class ServiceClient:
-    def __init__(self, name: str, base_url: str, internal_token: str, timeout_s: float) -> None:
+    def __init__(self, name: str, base_url: str, signing_key: str, timeout_s: float) -> None:
         self.name = name
-        self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout_s, headers={INTERNAL_TOKEN_HEADER: internal_token}
-        )
+        self._signing_key = signing_key
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
 
     async def forward(
         self,
@@ -84,8 +77,9 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """`headers`: the caller's headers the service must see too (e.g. Idempotency-Key);
-        the identity, token and correlation headers are always ours."""
-        headers = {**(headers or {}), USER_ID_HEADER: who.user_id, USER_ROLE_HEADER: who.role}
+        the identity (signed for this service alone) and correlation headers are always ours."""
+        headers = {**(headers or {}),
+                   internal_identity.HEADER: internal_identity.sign(who, self.name, self._signing_key)}
         if correlation_id := logs.correlation_id.get():
             headers[CORRELATION_HEADER] = correlation_id
         if accept:
@@ -136,7 +130,7 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
         def client(name: str, url: str) -> ServiceClient:
-            return ServiceClient(name, url, settings.internal_token, settings.downstream_timeout_s)
+            return ServiceClient(name, url, settings.internal_signing_key, settings.downstream_timeout_s)
 
         return cls(
             payments=client("payments", settings.payments_url),

@@ -14,7 +14,7 @@ class Settings(KafkaClientSettings):
         env_prefix="CALLASTAR_GATEWAY_", extra="ignore", populate_by_name=True
     )
 
-    internal_token: str = secret("CALLASTAR_INTERNAL_TOKEN")
+    internal_signing_key: str = secret("CALLASTAR_INTERNAL_SIGNING_KEY")
     log_level: str = shared("CALLASTAR_LOG_LEVEL", "INFO")
     jwt_secret: str = secret("CALLASTAR_JWT_SECRET")
     stripe_webhook_secret: str = secret("CALLASTAR_STRIPE_WEBHOOK_SECRET")

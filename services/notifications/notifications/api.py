@@ -1,8 +1,8 @@
 """Notifications' internal HTTP API, called by the gateway only.
 
 Every call that carries an identity also records where to email that person:
-the gateway sends the `email` claim of their token as `X-User-Email`, and it is
-upserted into `contacts` (see models.Contact).
+the identity the gateway signs carries the `email` claim of their token, and it
+is upserted into `contacts` (see models.Contact).
 """
 
 import re
@@ -23,7 +23,6 @@ from common.http import Identity
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from notifications import domain, models, tokens
 
-EMAIL_HEADER = "X-User-Email"
 # Deliberately loose (the issuer validated it): one "@", no spaces or line breaks
 # that could smuggle a header into a message.
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
@@ -52,7 +51,7 @@ def _invalid(title: str, detail: str, status_code: int = 400) -> ProblemDetailsE
 async def _as_caller(db: Database, request: Request, who: Identity) -> AsyncIterator[AsyncSession]:
     """The request's transaction, remembering the caller's address on the way."""
     async with db.transaction() as session:
-        email = request.headers.get(EMAIL_HEADER, "")
+        email = who.email or ""
         if _EMAIL.fullmatch(email):
             await models.remember_contact(session, who, email)
         yield session

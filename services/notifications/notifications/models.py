@@ -98,8 +98,8 @@ class Preference(Base):
 
 class Contact(Base):
     """Where to email a person: the projection of what the gateway vouched for on
-    their last authenticated call (the `email` claim of their token, sent as
-    X-User-Email). No other service is asked; someone never seen gets no email."""
+    their last authenticated call (the `email` claim of their token, carried
+    in the identity the gateway signs). No other service is asked; someone never seen gets no email."""
 
     __tablename__ = "contacts"
 

@@ -17,7 +17,7 @@ from notifications.settings import Settings as NotificationsSettings
 STRONG = "k" * MIN_SECRET_BYTES
 PRODUCTION_GATEWAY = {
     "environment": "production",
-    "internal_token": STRONG,
+    "internal_signing_key": STRONG,
     "jwt_secret": STRONG,
     "stripe_webhook_secret": STRONG,
     "stripe_connect_webhook_secret": STRONG,
@@ -30,7 +30,7 @@ PRODUCTION_GATEWAY = {
     ("", "CALLASTAR_JWT_SECRET is missing or empty"),
     ("k" * (MIN_SECRET_BYTES - 1), f"CALLASTAR_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes"),
     (DEV_SECRETS["CALLASTAR_JWT_SECRET"], "CALLASTAR_JWT_SECRET is a public development value"),
-    (DEV_SECRETS["CALLASTAR_INTERNAL_TOKEN"], "CALLASTAR_JWT_SECRET is a public development value"),
+    (DEV_SECRETS["CALLASTAR_INTERNAL_SIGNING_KEY"], "CALLASTAR_JWT_SECRET is a public development value"),
     (STRONG, None),
 ])
 def test_a_production_secret_must_be_long_and_not_public(value, problem):
@@ -77,12 +77,12 @@ def test_development_fills_unset_secrets_with_the_public_values():
     settings = NotificationsSettings(environment="dev")
 
     assert settings.unsubscribe_secret == DEV_SECRETS["CALLASTAR_NOTIFICATIONS_UNSUBSCRIBE_SECRET"]
-    assert settings.internal_token == DEV_SECRETS["CALLASTAR_INTERNAL_TOKEN"]
+    assert settings.internal_signing_key == DEV_SECRETS["CALLASTAR_INTERNAL_SIGNING_KEY"]
 
 
 def test_production_refuses_the_database_password_of_the_dev_stack():
     with pytest.raises(ValidationError, match="CALLASTAR_NOTIFICATIONS_DATABASE_URL uses a public"):
-        NotificationsSettings(environment="production", internal_token=STRONG, unsubscribe_secret=STRONG,
+        NotificationsSettings(environment="production", internal_signing_key=STRONG, unsubscribe_secret=STRONG,
                               database_url="postgresql+asyncpg://notifications:notifications@db/notifications")
 
 
@@ -98,4 +98,4 @@ def test_every_service_refuses_to_start_in_production_with_the_dev_secrets(servi
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"python -m {service} cannot start: CALLASTAR_ENV=production: ")
-    assert "CALLASTAR_INTERNAL_TOKEN is a public development value" in lines[0]
+    assert "CALLASTAR_INTERNAL_SIGNING_KEY is a public development value" in lines[0]

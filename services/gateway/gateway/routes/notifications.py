@@ -8,9 +8,10 @@ nothing changed the answer is `304 Not Modified` with no body. The ETag is a
 digest of the answer, so any change (a new notification, a read elsewhere, a
 delete) changes it.
 
-Email addresses: a token may carry an `email` claim; every call here passes it
-on as `X-User-Email`, and the notifications service keeps the latest one per
-user as where to send their (and, for admins, the admins') emails.
+Email addresses: a token may carry an `email` claim; every call passes it on in
+the identity the gateway signs for the service, and the notifications service
+keeps the latest one per user as where to send their (and, for admins, the
+admins') emails.
 """
 
 import asyncio
@@ -20,7 +21,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import jwt
 from litestar import Request, Response, delete, get, patch, put
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
@@ -33,17 +33,8 @@ from gateway.live import LiveHub
 
 log = logging.getLogger(__name__)
 
-EMAIL_HEADER = "X-User-Email"
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing an idle stream
 RETRY_MS = 3000  # how soon a browser's EventSource reconnects after a drop
-
-
-def _email_of(request: Request) -> dict[str, str]:
-    # The JWT middleware has verified this very token on this request; only its
-    # `email` claim is read here.
-    claims = jwt.decode(request.auth, options={"verify_signature": False})
-    email = claims.get("email")
-    return {EMAIL_HEADER: email} if isinstance(email, str) and email else {}
 
 
 def _etag(body: bytes) -> str:
@@ -78,8 +69,7 @@ async def list_notifications(
                                      for k, v in {"cursor": cursor, "limit": limit, "unread": unread}.items()
                                      if v is not None]
     params += [("type", t) for t in type_ or ()]
-    answer = await services.notifications.forward("GET", "/notifications", who, params=params,
-                                                  headers=_email_of(request))
+    answer = await services.notifications.forward("GET", "/notifications", who, params=params)
     return _cheap_to_poll(request, answer)
 
 
@@ -87,8 +77,7 @@ async def list_notifications(
 async def unread_count(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
-    answer = await services.notifications.forward("GET", "/notifications/unread-count", who,
-                                                  headers=_email_of(request))
+    answer = await services.notifications.forward("GET", "/notifications/unread-count", who)
     return _cheap_to_poll(request, answer)
 
 
@@ -99,7 +88,7 @@ async def mark_read(
 ) -> Response:
     """An admin's read of an admins' notification is theirs alone; another's id is a 404."""
     return await services.notifications.forward(
-        "PATCH", f"/notifications/{path_segment(notification_id)}/read", who, headers=_email_of(request)
+        "PATCH", f"/notifications/{path_segment(notification_id)}/read", who
     )
 
 
@@ -107,8 +96,7 @@ async def mark_read(
 async def mark_all_read(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
-    return await services.notifications.forward("PATCH", "/notifications/read-all", who,
-                                                headers=_email_of(request))
+    return await services.notifications.forward("PATCH", "/notifications/read-all", who)
 
 
 @delete("/notifications/{notification_id:str}", status_code=204,
@@ -119,7 +107,7 @@ async def delete_notification(
 ) -> Response[None]:
     """Someone else's id, or one already deleted: 404."""
     return await services.notifications.forward(
-        "DELETE", f"/notifications/{path_segment(notification_id)}", who, headers=_email_of(request)
+        "DELETE", f"/notifications/{path_segment(notification_id)}", who
     )
 
 
@@ -127,8 +115,7 @@ async def delete_notification(
 async def get_preferences(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
-    return await services.notifications.forward("GET", "/notifications/preferences", who,
-                                                headers=_email_of(request))
+    return await services.notifications.forward("GET", "/notifications/preferences", who)
 
 
 @put("/notifications/preferences", summary="Change channels per type; critical types stay on in the app")
@@ -137,8 +124,7 @@ async def put_preferences(
 ) -> Response:
     """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}]}`. PAYOUT_FAILED and
     DISPUTE_CREATED cannot be turned off in the app (422)."""
-    return await services.notifications.forward("PUT", "/notifications/preferences", who, json=data,
-                                                headers=_email_of(request))
+    return await services.notifications.forward("PUT", "/notifications/preferences", who, json=data)
 
 
 # The link in every email: the signed token says who and what, so no login. The

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import uvicorn
 
+from common import internal_identity
+from common.http import Identity
 from gateway.app import create_app
 from gateway.settings import Settings
 
@@ -23,6 +26,9 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+SIGNING_KEY = "integration-internal-signing-key-0123456789"
+
+
 @dataclass
 class Seen:
     method: str
@@ -30,6 +36,16 @@ class Seen:
     query: str
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def audience(self) -> str:
+        """The one service the gateway signed this call's identity for."""
+        return jwt.decode(self.headers[internal_identity.HEADER.lower()], options={"verify_signature": False})["aud"]
+
+    @property
+    def identity(self) -> Identity:
+        """The caller, from the identity the gateway signed (verified as the service would)."""
+        return internal_identity.verify(self.headers[internal_identity.HEADER.lower()], self.audience, SIGNING_KEY)
 
 
 @dataclass
@@ -127,7 +143,7 @@ def gateway_settings(fake_service: FakeService) -> Settings:
         notifications_url=fake_service.url,
         kafka_bootstrap_servers=f"127.0.0.1:{closed_port()}",
         jwt_secret="integration-jwt-secret-0123456789abcdef",
-        internal_token="integration-internal-token",
+        internal_signing_key=SIGNING_KEY,
         stripe_webhook_secret="whsec_it_platform",
         stripe_connect_webhook_secret="whsec_it_connect",
     )

@@ -29,9 +29,9 @@ async def test_fan_payment_intent_is_forwarded_with_identity(
     [call] = fake_service.seen
     assert (call.method, call.path) == ("POST", "/payments/intents")
     assert json.loads(call.body) == {"offer_id": "o-1"}
-    assert call.headers["x-internal-token"] == "integration-internal-token"
-    assert call.headers["x-user-id"] == "fan-1"
-    assert call.headers["x-user-role"] == "fan"
+    assert call.audience == "payments"
+    assert call.identity.user_id == "fan-1"
+    assert call.identity.role == "fan"
     assert call.headers["x-correlation-id"] == "corr-123"
 
 
@@ -113,7 +113,7 @@ async def test_admin_names_the_creator_whose_balance_they_read(gateway, gateway_
     assert response.status_code == 200
     [call] = fake_service.seen
     assert call.path == "/balances/creator-7"
-    assert call.headers["x-user-role"] == "admin"
+    assert call.identity.role == "admin"
 
 
 async def test_fan_cannot_read_a_balance(gateway, gateway_settings, fake_service):

@@ -17,7 +17,7 @@ async def test_a_fans_idempotency_key_reaches_the_payments_service(gateway, gate
 
     with_key, without = fake_service.seen
     assert with_key.headers["idempotency-key"] == "k-42"
-    assert with_key.headers["x-user-id"] == "fan-1"  # the service keeps keys per user
+    assert with_key.identity.user_id == "fan-1"  # the service keeps keys per user
     assert "idempotency-key" not in without.headers
 
 
@@ -71,7 +71,7 @@ async def test_a_creator_manages_offers_through_the_payments_service(gateway, ga
     assert [(s.method, s.path) for s in fake_service.seen] == [
         ("POST", "/offers"), ("GET", "/offers/mine"), ("PATCH", "/offers/o-1"), ("POST", "/offers/o-1/disable"),
     ]
-    assert {s.headers["x-user-id"] for s in fake_service.seen} == {"creator-1"}
+    assert {s.identity.user_id for s in fake_service.seen} == {"creator-1"}
     assert json.loads(fake_service.seen[2].body) == {"price_minor": 6000}
 
 

@@ -50,8 +50,8 @@ async def test_each_route_reaches_its_internal_path_with_the_callers_identity(
     assert response.json() == answer
     [call] = fake_service.seen
     assert (call.method, call.path) == (method, internal)
-    assert (call.headers["x-user-id"], call.headers["x-user-role"]) == (f"{role}-1", role)
-    assert call.headers["x-internal-token"] == "integration-internal-token"
+    assert (call.identity.user_id, call.identity.role) == (f"{role}-1", role)
+    assert call.audience == "payouts"
     assert (json.loads(call.body) if call.body else None) == body
 
 
@@ -71,11 +71,11 @@ async def test_a_payout_request_carries_the_callers_idempotency_key(gateway, gat
 async def test_an_idempotency_key_cannot_override_the_identity_headers(gateway, gateway_settings, fake_service):
     who = bearer(gateway_settings, "creator-1", "creator")
     spoofed = who | {"Idempotency-Key": "k-1", "X-User-Id": "creator-2", "X-User-Role": "admin",
-                     "X-Internal-Token": "guess"}
+                     "X-Callastar-Identity": "guess"}
     await gateway.post("/api/payouts", json={"amount_minor": 1000, "currency": "EUR"}, headers=spoofed)
     [call] = fake_service.seen
-    assert (call.headers["x-user-id"], call.headers["x-user-role"]) == ("creator-1", "creator")
-    assert call.headers["x-internal-token"] == "integration-internal-token"
+    assert (call.identity.user_id, call.identity.role) == ("creator-1", "creator")
+    assert call.audience == "payouts"
 
 
 async def test_an_oversized_idempotency_key_is_refused_at_the_edge(gateway, gateway_settings, fake_service):
@@ -119,7 +119,7 @@ async def test_an_admin_reads_a_creators_account_and_any_payout(gateway, gateway
     account = await gateway.get("/api/payouts/account", params={"creator_id": "creator-7"}, headers=who)
     payout = await gateway.get(f"/api/payouts/{PAYOUT}", headers=who)
     assert (account.status_code, payout.status_code) == (200, 200)
-    assert [(s.path, s.query, s.headers["x-user-role"]) for s in fake_service.seen] == [
+    assert [(s.path, s.query, s.identity.role) for s in fake_service.seen] == [
         ("/payouts/account", "creator_id=creator-7", "admin"), (f"/payouts/{PAYOUT}", "", "admin"),
     ]
 

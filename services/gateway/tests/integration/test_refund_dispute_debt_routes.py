@@ -30,7 +30,7 @@ async def test_admin_refund_is_forwarded_with_its_body_and_answers_202(gateway, 
     [call] = fake_service.seen
     assert (call.method, call.path) == ("POST", "/payments/pay_1/refunds")
     assert json.loads(call.body) == body
-    assert (call.headers["x-user-id"], call.headers["x-user-role"]) == ("admin-1", "admin")
+    assert (call.identity.user_id, call.identity.role) == ("admin-1", "admin")
 
 
 async def test_refund_refused_by_payments_is_passed_through(gateway, gateway_settings, fake_service):
@@ -98,7 +98,7 @@ async def test_admin_views_pass_filters_through_as_sent(gateway, gateway_setting
     [call] = fake_service.seen
     assert call.path == internal
     assert parse_qsl(call.query) == query
-    assert call.headers["x-user-role"] == "admin"
+    assert call.identity.role == "admin"
 
 
 @pytest.mark.parametrize("role", ["fan", "creator"])
@@ -171,7 +171,7 @@ async def test_a_creator_lists_their_own_debts(gateway, gateway_settings, fake_s
     other = await gateway.get("/api/debts", params={"creator_id": "creator-2"}, headers=who)
     assert (own.status_code, named.status_code, other.status_code) == (200, 200, 403)
     assert own.json() == debts
-    assert [(s.path, s.query, s.headers["x-user-id"]) for s in fake_service.seen] == [
+    assert [(s.path, s.query, s.identity.user_id) for s in fake_service.seen] == [
         ("/debts", "", "creator-1"),
         ("/debts", "creator_id=creator-1&status=OPEN", "creator-1"),
     ]
@@ -181,7 +181,7 @@ async def test_an_admin_lists_anyones_debts_or_filters_by_creator(gateway, gatew
     admin = bearer(gateway_settings, "admin-1", "admin")
     assert (await gateway.get("/api/debts", headers=admin)).status_code == 200
     assert (await gateway.get("/api/debts", params={"creator_id": "creator-7"}, headers=admin)).status_code == 200
-    assert [(s.path, s.query, s.headers["x-user-role"]) for s in fake_service.seen] == [
+    assert [(s.path, s.query, s.identity.role) for s in fake_service.seen] == [
         ("/debts", "", "admin"), ("/debts", "creator_id=creator-7", "admin"),
     ]
 
@@ -202,7 +202,7 @@ async def test_marking_notifications_read_is_forwarded_for_the_caller(gateway, g
     every = await gateway.patch("/api/notifications/read-all", headers=who)
     assert one.json()["read_at"] == "2026-09-01T10:00:00+00:00"
     assert every.json() == {"marked": 4}
-    assert [(s.method, s.path, s.headers["x-user-id"]) for s in fake_service.seen] == [
+    assert [(s.method, s.path, s.identity.user_id) for s in fake_service.seen] == [
         ("PATCH", f"/notifications/{notification_id}/read", "admin-2"),
         ("PATCH", "/notifications/read-all", "admin-2"),
     ]

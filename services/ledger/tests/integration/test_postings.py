@@ -22,8 +22,8 @@ from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData
 from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from ledger import domain, handlers, models
-from ledger.settings import Settings
 from tests.support.polling import eventually
+from tests.support.internal_calls import as_caller
 
 
 def new_id(prefix: str) -> str:
@@ -31,7 +31,7 @@ def new_id(prefix: str) -> str:
 
 
 def headers(user_id: str, role: str) -> dict[str, str]:
-    return {"X-Internal-Token": Settings().internal_token, "X-User-Id": user_id, "X-User-Role": role}
+    return as_caller("ledger", user_id, role)
 
 
 def payment(creator: str, price: int = 10000, share: int = 8500, currency: str = "EUR") -> PaymentSucceeded:

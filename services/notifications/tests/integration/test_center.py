@@ -20,13 +20,11 @@ from contracts.events.refunds import RefundFailed, RefundFailedData
 from notifications import models, tokens
 from notifications.domain import NotificationDraft, NotificationType
 from notifications.settings import Settings
+from tests.support.internal_calls import as_caller
 
 
 def headers(user_id: str, role: str = "creator", email: str | None = None) -> dict[str, str]:
-    sent = {"X-Internal-Token": Settings().internal_token, "X-User-Id": user_id, "X-User-Role": role}
-    if email:
-        sent["X-User-Email"] = email
-    return sent
+    return as_caller("notifications", user_id, role, email=email)
 
 
 def person(prefix: str = "creator") -> tuple[str, str]:
@@ -300,8 +298,8 @@ async def email_pref(client, user: str, type_: str) -> bool:
 
 async def test_an_unsubscribe_link_turns_that_types_email_off_without_login(client) -> None:
     user, _ = person()
-    internal_only = {"X-Internal-Token": Settings().internal_token}
-    response = await client.get("/notifications/unsubscribe", headers=internal_only,
+    link_holder = as_caller("notifications", "unsubscribe-link", "fan")  # as the gateway forwards it
+    response = await client.get("/notifications/unsubscribe", headers=link_holder,
                                 params={"token": _token(user, NotificationType.PAYOUT_PAID)})
     assert response.status_code == 200, response.text
     assert response.json() == {"unsubscribed": True, "type": "PAYOUT_PAID", "channel": "email"}
@@ -311,11 +309,11 @@ async def test_an_unsubscribe_link_turns_that_types_email_off_without_login(clie
 
 async def test_expired_or_forged_unsubscribe_links_are_refused_and_change_nothing(client) -> None:
     user, _ = person()
-    internal_only = {"X-Internal-Token": Settings().internal_token}
+    link_holder = as_caller("notifications", "unsubscribe-link", "fan")
     expired = _token(user, NotificationType.PAYOUT_PAID, now=int(time.time()) - 1000, ttl_s=10)
     forged = _token(user, NotificationType.PAYOUT_PAID, secret="not-ours")
     for token in (expired, forged, "garbage"):
-        response = await client.get("/notifications/unsubscribe", headers=internal_only, params={"token": token})
+        response = await client.get("/notifications/unsubscribe", headers=link_holder, params={"token": token})
         assert response.status_code == 400, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
     assert await email_pref(client, user, "PAYOUT_PAID") is True

@@ -19,14 +19,10 @@ from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
 from contracts.events.refunds import RefundFailed, RefundFailedData
 from notifications import models
 from notifications.domain import NotificationDraft, NotificationType
-from notifications.settings import Settings
-
-def token() -> str:
-    return Settings().internal_token  # as the infra fixture configured it
-
+from tests.support.internal_calls import as_caller
 
 def headers(user_id: str, role: str = "creator") -> dict[str, str]:
-    return {"X-Internal-Token": token(), "X-User-Id": user_id, "X-User-Role": role}
+    return as_caller("notifications", user_id, role)
 
 
 def payment(creator_id: str, price: int = 10000, share: int = 8500) -> PaymentSucceeded:
@@ -267,12 +263,13 @@ async def test_a_limit_out_of_range_is_a_400(client) -> None:
         assert response.status_code == 400
 
 
-async def test_the_api_answers_only_the_gateway_with_an_identity(client) -> None:
-    identity_only = {"X-User-Id": "u1", "X-User-Role": "creator"}
-    no_token = await client.get("/notifications", headers=identity_only)
-    assert no_token.status_code == 401
-    no_identity = await client.get("/notifications", headers={"X-Internal-Token": token()})
-    assert no_identity.status_code == 401
+async def test_the_api_answers_only_an_identity_the_gateway_signed_for_it(client) -> None:
+    unsigned = await client.get("/notifications", headers={"X-User-Id": "u1", "X-User-Role": "creator"})
+    assert unsigned.status_code == 401
+    for_another_service = await client.get("/notifications", headers=as_caller("payments", "u1", "creator"))
+    assert for_another_service.status_code == 401
+    forged = await client.get("/notifications", headers=as_caller("notifications", "u1", "admin", key="x" * 40))
+    assert forged.status_code == 401
 
 
 def refund_failed(creator_id: str) -> RefundFailed:

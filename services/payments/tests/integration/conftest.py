@@ -12,6 +12,7 @@ from payments.app import create_app
 from payments.settings import Settings
 from tests.support.offers import create_offer, open_intent
 from tests.support.stripe_recording import RecordingStripeHttp
+from tests.support.internal_calls import CallerHeaders, as_caller
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -49,12 +50,9 @@ async def db(payments_settings):
 
 @pytest.fixture
 def as_user(payments_settings):
-    def headers(role: str, user_id: str | None = None) -> dict[str, str]:
-        return {
-            "X-Internal-Token": payments_settings.internal_token,
-            "X-User-Id": user_id or f"{role}-{uuid.uuid4().hex[:8]}",
-            "X-User-Role": role,
-        }
+    def headers(role: str, user_id: str | None = None) -> CallerHeaders:
+        return as_caller("payments", user_id or f"{role}-{uuid.uuid4().hex[:8]}", role,
+                         key=payments_settings.internal_signing_key)
 
     return headers
 
@@ -69,6 +67,6 @@ def open_payment(client, as_user):
         offer = await create_offer(client, creator, price_minor, currency, prefix="")
         response = await open_intent(client, fan or as_user("fan"), offer["offer_id"], prefix="")
         assert response.status_code == 201, response.text
-        return response.json() | {"creator_id": creator["X-User-Id"], "offer_id": offer["offer_id"]}
+        return response.json() | {"creator_id": creator.user_id, "offer_id": offer["offer_id"]}
 
     return create

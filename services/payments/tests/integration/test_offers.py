@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from tests.support.offers import create_offer
+from tests.support.internal_calls import as_caller
 
 
 async def test_a_creator_creates_lists_updates_and_disables_offers(client, as_user):
@@ -16,7 +17,7 @@ async def test_a_creator_creates_lists_updates_and_disables_offers(client, as_us
     assert created.status_code == 201, created.text
     offer = created.json()
     assert {k: offer[k] for k in ("creator_id", "title", "price_minor", "currency", "active")} == {
-        "creator_id": creator["X-User-Id"], "title": "Call, 60 min", "price_minor": 10_000, "currency": "EUR",
+        "creator_id": creator.user_id, "title": "Call, 60 min", "price_minor": 10_000, "currency": "EUR",
         "active": True}
     uuid.UUID(offer["offer_id"])
 
@@ -43,9 +44,9 @@ async def test_anyone_sees_only_a_creators_active_offers(client, as_user):
     await client.post(f"/offers/{gone['offer_id']}/disable", headers=creator)
     await create_offer(client, as_user("creator"), 7_000, prefix="")  # someone else's
 
-    # the gateway forwards the public read with its internal token and no real user
-    listing = await client.get("/offers", params={"creator_id": creator["X-User-Id"]},
-                               headers={"X-Internal-Token": creator["X-Internal-Token"]})
+    # the gateway forwards the public read for a visitor, no real user
+    listing = await client.get("/offers", params={"creator_id": creator.user_id},
+                               headers=as_caller("payments", "visitor", "fan"))
 
     assert listing.status_code == 200, listing.text
     assert [o["offer_id"] for o in listing.json()["items"]] == [kept["offer_id"]]

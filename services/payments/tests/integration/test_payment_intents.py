@@ -5,6 +5,7 @@ import uuid
 import sqlalchemy as sa
 
 from payments.models import Payment
+from tests.support.internal_calls import as_caller
 from tests.support.offers import create_offer, open_intent
 
 
@@ -38,7 +39,7 @@ async def test_an_intent_for_an_offer_charges_the_offers_price_to_its_creator(db
 
     row = await load(db, payment_id)
     assert (row.status, row.fan_id, row.creator_id, row.offer_id) == (
-        "PENDING", fan["X-User-Id"], offer["creator_id"], offer["offer_id"])
+        "PENDING", fan.user_id, offer["creator_id"], offer["offer_id"])
     amounts = (row.price_minor, row.creator_share_minor, row.platform_fee_minor, row.currency)
     assert amounts == (9_999, 8_500, 1_499, "EUR")
     assert row.stripe_payment_intent_id == answer["stripe_payment_intent_id"]
@@ -52,7 +53,7 @@ async def test_an_intent_for_an_offer_charges_the_offers_price_to_its_creator(db
         "automatic_payment_methods[enabled]": "true",
         "metadata[payment_id]": payment_id,
         "metadata[creator_id]": offer["creator_id"],
-        "metadata[fan_id]": fan["X-User-Id"],
+        "metadata[fan_id]": fan.user_id,
         "metadata[offer_id]": offer["offer_id"],
         "transfer_group": f"payment_{payment_id}",
     }
@@ -82,7 +83,7 @@ async def test_a_retry_with_the_same_idempotency_key_returns_the_same_payment(db
     assert len(stripe_http.for_payment(first.json()["payment_id"])) == 1
     async with db.transaction() as session:
         count = await session.scalar(
-            sa.select(sa.func.count()).select_from(Payment).where(Payment.fan_id == fan["X-User-Id"])
+            sa.select(sa.func.count()).select_from(Payment).where(Payment.fan_id == fan.user_id)
         )
     assert count == 1
 
@@ -108,7 +109,7 @@ async def test_a_stripe_refusal_fails_the_payment_and_answers_502(db, client, as
     problem = response.json()
     assert (problem["status"], problem["code"]) == (502, "amount_too_small")
     async with db.transaction() as session:
-        row = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan["X-User-Id"]))
+        row = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan.user_id))
     assert (row.status, row.failure_code, row.stripe_payment_intent_id) == ("FAILED", "amount_too_small", None)
 
 
@@ -123,7 +124,7 @@ async def test_stripe_out_of_reach_answers_502_and_leaves_the_payment_pending(db
     assert response.status_code == 502
     assert stripe_http.refusals == []
     async with db.transaction() as session:
-        row = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan["X-User-Id"]))
+        row = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan.user_id))
     attempts = stripe_http.for_payment(str(row.id))
     assert len(attempts) == 3
     assert {a.headers["Idempotency-Key"] for a in attempts} == {f"payment-intent:{row.id}"}
@@ -137,12 +138,15 @@ async def test_only_a_fan_opens_a_payment(client, as_user):
         assert response.status_code == 403, role
 
 
-async def test_without_the_internal_token_nothing_is_created(client, as_user):
-    headers = as_user("fan") | {"X-Internal-Token": "wrong"}
+async def test_without_an_identity_the_gateway_signed_for_payments_nothing_is_created(db, client, as_user):
+    offer = await an_offer(client, as_user)
+    unsigned = {"X-User-Id": "fan-1", "X-User-Role": "fan"}
+    forged = as_caller("payments", "fan-1", "fan", key="not-the-signing-key-0123456789abcdef")
+    for_the_ledger = as_caller("ledger", "fan-1", "fan")
 
-    response = await pay(client, headers, await an_offer(client, as_user))
-
-    assert response.status_code == 401
+    for headers in (unsigned, forged, for_the_ledger):
+        assert (await pay(client, headers, offer)).status_code == 401
+    assert await count_payments(db, "fan-1") == 0
 
 
 async def test_a_payment_is_visible_to_its_fan_its_creator_and_admins_only(client, as_user):
@@ -176,7 +180,7 @@ async def test_the_fan_names_an_offer_and_sets_neither_the_price_nor_the_payee(d
         response = await client.post("/payments/intents", json=body, headers=fan)
         assert response.status_code == 400, body
         assert response.headers["content-type"].startswith("application/problem+json")
-    assert await count_payments(db, fan["X-User-Id"]) == 0
+    assert await count_payments(db, fan.user_id) == 0
 
 
 async def test_an_unknown_offer_is_a_404_problem(db, client, as_user):
@@ -186,7 +190,7 @@ async def test_an_unknown_offer_is_a_404_problem(db, client, as_user):
         assert response.status_code == 404, offer_id
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["title"] == "No such offer"
-    assert await count_payments(db, fan["X-User-Id"]) == 0
+    assert await count_payments(db, fan.user_id) == 0
 
 
 async def test_a_disabled_offer_is_a_409_problem(db, client, as_user):
@@ -199,19 +203,19 @@ async def test_a_disabled_offer_is_a_409_problem(db, client, as_user):
     assert response.status_code == 409
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["title"] == "Offer disabled"
-    assert await count_payments(db, fan["X-User-Id"]) == 0
+    assert await count_payments(db, fan.user_id) == 0
 
 
 async def test_a_creator_cannot_buy_their_own_offer(db, client, as_user):
     creator = as_user("creator")
     offer = await create_offer(client, creator, 10_000, prefix="")
-    same_person_as_fan = as_user("fan", creator["X-User-Id"])
+    same_person_as_fan = as_user("fan", creator.user_id)
 
     response = await pay(client, same_person_as_fan, offer)
 
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert await count_payments(db, creator["X-User-Id"]) == 0
+    assert await count_payments(db, creator.user_id) == 0
 
 
 async def test_a_new_price_applies_to_new_intents_only(db, client, as_user):

@@ -83,7 +83,7 @@ async def test_an_admin_refund_goes_to_stripe_with_its_idempotency_key_and_is_an
     assert answer["stripe_refund_id"].startswith("re_")
     # stripe-mock answers every refund `succeeded` at once
     assert (answer["status"], answer["amount_minor"], answer["currency"]) == ("SUCCEEDED", 4_000, "EUR")
-    assert (answer["creator_clawback_minor"], answer["requested_by"]) == (3_400, admin["X-User-Id"])
+    assert (answer["creator_clawback_minor"], answer["requested_by"]) == (3_400, admin.user_id)
     [sent] = [r for r in stripe_http.requests if r.params.get("metadata[refund_id]") == refund_id]
     assert sent.url.split("?")[0].endswith("/v1/refunds")
     assert sent.headers["Idempotency-Key"] == f"refund:{refund_id}"

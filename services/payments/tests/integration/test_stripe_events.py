@@ -215,7 +215,7 @@ async def test_an_intent_whose_id_was_never_stored_is_found_by_its_metadata(
     stripe_http.refusals.extend([(503, {"error": {"type": "api_error", "message": "down"}})] * 3)
     assert (await open_intent(client, fan, offer["offer_id"], prefix="")).status_code == 502
     async with db.transaction() as session:
-        lost = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan["X-User-Id"]))
+        lost = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan.user_id))
     intent_id = f"pi_{uuid.uuid4().hex[:14]}"
     succeeded = stripe_event("payment_intent.succeeded",
                              intent_object(intent_id, amount=5_000, metadata={"payment_id": str(lost.id)}))

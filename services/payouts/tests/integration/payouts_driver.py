@@ -17,11 +17,11 @@ from common.tables import outbox
 from contracts.events.ledger import BalanceChanged, BalanceChangedData
 from contracts.events.payouts import FundsRejectedData, FundsReservedData, PayoutFundsRejected, PayoutFundsReserved
 from contracts.events.stripe import StripeEventReceived, StripeEventReceivedData
-from payouts.settings import Settings
+from tests.support.internal_calls import as_caller
 
 
 def headers(user_id: str, role: str) -> dict[str, str]:
-    return {"X-Internal-Token": Settings().internal_token, "X-User-Id": user_id, "X-User-Role": role}
+    return as_caller("payouts", user_id, role)
 
 
 def new_id(prefix: str) -> str:

@@ -6,11 +6,11 @@ import uuid
 from datetime import timedelta
 
 from contracts.events.ledger import BalanceChanged, BalanceChangedData
-from payouts.settings import Settings
+from tests.support.internal_calls import as_caller
 
 
 def headers(user_id: str, role: str) -> dict[str, str]:
-    return {"X-Internal-Token": Settings().internal_token, "X-User-Id": user_id, "X-User-Role": role}
+    return as_caller("payouts", user_id, role)
 
 
 def balance_changed(creator_id: str, currency: str, available: int, debt: int = 0) -> BalanceChanged:
