@@ -3,7 +3,16 @@ every dispute balance transaction booked once by its own id, and refunds,
 refund failures and disputes posting the difference of one entitlement
 function, so the order they come in never moves a unit."""
 
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
 import pytest
+import sqlalchemy as sa
+
+from common.consumers import PermanentError
+from common.db import Database, migrate
 
 from contracts.events.disputes import (
     DisputeClosed,
@@ -15,6 +24,7 @@ from contracts.events.disputes import (
     DisputeFundsWithdrawn,
 )
 from contracts.events.refunds import RefundFailed, RefundFailedData
+from ledger import domain, handlers, models
 from services.ledger.tests.integration.test_postings import (
     amounts,
     balance,
@@ -27,6 +37,8 @@ from services.ledger.tests.integration.test_postings import (
     refund,
     transaction_reference,
 )
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 async def test_every_balance_transaction_of_a_dispute_is_booked_once_by_its_own_id(
@@ -128,3 +140,53 @@ async def test_a_won_dispute_returns_the_cumulative_difference_whatever_came_fir
     await posted(db, "dispute_closed", reference)
     # 85.00 - floor(8500 * 1001 / 10000): the refund alone stands
     assert amounts(await balance(db, creator)) == (7650, 0, 0, 0)
+
+
+async def test_payments_posted_before_the_entitlement_tables_get_their_terms_and_refund_as_before(infra) -> None:
+    name = f"ledger_terms_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = infra.database_url("ledger").rsplit("/", 1)[0] + f"/{name}"
+    database = Database(url)
+    try:
+        await asyncio.to_thread(migrate, MIGRATIONS, url, "0004")  # the last revision without them
+        creator = new_id("creator")
+        async with database.transaction() as session:
+            await models.post_entry(
+                session, cause_event_id=uuid.uuid4(), kind="payment", creator_id=creator, reference="payment:pay_old",
+                postings=domain.payment_postings(creator, 10000, 8500, "EUR"),
+            )
+        await asyncio.to_thread(migrate, MIGRATIONS, url)
+
+        async with database.transaction() as session:
+            terms = (await session.execute(sa.select(
+                models.PaymentTerms.payment_id, models.PaymentTerms.creator_id, models.PaymentTerms.currency,
+                models.PaymentTerms.price_minor, models.PaymentTerms.creator_share_minor,
+            ))).all()
+            assert terms == [("pay_old", creator, "EUR", 10000, 8500)]
+            old = payment(creator)
+            old = old.model_copy(update={"data": old.data.model_copy(update={"payment_id": "pay_old"})})
+            await handlers.on_refund_created(refund(old, amount=1001, clawback=850), session)
+            assert (await models.creator_balance(session, creator, "EUR")).available_minor == 7650
+    finally:
+        await database.dispose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_what_cannot_be_booked_by_the_rule_is_refused_with_its_reason_not_guessed(db) -> None:
+    creator = new_id("creator")
+    paid = payment(creator)
+    nameless = DisputeFundsWithdrawn.new(
+        DisputeFundsData(dispute_id=new_id("dsp"), payment_id=paid.data.payment_id, creator_id=creator,
+                         amount_minor=100, fee_minor=0, currency="EUR", stripe_balance_transaction_ids=[]),
+        producer="payments", creator_id=creator,
+    )
+    elsewhere = refund(paid, amount=100, clawback=85)
+    elsewhere = elsewhere.model_copy(update={"data": elsewhere.data.model_copy(update={"currency": "USD"})})
+    async with db.transaction() as session:
+        await handlers.on_payment_succeeded(paid, session)
+    for event, reason in ((nameless, "names no one balance transaction"), (elsewhere, "not .* in USD")):
+        with pytest.raises(PermanentError, match=reason):  # dead-lettered with that reason
+            async with db.transaction() as session:
+                await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
