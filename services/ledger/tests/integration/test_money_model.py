@@ -16,9 +16,11 @@ reserved and debt (debts per cause, deducted oldest first), the facts of each
 payment, and replays the same deliveries with the same parking rule. After
 every example the creator's available, disputed, reserved and debt equal the
 model's, to the unit; the creator's total equals what the final facts entitle
-them to, whatever the order; nothing stays parked; and the ledger's invariant
+them to, whatever the order; nothing stays parked; the ledger's invariant
 check (ledger.invariants.Audit, what `python -m ledger check` runs) passes on
-the creator's journal, debts and reservations.
+the creator's journal, debts and reservations; and each payment's own entries
+give the creator exactly ledger.entitlement's creator_entitlement and
+frozen_share at the payment's totals.
 
 One connection serves every example; each runs in a transaction rolled back at
 its end, so examples cost no clean-up and never see each other.
@@ -62,7 +64,7 @@ from contracts.events.payouts import (
     PayoutRequestedData,
 )
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from ledger import domain, handlers, models
+from ledger import domain, entitlement, handlers, models
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.settings import Settings
 
@@ -489,6 +491,32 @@ async def audit(session, creator: str) -> Audit:
     return result
 
 
+async def posted_on_payment(session, creator: str, payment_id: str) -> tuple[int, int]:
+    """What the payment's own entries (its payment, refunds and disputes; not the
+    payouts, which are the creator's, not a payment's) give the creator: owed
+    outright (available less debt) and frozen (disputed)."""
+    references = sa.select(models.PaymentTakeback.reference).where(models.PaymentTakeback.payment_id == payment_id)
+    rows = await session.execute(
+        sa.select(models.PostingRow.account, sa.func.sum(models.PostingRow.amount_minor))
+        .join(models.JournalEntry, models.JournalEntry.id == models.PostingRow.entry_id)
+        .where(sa.or_(
+            sa.and_(models.JournalEntry.kind == "payment", models.JournalEntry.reference == f"payment:{payment_id}"),
+            sa.and_(models.JournalEntry.kind.in_(["refund", "refund_reversal", "dispute_opened", "dispute_closed"]),
+                    models.JournalEntry.reference.in_(references)),
+        ))
+        .group_by(models.PostingRow.account)
+    )
+    sums = {account: int(total) for account, total in rows}
+    owed = -sums.get(f"creator:{creator}:available", 0) - sums.get(f"creator:{creator}:debt", 0)
+    return owed, -sums.get(f"creator:{creator}:disputed", 0)
+
+
+async def entitled_on_payment(session, payment_id: str) -> tuple[int, int]:
+    """What the entitlement function gives at the payment's totals as the ledger holds them."""
+    _, totals = await models.payment_totals_for_update(session, payment_id)
+    return entitlement.creator_entitlement(totals), entitlement.frozen_share(totals)
+
+
 async def run_through_the_ledger(database: Database, creator: str, delivered: list[Event], model: Model) -> None:
     applier = EventApplier(handlers.handlers)
     session = database.sessions()
@@ -505,6 +533,9 @@ async def run_through_the_ledger(database: Database, creator: str, delivered: li
         assert still_parked == 0 and model.parked == []
         checked = await audit(session, creator)
         assert checked.problems == []
+        for payment_id in model.payments:
+            assert await posted_on_payment(session, creator, payment_id) == await entitled_on_payment(
+                session, payment_id)
     finally:
         await session.rollback()
         await session.close()
