@@ -50,7 +50,22 @@ class DisputeFundsData(EventData):
     amount_minor: MinorUnits = Field(description="Disputed amount leaving (or returning to) the balance")
     fee_minor: MinorUnits = Field(description="Stripe's dispute fee charged (or given back)")
     currency: Currency
-    stripe_balance_transaction_ids: list[str]
+    stripe_balance_transaction_id: str | None = Field(
+        default=None,
+        description="The Stripe balance transaction this movement books; each is booked once, by this id "
+        "(a dispute can have several: the withdrawal, a counter fee, the reinstatement)",
+    )
+    stripe_balance_transaction_ids: list[str] = Field(
+        description="Deprecated: the one balance transaction of this movement, as a list; "
+        "read stripe_balance_transaction_id"
+    )
+
+    @property
+    def balance_transaction_id(self) -> str | None:
+        """The booked transaction's id, also from producers that only sent the list (always of one)."""
+        if self.stripe_balance_transaction_id is not None:
+            return self.stripe_balance_transaction_id
+        return self.stripe_balance_transaction_ids[0] if len(self.stripe_balance_transaction_ids) == 1 else None
 
 
 class DisputeFundsWithdrawn(Event[DisputeFundsData]):

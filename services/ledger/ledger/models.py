@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common import parking
-from ledger import domain
+from ledger import domain, entitlement
 
 
 class Base(DeclarativeBase):
@@ -308,3 +308,78 @@ async def add_reservation(
 def set_reservation_status(reservation: PayoutReservation, status: str) -> None:
     reservation.status = status
     reservation.updated_at = sa.func.clock_timestamp()
+
+
+class PaymentTerms(Base):
+    """A payment as the creator's entitlement needs it (ledger.entitlement):
+    written with its `payment` entry, locked by every movement on the payment."""
+
+    __tablename__ = "payment_terms"
+
+    payment_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    creator_id: Mapped[str] = mapped_column(sa.Text)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    price_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    creator_share_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+
+class PaymentTakeback(Base):
+    """A refund or dispute of a payment, and where it stands: the facts the
+    payment's totals are summed from. `reference` is that of its journal entries."""
+
+    __tablename__ = "payment_takebacks"
+
+    reference: Mapped[str] = mapped_column(sa.Text, primary_key=True)  # refund:<id> | dispute:<id>
+    payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payment_terms.payment_id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.Text)  # entitlement.REFUND | entitlement.DISPUTE
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)  # refunded, or disputed
+    status: Mapped[str] = mapped_column(sa.Text)  # entitlement.TAKEBACK_STATUSES[kind]
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+
+async def add_payment_terms(session: AsyncSession, *, payment_id: str, creator_id: str, currency: str,
+                            price_minor: int, creator_share_minor: int) -> None:
+    await session.execute(
+        insert(PaymentTerms.__table__)
+        .values(payment_id=payment_id, creator_id=creator_id, currency=currency, price_minor=price_minor,
+                creator_share_minor=creator_share_minor)
+        .on_conflict_do_nothing()
+    )
+
+
+async def payment_totals_for_update(
+    session: AsyncSession, payment_id: str
+) -> tuple[PaymentTerms, entitlement.PaymentTotals] | None:
+    """The payment's terms, locked for the movement, and its totals now; None if unknown."""
+    terms = await session.scalar(
+        sa.select(PaymentTerms).where(PaymentTerms.payment_id == payment_id).with_for_update()
+    )
+    if terms is None:
+        return None
+    rows = await session.execute(
+        sa.select(PaymentTakeback.kind, PaymentTakeback.status, PaymentTakeback.amount_minor)
+        .where(PaymentTakeback.payment_id == payment_id)
+    )
+    takebacks = [entitlement.Takeback(kind, status, int(amount)) for kind, status, amount in rows]
+    return terms, entitlement.payment_totals(int(terms.price_minor), int(terms.creator_share_minor), takebacks)
+
+
+async def get_takeback_for_update(session: AsyncSession, reference: str) -> PaymentTakeback | None:
+    return await session.scalar(
+        sa.select(PaymentTakeback).where(PaymentTakeback.reference == reference).with_for_update()
+    )
+
+
+def add_takeback(session: AsyncSession, *, reference: str, payment_id: str, kind: str, amount_minor: int,
+                 status: str) -> PaymentTakeback:
+    takeback = PaymentTakeback(reference=reference, payment_id=payment_id, kind=kind, amount_minor=amount_minor,
+                               status=status)
+    session.add(takeback)
+    return takeback
+
+
+def set_takeback_status(takeback: PaymentTakeback, status: str) -> None:
+    takeback.status = status
+    takeback.updated_at = sa.func.clock_timestamp()

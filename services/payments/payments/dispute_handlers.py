@@ -139,6 +139,7 @@ def _announcement(
             amount_minor=transaction.moved_minor,
             fee_minor=transaction.fee_moved_minor,
             currency=transaction.currency,
+            stripe_balance_transaction_id=transaction.id,
             stripe_balance_transaction_ids=[transaction.id],
         )
         model = DisputeFundsWithdrawn if emit.kind == "funds_withdrawn" else DisputeFundsReinstated
