@@ -1,13 +1,16 @@
 """Operator commands: `python -m ledger check` verifies the invariants of the
-ledger's database (see ledger.invariants) and exits non-zero on any problem."""
+ledger's database (see ledger.invariants), `python -m ledger verify-journal`
+recomputes the journal's hash chain (see ledger.chain); each exits non-zero on
+any problem."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncResult, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from ledger import domain
+from ledger import chain, domain
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.models import Debt, JournalEntry, PayoutReservation, PostingRow
 from ledger.settings import Settings
@@ -15,61 +18,90 @@ from ledger.settings import Settings
 MAX_PRINTED = 200
 
 
-async def audit(database_url: str) -> Audit:
-    """Replay the journal in posting order and compare the debts, all in one
-    snapshot, so entries committed meanwhile cannot make a false mismatch."""
+@asynccontextmanager
+async def snapshot(database_url: str) -> AsyncIterator[AsyncConnection]:
+    """One read-only snapshot, so entries committed meanwhile cannot make a false mismatch."""
     engine = create_async_engine(database_url)
-    result = Audit()
     try:
         async with engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="REPEATABLE READ")
             async with connection.begin():
                 await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
-                rows = await connection.stream(
-                    sa.select(
-                        JournalEntry.id, JournalEntry.cause_event_id, JournalEntry.kind,
-                        PostingRow.account, PostingRow.currency, PostingRow.amount_minor,
-                    )
-                    .outerjoin(PostingRow, PostingRow.entry_id == JournalEntry.id)
-                    # created_at is clock_timestamp() at insert, taken under the creator's lock
-                    .order_by(JournalEntry.created_at, JournalEntry.id, PostingRow.id)
-                    .execution_options(yield_per=5000)
-                )
-                async for entry in _entries(rows):
-                    result.add_entry(entry)
-                debts = await connection.execute(
-                    sa.select(
-                        Debt.id, Debt.creator_id, Debt.currency, Debt.amount_minor,
-                        Debt.remaining_minor, Debt.reversed_minor, Debt.status,
-                    )
-                )
-                result.check_debts(DebtRecord(str(row[0]), *row[1:]) for row in debts)
-                reservations = await connection.execute(
-                    sa.select(
-                        PayoutReservation.payout_id, PayoutReservation.creator_id, PayoutReservation.currency,
-                        PayoutReservation.gross_minor, PayoutReservation.debt_deducted_minor,
-                        PayoutReservation.net_minor, PayoutReservation.status,
-                    )
-                )
-                result.check_reservations(ReservationRecord(*row) for row in reservations)
+                yield connection
     finally:
         await engine.dispose()
-    return result
 
 
-async def _entries(rows: AsyncResult) -> AsyncIterator[EntryRecord]:
-    """Rows of (entry, posting), ordered by entry, grouped into entries."""
-    head: tuple | None = None
+async def chained_entries(connection: AsyncConnection) -> AsyncIterator[tuple[int, str, str, chain.ChainedEntry]]:
+    """The journal in chain order as (seq, prev_hash, hash, entry with its postings)."""
+    entries = JournalEntry.__table__.c
+    rows = await connection.stream(
+        sa.select(
+            entries.seq, entries.prev_hash, entries.hash, entries.id, entries.cause_event_id, entries.kind,
+            entries.creator_id, entries.reference, entries.payment_id, entries.dispute_id,
+            entries.fact_amount_minor, entries.stripe_balance_transaction_id, entries.created_at,
+            PostingRow.account, PostingRow.currency, PostingRow.amount_minor,
+        )
+        .outerjoin(PostingRow, PostingRow.entry_id == entries.id)
+        .order_by(entries.seq, PostingRow.id)
+        .execution_options(yield_per=5000)
+    )
+    head = None
     postings: list[domain.Posting] = []
-    async for entry_id, cause_event_id, kind, account, currency, amount in rows:
-        if head is None or head[0] != entry_id:
+    async for row in rows:
+        if head is None or head.seq != row.seq:
             if head is not None:
-                yield EntryRecord(str(head[0]), str(head[1]), head[2], tuple(postings))
-            head, postings = (entry_id, cause_event_id, kind), []
-        if account is not None:  # an entry without postings still counts (and fails)
-            postings.append(domain.Posting(account, int(amount), currency))
+                yield _chained(head, postings)
+            head, postings = row, []
+        if row.account is not None:  # an entry without postings still counts (and fails)
+            postings.append(domain.Posting(row.account, int(row.amount_minor), row.currency))
     if head is not None:
-        yield EntryRecord(str(head[0]), str(head[1]), head[2], tuple(postings))
+        yield _chained(head, postings)
+
+
+def _chained(row: sa.Row, postings: list[domain.Posting]) -> tuple[int, str, str, chain.ChainedEntry]:
+    entry = chain.ChainedEntry(
+        id=str(row.id), cause_event_id=str(row.cause_event_id), kind=row.kind, creator_id=row.creator_id,
+        reference=row.reference,
+        facts=chain.EntryFacts(row.payment_id, row.dispute_id, row.fact_amount_minor, row.stripe_balance_transaction_id),
+        created_at=row.created_at, postings=tuple(postings),
+    )
+    return row.seq, row.prev_hash, row.hash, entry
+
+
+async def audit(database_url: str) -> Audit:
+    """Replay the journal in chain order (checking each link, as verify-journal
+    does) and compare the projections, all in one snapshot."""
+    result = Audit()
+    checker, broken = chain.ChainChecker(), None
+    async with snapshot(database_url) as connection:
+        async for seq, prev_hash, stored_hash, entry in chained_entries(connection):
+            broken = broken or checker.check(seq, prev_hash, stored_hash, entry)
+            result.add_entry(EntryRecord(
+                entry.id, entry.cause_event_id, entry.kind, entry.postings,
+                creator_id=entry.creator_id, reference=entry.reference, facts=entry.facts,
+            ))
+        debts = await connection.execute(
+            sa.select(
+                Debt.id, Debt.creator_id, Debt.currency, Debt.amount_minor,
+                Debt.remaining_minor, Debt.reversed_minor, Debt.status,
+            )
+        )
+        result.check_debts(DebtRecord(str(row[0]), *row[1:]) for row in debts)
+        reservations = await connection.execute(
+            sa.select(
+                PayoutReservation.payout_id, PayoutReservation.creator_id, PayoutReservation.currency,
+                PayoutReservation.gross_minor, PayoutReservation.debt_deducted_minor,
+                PayoutReservation.net_minor, PayoutReservation.status,
+            )
+        )
+        result.check_reservations(ReservationRecord(*row) for row in reservations)
+        result.check_accounts_and_payments()
+    if broken is not None:
+        result.problems.append(
+            f"journal chain broken at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}"
+        )
+    return result
 
 
 def check(settings: Settings) -> int:
@@ -86,4 +118,25 @@ def check(settings: Settings) -> int:
         f"ledger check FAILED: {len(result.problems)} problems in {result.entries} entries, {result.debts} debts, "
         f"{result.reservations} payout reservations"
     )
+    return 1
+
+
+async def first_broken_link(database_url: str) -> tuple[int, chain.BrokenLink | None]:
+    """(entries checked, first broken link or None), read in one snapshot."""
+    checked = 0
+    checker = chain.ChainChecker()
+    async with snapshot(database_url) as connection:
+        async for seq, prev_hash, stored_hash, entry in chained_entries(connection):
+            checked += 1
+            if (broken := checker.check(seq, prev_hash, stored_hash, entry)) is not None:
+                return checked, broken
+    return checked, None
+
+
+def verify_journal(settings: Settings) -> int:
+    checked, broken = asyncio.run(first_broken_link(settings.database_url))
+    if broken is None:
+        print(f"ledger journal OK: {checked} entries, hash chain intact")
+        return 0
+    print(f"ledger journal BROKEN at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}")
     return 1
