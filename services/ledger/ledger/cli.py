@@ -1,16 +1,22 @@
 """Operator commands: `python -m ledger check` verifies the invariants of the
 ledger's database (see ledger.invariants), `python -m ledger verify-journal`
-recomputes the journal's hash chain (see ledger.chain); each exits non-zero on
-any problem."""
+recomputes the journal's hash chain (see ledger.chain), `python -m ledger
+reconcile --since D --until D` compares `stripe:balance` with Stripe's balance
+transactions of that period (see ledger.reconcile); each exits non-zero on any
+problem or difference."""
 
+import argparse
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+import stripe
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from ledger import chain, domain
+from common.service import Command
+from ledger import chain, domain, models, reconcile as reconciling
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.models import Debt, JournalEntry, PayoutReservation, PostingRow
 from ledger.settings import Settings
@@ -140,3 +146,57 @@ def verify_journal(settings: Settings) -> int:
         return 0
     print(f"ledger journal BROKEN at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}")
     return 1
+
+
+def _moment(text: str) -> datetime:
+    """A date or an ISO datetime, UTC unless it says otherwise."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _reconcile_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_moment, required=True, help="start of the period (included), e.g. 2026-12-01")
+    parser.add_argument("--until", type=_moment, required=True, help="end of the period (excluded), e.g. 2026-12-02")
+
+
+async def stripe_transactions(settings: Settings, since: int, until: int) -> list[reconciling.StripeTransaction]:
+    """Stripe's balance transactions created in [since, until), Unix seconds, every page."""
+    base = settings.stripe_api_base
+    client = stripe.StripeClient(
+        settings.stripe_api_key, base_addresses={"api": base} if base else None, http_client=stripe.HTTPXClient()
+    )
+    page = await client.v1.balance_transactions.list_async({"created": {"gte": since, "lt": until}, "limit": 100})
+    return [
+        reconciling.StripeTransaction(txn.id, txn.type, txn.net, txn.currency.upper())
+        async for txn in page.auto_paging_iter()
+        if since <= txn.created < until  # the filter is Stripe's; kept here too, it costs nothing
+    ]
+
+
+async def reconciliation(settings: Settings, since: datetime, until: datetime) -> reconciling.Reconciliation:
+    transactions = await stripe_transactions(settings, int(since.timestamp()), int(until.timestamp()))
+    async with snapshot(settings.database_url) as connection:
+        booked = await models.booked_on_stripe_balance(connection, [txn.id for txn in transactions])
+    return reconciling.reconcile(transactions, booked)
+
+
+def run_reconcile(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Print every difference and exit 1, or the totals compared and exit 0."""
+    period = f"{arguments.since.isoformat()} .. {arguments.until.isoformat()}"
+    result = asyncio.run(reconciliation(settings, arguments.since, arguments.until))
+    for difference in result.differences:
+        print(f"ledger reconcile: {difference}")
+    for currency in sorted(set(result.stripe_totals) | set(result.ledger_totals)):
+        print(
+            f"ledger reconcile: {currency}: Stripe {result.stripe_totals.get(currency, 0)}, "
+            f"the ledger {result.ledger_totals.get(currency, 0)}"
+        )
+    if result.not_compared:
+        counted = ", ".join(f"{count} {kind}" for kind, count in sorted(result.not_compared.items()))
+        print(f"ledger reconcile: not booked by balance transaction, not compared: {counted}")
+    verdict = f"{len(result.differences)} differences" if result.differences else "no differences"
+    print(f"ledger reconcile {period}: {result.compared} balance transactions compared, {verdict}")
+    return 1 if result.differences else 0
+
+
+reconcile = Command(run=run_reconcile, add_arguments=_reconcile_arguments)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common import parking
@@ -341,3 +341,40 @@ async def add_reservation(
 def set_reservation_status(reservation: PayoutReservation, status: str) -> None:
     reservation.status = status
     reservation.updated_at = sa.func.clock_timestamp()
+
+
+async def booked_on_stripe_balance(
+    session: AsyncSession | AsyncConnection, transaction_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """Transaction id -> currency -> what the ledger posted on `stripe:balance` for
+    that Stripe balance transaction: the entry naming it, plus, for a charge's
+    settlement, the payment's own entry (which booked the price before the
+    balance transaction was known)."""
+    entries = JournalEntry.__table__
+    tagged = (
+        sa.select(entries.c.id, entries.c.kind, entries.c.payment_id,
+                  entries.c.stripe_balance_transaction_id.label("txn"))
+        .where(entries.c.stripe_balance_transaction_id.in_(transaction_ids))
+        .cte("tagged")
+    )
+    payment_entries = entries.alias("payment_entries")
+    booking = sa.union_all(
+        sa.select(tagged.c.txn, tagged.c.id.label("entry_id")),
+        sa.select(tagged.c.txn, payment_entries.c.id)
+        .join(payment_entries, sa.and_(payment_entries.c.kind == "payment",
+                                       payment_entries.c.payment_id == tagged.c.payment_id))
+        .where(tagged.c.kind == "processing_fee"),
+    ).subquery("booking")
+    rows = await session.execute(
+        sa.select(booking.c.txn, PostingRow.currency, sa.func.sum(PostingRow.amount_minor))
+        .join(PostingRow, PostingRow.entry_id == booking.c.entry_id)
+        .where(PostingRow.account == domain.STRIPE_BALANCE)
+        .group_by(booking.c.txn, PostingRow.currency)
+    )
+    booked: dict[str, dict[str, int]] = defaultdict(dict)
+    for transaction_id, currency, total in rows:
+        booked[transaction_id][currency] = int(total)
+    # A transaction whose entries post nothing on stripe:balance is still booked.
+    for transaction_id in await session.scalars(sa.select(tagged.c.txn)):
+        booked.setdefault(transaction_id, {})
+    return dict(booked)
