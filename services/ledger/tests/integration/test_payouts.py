@@ -108,8 +108,8 @@ async def debts_of(client, creator: str) -> list[tuple[str, int, int, str]]:
     return [(d["cause_id"], d["amount_minor"], d["remaining_minor"], d["status"]) for d in debts]
 
 
-async def earn(db, publish_events, creator: str, share: int = 8500):
-    paid_ = payment(creator, price=10000, share=share)
+async def earn(db, publish_events, creator: str, share: int = 8500, price: int = 10000):
+    paid_ = payment(creator, price=price, share=share)
     await publish_events(paid_)
     await posted(db, "payment", f"payment:{paid_.data.payment_id}")
     return paid_
@@ -121,12 +121,16 @@ async def reserve(db, publish_events, request: PayoutRequested) -> dict[str, int
 
 
 async def in_debt(db, publish_events, creator: str, clawbacks: list[int]) -> list:
-    """A payment whose share sits in a pending payout, then refunds that run short."""
-    earned = await earn(db, publish_events, creator)
+    """A payment whose share sits in a pending payout, then refunds that run short.
+
+    The whole price is the creator's share, so each refund takes back exactly its
+    amount, as the entitlement rule floor(share * refunded / price) says (and
+    `ledger check` verifies)."""
+    earned = await earn(db, publish_events, creator, share=8500, price=8500)
     await reserve(db, publish_events, requested(creator, None))
     refunds = []
     for clawback in clawbacks:
-        created = refund(earned, amount=2 * clawback, clawback=clawback)
+        created = refund(earned, amount=clawback, clawback=clawback)
         await publish_events(created)
         await posted(db, "refund", f"refund:{created.data.refund_id}")
         refunds.append(created)
