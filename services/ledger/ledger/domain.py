@@ -15,6 +15,10 @@ PLATFORM_PROCESSING_FEES = "platform:processing_fees"
 PLATFORM_DISPUTE_FEES = "platform:dispute_fees"
 # Money the card network has taken for an open dispute (funds withdrawn, outcome pending).
 STRIPE_DISPUTED_FUNDS = "stripe:disputed_funds"
+# Where Stripe converts a charge (or dispute) currency into the platform's
+# settlement currency: each side books its own currency at the amounts the
+# balance transaction reports, so every currency balances on its own.
+STRIPE_CONVERSION = "stripe:conversion"
 
 CREATOR_BUCKETS = ("available", "disputed", "reserved", "debt")
 

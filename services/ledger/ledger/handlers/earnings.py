@@ -20,9 +20,10 @@ from contracts.events.disputes import (
     DisputeFundsReinstated,
     DisputeFundsWithdrawn,
 )
-from contracts.events.payments import PaymentFeeRecorded, PaymentSucceeded
+from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded
 from contracts.events.refunds import RefundCreated, RefundFailed
-from ledger import domain, entitlement, models
+from ledger import domain, entitlement, models, settlement
+from ledger.chain import EntryFacts
 from ledger.handlers.registry import announce_balance, on, post_creator_entry, require_posted
 
 
@@ -39,6 +40,7 @@ async def on_payment_succeeded(event: PaymentSucceeded, session: AsyncSession) -
         creator_id=data.creator_id,
         reference=f"payment:{data.payment_id}",
         postings=postings,
+        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.price_minor),
     )
     if entry_id is not None:
         await models.add_payment_terms(
@@ -57,7 +59,8 @@ async def on_payment_fee_recorded(event: PaymentFeeRecorded, session: AsyncSessi
         kind="processing_fee",
         creator_id=data.creator_id,
         reference=f"payment:{data.payment_id}",
-        postings=domain.fee_postings(data.fee_minor, data.currency),
+        postings=settlement.charge_settled_postings(_charge_settled(data), data.fee_minor),
+        facts=EntryFacts(payment_id=data.payment_id, stripe_balance_transaction_id=data.stripe_balance_transaction_id),
     )
 
 
@@ -96,6 +99,7 @@ async def on_refund_created(event: RefundCreated, session: AsyncSession) -> None
     await post_creator_entry(
         session, event, kind="refund", creator_id=data.creator_id, currency=data.currency,
         cause=("refund", data.refund_id), postings=postings,
+        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor),
     )
 
 
@@ -127,6 +131,7 @@ async def on_refund_failed(event: RefundFailed, session: AsyncSession) -> None:
         creator_id=data.creator_id,
         reference=reference,
         postings=postings,
+        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor),
     )
     if entry_id is None:
         return
@@ -157,6 +162,7 @@ async def on_dispute_created(event: DisputeCreated, session: AsyncSession) -> No
     await post_creator_entry(
         session, event, kind="dispute_opened", creator_id=data.creator_id, currency=data.currency,
         cause=("dispute", data.dispute_id), postings=postings,
+        facts=EntryFacts(payment_id=data.payment_id, dispute_id=data.dispute_id, fact_amount_minor=data.amount_minor),
     )
 
 
@@ -178,7 +184,8 @@ async def on_dispute_funds_withdrawn(event: DisputeFundsWithdrawn, session: Asyn
         kind="dispute_funds_withdrawn",
         creator_id=data.creator_id,
         reference=_balance_transaction_reference(data),
-        postings=domain.dispute_funds_withdrawn_postings(data.amount_minor, data.fee_minor, data.currency),
+        postings=settlement.dispute_withdrawn_postings(_dispute_settled(data), data.fee_minor),
+        facts=_funds_facts(data),
     )
 
 
@@ -191,7 +198,8 @@ async def on_dispute_funds_reinstated(event: DisputeFundsReinstated, session: As
         kind="dispute_funds_reinstated",
         creator_id=data.creator_id,
         reference=_balance_transaction_reference(data),
-        postings=domain.dispute_funds_reinstated_postings(data.amount_minor, data.fee_minor, data.currency),
+        postings=settlement.dispute_reinstated_postings(_dispute_settled(data), data.fee_minor),
+        facts=_funds_facts(data),
     )
 
 
@@ -227,8 +235,34 @@ async def on_dispute_closed(event: DisputeClosed, session: AsyncSession) -> None
         creator_id=data.creator_id,
         reference=reference,
         postings=postings,
+        # The disputed amount the payment loses for good: none when won.
+        facts=EntryFacts(
+            payment_id=data.payment_id, dispute_id=data.dispute_id,
+            fact_amount_minor=0 if data.outcome == "won" else disputed,
+        ),
     )
     if entry_id is None:
         return
     models.set_takeback_status(dispute, entitlement.DISPUTE_WON if data.outcome == "won" else entitlement.DISPUTE_LOST)
     await announce_balance(session, data.creator_id, data.currency, entry_id, cause=event)
+
+
+def _funds_facts(data: DisputeFundsData) -> EntryFacts:
+    """One funds event books one Stripe balance transaction (payments announces them one by one)."""
+    return EntryFacts(payment_id=data.payment_id, dispute_id=data.dispute_id,
+                      stripe_balance_transaction_id=data.balance_transaction_id)
+
+
+def _charge_settled(data: PaymentFeeRecordedData) -> settlement.Settled:
+    """Events from before the settlement fields: the charge settled unconverted (only its fee is booked)."""
+    if data.charge_currency is None or data.charge_amount_minor is None or data.settlement_amount_minor is None:
+        return settlement.Settled(0, data.currency, 0, data.currency)
+    return settlement.Settled(
+        data.charge_amount_minor, data.charge_currency, data.settlement_amount_minor, data.currency
+    )
+
+
+def _dispute_settled(data: DisputeFundsData) -> settlement.Settled:
+    if data.charge_currency is None or data.charge_amount_minor is None:
+        return settlement.Settled(data.amount_minor, data.currency, data.amount_minor, data.currency)
+    return settlement.Settled(data.charge_amount_minor, data.charge_currency, data.amount_minor, data.currency)

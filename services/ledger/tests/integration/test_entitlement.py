@@ -144,9 +144,9 @@ async def test_a_won_dispute_returns_the_cumulative_difference_whatever_came_fir
 
 async def test_payments_posted_before_the_entitlement_tables_get_their_terms_and_refund_as_before(infra) -> None:
     name = f"ledger_terms_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger"))
+    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger", owner=True))
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = infra.database_url("ledger").rsplit("/", 1)[0] + f"/{name}"
+    url = infra.database_url("ledger", owner=True).rsplit("/", 1)[0] + f"/{name}"
     database = Database(url)
     try:
         await asyncio.to_thread(migrate, MIGRATIONS, url, "0004")  # the last revision without them

@@ -108,8 +108,8 @@ async def debts_of(client, creator: str) -> list[tuple[str, int, int, str]]:
     return [(d["cause_id"], d["amount_minor"], d["remaining_minor"], d["status"]) for d in debts]
 
 
-async def earn(db, publish_events, creator: str, share: int = 8500):
-    paid_ = payment(creator, price=10000, share=share)
+async def earn(db, publish_events, creator: str, share: int = 8500, price: int = 10000):
+    paid_ = payment(creator, price=price, share=share)
     await publish_events(paid_)
     await posted(db, "payment", f"payment:{paid_.data.payment_id}")
     return paid_

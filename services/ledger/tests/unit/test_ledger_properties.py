@@ -184,7 +184,9 @@ class InMemoryLedger:
         self.by_reference[(kind, reference)] = postings
         for p in postings:
             self.sums[(p.account, p.currency)] += p.amount_minor
-        self.audit.add_entry(EntryRecord(f"{kind}:{reference}", cause, kind, tuple(postings)))
+        self.audit.add_entry(
+            EntryRecord(f"{kind}:{reference}", cause, kind, tuple(postings), creator_id=CREATOR, reference=reference)
+        )
         return True
 
     def post_taking(self, ev: Ev, kind: str, cause_type: str, postings: list[Posting]) -> None:

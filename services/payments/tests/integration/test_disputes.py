@@ -153,7 +153,8 @@ async def test_a_lost_dispute_in_any_order_freezes_the_share_once_and_closes_las
     assert [topic for topic, _ in money] == ["dispute.created", "dispute.funds_withdrawn", "dispute.closed"]
     assert money[1][1] == common | {"amount_minor": 6_000, "fee_minor": 2_000, "currency": "EUR",
                                     "stripe_balance_transaction_id": withdrawal["id"],
-                                    "stripe_balance_transaction_ids": [withdrawal["id"]]}
+                                    "stripe_balance_transaction_ids": [withdrawal["id"]],
+                                    "charge_amount_minor": 6_000, "charge_currency": "EUR", "exchange_rate": None}
     assert money[0][1]["creator_share_minor"] == money[2][1]["creator_share_minor"] == 5_100
     assert money[2][1]["outcome"] == "lost"
     topics = [topic for topic, _, _ in announced]
