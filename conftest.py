@@ -5,8 +5,9 @@
 `stack`  (session): `infra` plus the four services and the gateway.
 `publish_events` (session): put contract events on the test stack's Kafka.
 
-When either was used, the run ends with `python -m ledger check` against the
-ledger database the tests used: broken ledger invariants fail the run.
+When either was used, the run ends with `python -m ledger check` and
+`python -m ledger verify-journal` against the ledger database the tests used:
+broken ledger invariants or a broken journal chain fail the run.
 
 Both return a `stack.StackHandle`: `env`, `gateway_url`, `database_url(service)`,
 `asyncpg_dsn(service)`, `kafka_bootstrap`, `stripe_api_base`, `maildir`, `smtp_port`.
@@ -38,10 +39,12 @@ SETUP_SECONDS = pytest.StashKey[dict[str, float]]()
 
 
 def _check_ledger(handle, config: pytest.Config) -> None:
-    """Run the ledger's invariant check while the stack still runs (migrating
-    first, so a run that never touched the ledger checks an empty journal)."""
+    """Run the ledger's invariant check and chain verification while the stack
+    still runs (migrating first, so a run that never touched the ledger checks
+    an empty journal)."""
     env = {**os.environ, **handle.env}
-    for command in ("migrate", "check"):
+    reports = []
+    for command in ("migrate", "check", "verify-journal"):
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "ledger", command], env=env, capture_output=True, text=True, timeout=600
@@ -52,7 +55,8 @@ def _check_ledger(handle, config: pytest.Config) -> None:
         if done.returncode != 0:
             config.stash[LEDGER_CHECK] = (False, f"python -m ledger {command}:\n{done.stdout}{done.stderr}")
             return
-    config.stash[LEDGER_CHECK] = (True, done.stdout.strip())
+        reports.append(done.stdout.strip())
+    config.stash[LEDGER_CHECK] = (True, "\n".join(report for report in reports if report))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

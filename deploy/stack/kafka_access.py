@@ -15,13 +15,17 @@ table against the services' handlers.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from confluent_kafka import KafkaException
 
 from common.kafka import KafkaAccess
 from contracts import topics
 from contracts.export import producer_of
 from stack.config import KAFKA_ADMIN, SERVICES
+from stack.procs import StackError
 
 ADMIN = KAFKA_ADMIN
 PRINCIPALS: tuple[str, ...] = ("gateway", *SERVICES)
@@ -84,6 +88,23 @@ def _admin_client(admin: KafkaAccess):
     return AdminClient(config)
 
 
+def _wait_until_known(client, users: list[str], timeout: float) -> None:
+    """Credentials reach the broker through its metadata log: a login right after the
+    upsert can still be refused. The broker answers describe from the same cache it
+    authenticates from, so once it lists every user, every login works."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            described = client.describe_user_scram_credentials(users, request_timeout=timeout)
+            if all(future.result() for future in described.values()):
+                return
+        except KafkaException:
+            pass  # some user not known yet: ResourceNotFound
+        if time.monotonic() > deadline:
+            raise StackError(f"Kafka did not take the SCRAM credentials of {', '.join(users)} within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 def provision(admin: KafkaAccess, passwords: Mapping[str, str], timeout: float = 30.0) -> None:
     """Create or update the SCRAM password of every principal in `passwords` (the
     services', and the super user's so it can log in with SCRAM too) and the
@@ -98,6 +119,7 @@ def provision(admin: KafkaAccess, passwords: Mapping[str, str], timeout: float =
     upserts = [UserScramCredentialUpsertion(p, credential, password.encode()) for p, password in passwords.items()]
     for future in client.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
         future.result()
+    _wait_until_known(client, list(passwords), timeout)
     bindings = [
         AclBinding(getattr(ResourceType, g.resource), g.name, ResourcePatternType.LITERAL, f"User:{g.principal}",
                    "*", getattr(AclOperation, g.operation), AclPermissionType.ALLOW)

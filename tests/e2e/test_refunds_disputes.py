@@ -70,6 +70,16 @@ def refund_event(type_: str, refund: dict[str, Any], intent: dict[str, Any], cha
     })
 
 
+def dispute_reinstatement(amount: int) -> dict[str, Any]:
+    """The balance transaction of a won dispute: the disputed amount comes back
+    (Stripe keeps its dispute fee here)."""
+    return {
+        "id": f"txn_{secrets.token_hex(12)}", "object": "balance_transaction", "amount": amount, "fee": 0,
+        "fee_details": [], "net": amount, "currency": "eur", "type": "adjustment",
+        "reporting_category": "dispute_reversal", "status": "available",
+    }
+
+
 def dispute_withdrawal(amount: int, fee: int) -> dict[str, Any]:
     """The balance transaction of a chargeback: the disputed amount and Stripe's
     dispute fee leave the platform's balance."""
@@ -124,7 +134,9 @@ class DisputeStory:
         return self._event("charge.dispute.funds_withdrawn", "needs_response", [self.withdrawal], 1)
 
     def closed(self, outcome: str) -> dict[str, Any]:
-        return self._event("charge.dispute.closed", outcome, [self.withdrawal], 2)
+        # A won dispute's object shows the reinstatement beside the withdrawal, as Stripe's does.
+        reinstated = [dispute_reinstatement(self.amount)] if outcome == "won" else []
+        return self._event("charge.dispute.closed", outcome, [self.withdrawal, *reinstated], 2)
 
 
 # ---- our side ------------------------------------------------------------------

@@ -44,11 +44,29 @@ class PaymentFailed(Event[PaymentFailedData]):
 
 
 class PaymentFeeRecordedData(EventData):
+    """The charge's balance transaction: Stripe's fee and, when the platform
+    settles in another currency than the charge's, the conversion Stripe made.
+    The settlement fields are absent on events from before they were added:
+    then the charge is taken as settled in `currency`, unconverted."""
+
     payment_id: str
     creator_id: str
     fee_minor: MinorUnits = Field(description="Stripe's processing fee, absorbed by the platform")
-    currency: Currency = Field(description="Currency of the balance transaction")
+    currency: Currency = Field(description="Currency of the balance transaction (the settlement currency)")
     stripe_balance_transaction_id: str
+    charge_amount_minor: MinorUnits | None = Field(
+        default=None, description="The charge's amount, in charge_currency (the payment's price)"
+    )
+    charge_currency: Currency | None = Field(default=None, description="The charge's (the payment's) currency")
+    settlement_amount_minor: MinorUnits | None = Field(
+        default=None, description="The balance transaction's amount: the charge as booked, in `currency`"
+    )
+    exchange_rate: str | None = Field(
+        default=None,
+        description="Stripe's exchange_rate as a decimal string (charge amount x rate = settlement amount); "
+        "absent when nothing was converted",
+        pattern=r"^[0-9]+(\.[0-9]+)?$",
+    )
 
 
 class PaymentFeeRecorded(Event[PaymentFeeRecordedData]):

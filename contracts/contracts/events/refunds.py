@@ -18,8 +18,8 @@ class RefundCreatedData(EventData):
     amount_minor: MinorUnits = Field(description="Given back to the fan by this refund")
     currency: Currency
     creator_clawback_minor: MinorUnits = Field(
-        description="Taken back from the creator: floor(share * refunded_total / price) minus "
-        "what earlier refunds took"
+        description="Taken back from the creator as payments computes it in its order: floor(share * taken / "
+        "price) minus what earlier refunds and disputes took (the ledger recomputes it from the payment's totals)"
     )
     refunded_total_minor: MinorUnits = Field(description="All succeeded refunds of the payment")
     reason: str | None = None
@@ -39,7 +39,10 @@ class RefundFailedData(EventData):
     stripe_refund_id: str | None = None
     amount_minor: MinorUnits
     currency: Currency
-    creator_clawback_minor: MinorUnits = Field(description="What the refund had taken back, now returned")
+    creator_clawback_minor: MinorUnits = Field(
+        description="Returned to the creator as payments computes it in its order: floor(share * t / price) "
+        "before the failure minus after it (the ledger recomputes it from the payment's totals)"
+    )
     was_succeeded: bool
     failure_reason: str | None = None
 

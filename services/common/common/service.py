@@ -203,19 +203,33 @@ def load_settings(name: str, settings_factory: Callable[[], Settings]) -> Settin
         return None
 
 
+@dataclass(frozen=True)
+class Command:
+    """An operator command with options of its own (`python -m ledger reconcile --since ...`);
+    a command without options is a plain `(settings) -> exit code`."""
+
+    run: Callable[[ServiceSettings, argparse.Namespace], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+
+
 def main(
     name: str,
     *,
     settings_factory: Callable[[], ServiceSettings],
     app_factory: Callable[[ServiceSettings], Litestar],
     migrations_dir: Path,
-    commands: dict[str, Callable[[ServiceSettings], int]] | None = None,
+    commands: dict[str, Callable[[ServiceSettings], int] | Command] | None = None,
 ) -> int:
     """`python -m <service> migrate|serve|...`."""
     extra = commands or {}
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
-    parser.add_argument("command", choices=["migrate", "serve", *extra])
-    command = parser.parse_args().command
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    for command_name in ("migrate", "serve", *extra):
+        options = subcommands.add_parser(command_name)
+        if isinstance(extra.get(command_name), Command):
+            extra[command_name].add_arguments(options)  # type: ignore[union-attr]
+    arguments = parser.parse_args()
+    command = arguments.command
     settings = load_settings(name, settings_factory)
     if settings is None:
         return 2
@@ -232,4 +246,5 @@ def main(
             lifespan="on",
         )
         return 0
-    return extra[command](settings)
+    chosen = extra[command]
+    return chosen.run(settings, arguments) if isinstance(chosen, Command) else chosen(settings)

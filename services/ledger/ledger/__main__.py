@@ -14,6 +14,6 @@ sys.exit(
         settings_factory=Settings,
         app_factory=create_app,
         migrations_dir=MIGRATIONS,
-        commands={"check": cli.check},
+        commands={"check": cli.check, "verify-journal": cli.verify_journal, "reconcile": cli.reconcile},
     )
 )

@@ -1,13 +1,22 @@
 """Operator commands: `python -m ledger check` verifies the invariants of the
-ledger's database (see ledger.invariants) and exits non-zero on any problem."""
+ledger's database (see ledger.invariants), `python -m ledger verify-journal`
+recomputes the journal's hash chain (see ledger.chain), `python -m ledger
+reconcile --since D --until D` compares `stripe:balance` with Stripe's balance
+transactions of that period (see ledger.reconcile); each exits non-zero on any
+problem or difference."""
 
+import argparse
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncResult, create_async_engine
+import stripe
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from ledger import domain
+from common.service import Command
+from ledger import chain, domain, models, reconcile as reconciling
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.models import Debt, JournalEntry, PayoutReservation, PostingRow
 from ledger.settings import Settings
@@ -15,61 +24,90 @@ from ledger.settings import Settings
 MAX_PRINTED = 200
 
 
-async def audit(database_url: str) -> Audit:
-    """Replay the journal in posting order and compare the debts, all in one
-    snapshot, so entries committed meanwhile cannot make a false mismatch."""
+@asynccontextmanager
+async def snapshot(database_url: str) -> AsyncIterator[AsyncConnection]:
+    """One read-only snapshot, so entries committed meanwhile cannot make a false mismatch."""
     engine = create_async_engine(database_url)
-    result = Audit()
     try:
         async with engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="REPEATABLE READ")
             async with connection.begin():
                 await connection.execute(sa.text("SET TRANSACTION READ ONLY"))
-                rows = await connection.stream(
-                    sa.select(
-                        JournalEntry.id, JournalEntry.cause_event_id, JournalEntry.kind,
-                        PostingRow.account, PostingRow.currency, PostingRow.amount_minor,
-                    )
-                    .outerjoin(PostingRow, PostingRow.entry_id == JournalEntry.id)
-                    # created_at is clock_timestamp() at insert, taken under the creator's lock
-                    .order_by(JournalEntry.created_at, JournalEntry.id, PostingRow.id)
-                    .execution_options(yield_per=5000)
-                )
-                async for entry in _entries(rows):
-                    result.add_entry(entry)
-                debts = await connection.execute(
-                    sa.select(
-                        Debt.id, Debt.creator_id, Debt.currency, Debt.amount_minor,
-                        Debt.remaining_minor, Debt.reversed_minor, Debt.status,
-                    )
-                )
-                result.check_debts(DebtRecord(str(row[0]), *row[1:]) for row in debts)
-                reservations = await connection.execute(
-                    sa.select(
-                        PayoutReservation.payout_id, PayoutReservation.creator_id, PayoutReservation.currency,
-                        PayoutReservation.gross_minor, PayoutReservation.debt_deducted_minor,
-                        PayoutReservation.net_minor, PayoutReservation.status,
-                    )
-                )
-                result.check_reservations(ReservationRecord(*row) for row in reservations)
+                yield connection
     finally:
         await engine.dispose()
-    return result
 
 
-async def _entries(rows: AsyncResult) -> AsyncIterator[EntryRecord]:
-    """Rows of (entry, posting), ordered by entry, grouped into entries."""
-    head: tuple | None = None
+async def chained_entries(connection: AsyncConnection) -> AsyncIterator[tuple[int, str, str, chain.ChainedEntry]]:
+    """The journal in chain order as (seq, prev_hash, hash, entry with its postings)."""
+    entries = JournalEntry.__table__.c
+    rows = await connection.stream(
+        sa.select(
+            entries.seq, entries.prev_hash, entries.hash, entries.id, entries.cause_event_id, entries.kind,
+            entries.creator_id, entries.reference, entries.payment_id, entries.dispute_id,
+            entries.fact_amount_minor, entries.stripe_balance_transaction_id, entries.created_at,
+            PostingRow.account, PostingRow.currency, PostingRow.amount_minor,
+        )
+        .outerjoin(PostingRow, PostingRow.entry_id == entries.id)
+        .order_by(entries.seq, PostingRow.id)
+        .execution_options(yield_per=5000)
+    )
+    head = None
     postings: list[domain.Posting] = []
-    async for entry_id, cause_event_id, kind, account, currency, amount in rows:
-        if head is None or head[0] != entry_id:
+    async for row in rows:
+        if head is None or head.seq != row.seq:
             if head is not None:
-                yield EntryRecord(str(head[0]), str(head[1]), head[2], tuple(postings))
-            head, postings = (entry_id, cause_event_id, kind), []
-        if account is not None:  # an entry without postings still counts (and fails)
-            postings.append(domain.Posting(account, int(amount), currency))
+                yield _chained(head, postings)
+            head, postings = row, []
+        if row.account is not None:  # an entry without postings still counts (and fails)
+            postings.append(domain.Posting(row.account, int(row.amount_minor), row.currency))
     if head is not None:
-        yield EntryRecord(str(head[0]), str(head[1]), head[2], tuple(postings))
+        yield _chained(head, postings)
+
+
+def _chained(row: sa.Row, postings: list[domain.Posting]) -> tuple[int, str, str, chain.ChainedEntry]:
+    entry = chain.ChainedEntry(
+        id=str(row.id), cause_event_id=str(row.cause_event_id), kind=row.kind, creator_id=row.creator_id,
+        reference=row.reference,
+        facts=chain.EntryFacts(row.payment_id, row.dispute_id, row.fact_amount_minor, row.stripe_balance_transaction_id),
+        created_at=row.created_at, postings=tuple(postings),
+    )
+    return row.seq, row.prev_hash, row.hash, entry
+
+
+async def audit(database_url: str) -> Audit:
+    """Replay the journal in chain order (checking each link, as verify-journal
+    does) and compare the projections, all in one snapshot."""
+    result = Audit()
+    checker, broken = chain.ChainChecker(), None
+    async with snapshot(database_url) as connection:
+        async for seq, prev_hash, stored_hash, entry in chained_entries(connection):
+            broken = broken or checker.check(seq, prev_hash, stored_hash, entry)
+            result.add_entry(EntryRecord(
+                entry.id, entry.cause_event_id, entry.kind, entry.postings,
+                creator_id=entry.creator_id, reference=entry.reference, facts=entry.facts,
+            ))
+        debts = await connection.execute(
+            sa.select(
+                Debt.id, Debt.creator_id, Debt.currency, Debt.amount_minor,
+                Debt.remaining_minor, Debt.reversed_minor, Debt.status,
+            )
+        )
+        result.check_debts(DebtRecord(str(row[0]), *row[1:]) for row in debts)
+        reservations = await connection.execute(
+            sa.select(
+                PayoutReservation.payout_id, PayoutReservation.creator_id, PayoutReservation.currency,
+                PayoutReservation.gross_minor, PayoutReservation.debt_deducted_minor,
+                PayoutReservation.net_minor, PayoutReservation.status,
+            )
+        )
+        result.check_reservations(ReservationRecord(*row) for row in reservations)
+        result.check_accounts_and_payments()
+    if broken is not None:
+        result.problems.append(
+            f"journal chain broken at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}"
+        )
+    return result
 
 
 def check(settings: Settings) -> int:
@@ -87,3 +125,78 @@ def check(settings: Settings) -> int:
         f"{result.reservations} payout reservations"
     )
     return 1
+
+
+async def first_broken_link(database_url: str) -> tuple[int, chain.BrokenLink | None]:
+    """(entries checked, first broken link or None), read in one snapshot."""
+    checked = 0
+    checker = chain.ChainChecker()
+    async with snapshot(database_url) as connection:
+        async for seq, prev_hash, stored_hash, entry in chained_entries(connection):
+            checked += 1
+            if (broken := checker.check(seq, prev_hash, stored_hash, entry)) is not None:
+                return checked, broken
+    return checked, None
+
+
+def verify_journal(settings: Settings) -> int:
+    checked, broken = asyncio.run(first_broken_link(settings.database_url))
+    if broken is None:
+        print(f"ledger journal OK: {checked} entries, hash chain intact")
+        return 0
+    print(f"ledger journal BROKEN at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}")
+    return 1
+
+
+def _moment(text: str) -> datetime:
+    """A date or an ISO datetime, UTC unless it says otherwise."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _reconcile_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_moment, required=True, help="start of the period (included), e.g. 2026-12-01")
+    parser.add_argument("--until", type=_moment, required=True, help="end of the period (excluded), e.g. 2026-12-02")
+
+
+async def stripe_transactions(settings: Settings, since: int, until: int) -> list[reconciling.StripeTransaction]:
+    """Stripe's balance transactions created in [since, until), Unix seconds, every page."""
+    base = settings.stripe_api_base
+    client = stripe.StripeClient(
+        settings.stripe_api_key, base_addresses={"api": base} if base else None, http_client=stripe.HTTPXClient()
+    )
+    page = await client.v1.balance_transactions.list_async({"created": {"gte": since, "lt": until}, "limit": 100})
+    return [
+        reconciling.StripeTransaction(txn.id, txn.type, txn.net, txn.currency.upper())
+        async for txn in page.auto_paging_iter()
+        if since <= txn.created < until  # the filter is Stripe's; kept here too, it costs nothing
+    ]
+
+
+async def reconciliation(settings: Settings, since: datetime, until: datetime) -> reconciling.Reconciliation:
+    transactions = await stripe_transactions(settings, int(since.timestamp()), int(until.timestamp()))
+    async with snapshot(settings.database_url) as connection:
+        booked = await models.booked_on_stripe_balance(connection, [txn.id for txn in transactions])
+    return reconciling.reconcile(transactions, booked)
+
+
+def run_reconcile(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Print every difference and exit 1, or the totals compared and exit 0."""
+    period = f"{arguments.since.isoformat()} .. {arguments.until.isoformat()}"
+    result = asyncio.run(reconciliation(settings, arguments.since, arguments.until))
+    for difference in result.differences:
+        print(f"ledger reconcile: {difference}")
+    for currency in sorted(set(result.stripe_totals) | set(result.ledger_totals)):
+        print(
+            f"ledger reconcile: {currency}: Stripe {result.stripe_totals.get(currency, 0)}, "
+            f"the ledger {result.ledger_totals.get(currency, 0)}"
+        )
+    if result.not_compared:
+        counted = ", ".join(f"{count} {kind}" for kind, count in sorted(result.not_compared.items()))
+        print(f"ledger reconcile: not booked by balance transaction, not compared: {counted}")
+    verdict = f"{len(result.differences)} differences" if result.differences else "no differences"
+    print(f"ledger reconcile {period}: {result.compared} balance transactions compared, {verdict}")
+    return 1 if result.differences else 0
+
+
+reconcile = Command(run=run_reconcile, add_arguments=_reconcile_arguments)  # type: ignore[arg-type]

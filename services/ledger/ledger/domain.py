@@ -15,6 +15,10 @@ PLATFORM_PROCESSING_FEES = "platform:processing_fees"
 PLATFORM_DISPUTE_FEES = "platform:dispute_fees"
 # Money the card network has taken for an open dispute (funds withdrawn, outcome pending).
 STRIPE_DISPUTED_FUNDS = "stripe:disputed_funds"
+# Where Stripe converts a charge (or dispute) currency into the platform's
+# settlement currency: each side books its own currency at the amounts the
+# balance transaction reports, so every currency balances on its own.
+STRIPE_CONVERSION = "stripe:conversion"
 
 CREATOR_BUCKETS = ("available", "disputed", "reserved", "debt")
 
@@ -105,64 +109,65 @@ def _take_from_available(creator_id: str, amount: int, available: int, currency:
     ]
 
 
+def movement_postings(
+    creator_id: str,
+    currency: str,
+    *,
+    entitled_change: int,
+    frozen_change: int,
+    available: int = 0,
+    debt_to_cancel: int = 0,
+    outside: tuple[Posting, ...] = (),
+) -> list[Posting]:
+    """One movement on a payment (see ledger.entitlement): the creator's
+    entitlement moves by `entitled_change` and the frozen share by
+    `frozen_change`; `outside` is what moves at Stripe; the platform's revenue
+    takes the rest (the platform, not the creator, absorbs rounding).
+
+    Taken from the creator: out of what `available` holds, the shortfall becomes
+    debt. Given back: first cancels up to `debt_to_cancel` of the debt this
+    movement's cause opened, the rest goes to `available`.
+    """
+    _non_negative(debt_to_cancel=debt_to_cancel)
+    postings = list(outside)
+    if entitled_change < 0:
+        postings += _take_from_available(creator_id, -entitled_change, available, currency)
+    else:
+        cancelled = min(debt_to_cancel, entitled_change)
+        postings += [
+            Posting(creator_account(creator_id, "available"), -(entitled_change - cancelled), currency),
+            Posting(creator_account(creator_id, "debt"), -cancelled, currency),
+        ]
+    postings.append(Posting(creator_account(creator_id, "disputed"), -frozen_change, currency))
+    postings.append(Posting(PLATFORM_REVENUE, -sum(p.amount_minor for p in postings), currency))
+    return _entry(postings)
+
+
 def refund_postings(
-    creator_id: str, amount: int, clawback: int, available: int, currency: str
+    creator_id: str, amount: int, entitled_change: int, frozen_change: int, available: int, currency: str
 ) -> list[Posting]:
     """The fan gets `amount` back from the Stripe balance; the creator gives back
-    `clawback` (computed by payments, cumulative per payment), the platform the rest."""
-    _non_negative(amount=amount, clawback=clawback)
-    if clawback > amount:
-        raise InvalidAmounts(f"clawback {clawback} is more than the refund {amount}")
-    return _entry(
-        [
-            Posting(STRIPE_BALANCE, -amount, currency),
-            *_take_from_available(creator_id, clawback, available, currency),
-            Posting(PLATFORM_REVENUE, amount - clawback, currency),
-        ]
+    what their entitlement lost, the platform the rest."""
+    _non_negative(amount=amount, clawback=-entitled_change)
+    if -entitled_change > amount:
+        raise InvalidAmounts(f"clawback {-entitled_change} is more than the refund {amount}")
+    return movement_postings(
+        creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change, available=available,
+        outside=(Posting(STRIPE_BALANCE, -amount, currency),),
     )
 
 
-def reversal_postings(postings: list[Posting]) -> list[Posting]:
-    """The correction of an entry: the same postings, negated."""
-    return _entry([Posting(p.account, -p.amount_minor, p.currency) for p in postings])
-
-
-def refund_reversal_postings(creator_id: str, refund: list[Posting], debt_deducted: int) -> list[Posting]:
-    """A succeeded refund that Stripe failed later: its entry, negated.
-
-    Except for the part of the refund's debt that payouts already deducted: that
-    debt no longer exists to be cancelled, the creator paid it from a payout, so
-    it goes back to `available` instead. The creator's total moves by exactly the
-    refund's clawback either way, and `debt` never goes below zero.
-    """
-    _non_negative(debt_deducted=debt_deducted)
-    debt = creator_account(creator_id, "debt")
-    available = creator_account(creator_id, "available")
-    posted_debt = sum(p.amount_minor for p in refund if p.account == debt)
-    if debt_deducted > posted_debt:
-        raise InvalidAmounts(f"deducted {debt_deducted} of a debt of {posted_debt}")
-    reversed_ = reversal_postings(refund)
-    if debt_deducted == 0:
-        return reversed_
-    currency = next(p.currency for p in refund if p.account == debt)
-    adjusted = [p for p in reversed_ if p.account not in (debt, available)]
-    returned = -sum(p.amount_minor for p in refund if p.account == available)
-    adjusted += [
-        Posting(available, returned - debt_deducted, currency),
-        Posting(debt, debt_deducted - posted_debt, currency),
-    ]
-    return _entry(adjusted)
-
-
-def dispute_opened_postings(creator_id: str, share: int, available: int, currency: str) -> list[Posting]:
-    """The creator's share of the disputed amount is frozen: out of `available`
-    (shortfall -> debt) into `disputed`."""
-    _non_negative(share=share)
-    return _entry(
-        [
-            *_take_from_available(creator_id, share, available, currency),
-            Posting(creator_account(creator_id, "disputed"), -share, currency),
-        ]
+def refund_reversal_postings(
+    creator_id: str, amount: int, entitled_change: int, frozen_change: int, debt_open: int, currency: str
+) -> list[Posting]:
+    """A succeeded refund that Stripe failed later: the fan's money is back on
+    the Stripe balance, the creator gets back what their entitlement regained
+    (recomputed from the payment's totals, not the refund's own clawback),
+    cancelling first what is still open of the debt the refund opened."""
+    _non_negative(amount=amount, given_back=entitled_change, debt_open=debt_open)
+    return movement_postings(
+        creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change, debt_to_cancel=debt_open,
+        outside=(Posting(STRIPE_BALANCE, amount, currency),),
     )
 
 
@@ -190,30 +195,34 @@ def dispute_funds_reinstated_postings(amount: int, fee: int, currency: str) -> l
     )
 
 
-def dispute_won_postings(creator_id: str, share: int, currency: str) -> list[Posting]:
-    """The frozen share goes back to `available` (a debt the opening created stays
-    open: it is deducted at payout time like any other)."""
-    _non_negative(share=share)
-    return _entry(
-        [
-            Posting(creator_account(creator_id, "disputed"), share, currency),
-            Posting(creator_account(creator_id, "available"), -share, currency),
-        ]
+def dispute_opened_postings(creator_id: str, entitled_change: int, frozen_change: int, available: int,
+                            currency: str) -> list[Posting]:
+    """Part of the creator's share is frozen: out of `available` (shortfall ->
+    debt) into `disputed`."""
+    _non_negative(frozen=-entitled_change)
+    return movement_postings(
+        creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change, available=available
     )
 
 
-def dispute_lost_postings(creator_id: str, amount: int, share: int, currency: str) -> list[Posting]:
+def dispute_won_postings(creator_id: str, entitled_change: int, frozen_change: int, currency: str) -> list[Posting]:
+    """What the entitlement regains goes back to `available` (a debt the opening
+    created stays open: it is deducted at payout time like any other); the
+    frozen share leaves `disputed`; the platform takes or gives a rounding unit."""
+    _non_negative(given_back=entitled_change)
+    return movement_postings(creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change)
+
+
+def dispute_lost_postings(creator_id: str, amount: int, entitled_change: int, frozen_change: int,
+                          currency: str) -> list[Posting]:
     """The frozen share is gone for good; the platform bears the rest of the
     disputed amount; the money the network took is written off."""
-    _non_negative(amount=amount, share=share)
-    if share > amount:
-        raise InvalidAmounts(f"frozen share {share} is more than the disputed amount {amount}")
-    return _entry(
-        [
-            Posting(creator_account(creator_id, "disputed"), share, currency),
-            Posting(PLATFORM_REVENUE, amount - share, currency),
-            Posting(STRIPE_DISPUTED_FUNDS, -amount, currency),
-        ]
+    _non_negative(amount=amount, released=-frozen_change)
+    if -frozen_change > amount:
+        raise InvalidAmounts(f"frozen share {-frozen_change} is more than the disputed amount {amount}")
+    return movement_postings(
+        creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change,
+        outside=(Posting(STRIPE_DISPUTED_FUNDS, -amount, currency),),
     )
 
 
@@ -290,10 +299,13 @@ class DebtAmounts:
             return DEBT_PARTIALLY_DEDUCTED
         return DEBT_REVERSED if self.reversed_minor > 0 else DEBT_SETTLED
 
-    def reversed(self) -> "DebtAmounts":
-        """The cause was undone: what remains is cancelled (what payouts already
-        deducted goes back to `available`, see refund_reversal_postings)."""
-        return DebtAmounts(self.amount_minor, 0, self.reversed_minor + self.remaining_minor)
+    def reversed(self, amount: int) -> "DebtAmounts":
+        """The cause was undone: `amount` of what remains is cancelled (all of it
+        unless a rounding unit moved; what payouts already deducted went back to
+        `available`, see refund_reversal_postings)."""
+        if not 0 <= amount <= self.remaining_minor:
+            raise InvalidAmounts(f"cannot cancel {amount} of a remaining {self.remaining_minor}")
+        return DebtAmounts(self.amount_minor, self.remaining_minor - amount, self.reversed_minor + amount)
 
     def deduct(self, amount: int) -> "DebtAmounts":
         """A payout takes `amount` of what remains."""

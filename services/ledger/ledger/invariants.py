@@ -1,12 +1,17 @@
 """The ledger's invariants as pure rules over what the database holds.
 
-Fed the journal in posting order and the debts projection, `Audit` reports:
-an entry that does not balance per currency (or has no postings), a causing
-event id used twice, a creator account that goes negative at any point of the
+Fed the journal in chain order and the debts and reservations projections,
+`Audit` reports: an entry that does not balance per currency (or has no
+postings), a causing event id used twice, a posting to an account outside the
+chart of accounts, a creator account that goes negative at any point of the
 replay (available, disputed, reserved, debt: shortfalls must become debt), a
-debt row whose status does not match its amounts, a creator+currency whose
-open debts do not add up to the `creator:{id}:debt` account, and one whose
-RESERVED payout reservations' net amounts do not add up to `creator:{id}:reserved`.
+platform expense account (processing or dispute fees) or `stripe:disputed_funds`
+below zero at the end, a debt row whose status does not match its amounts, a
+creator+currency whose open debts do not add up to the `creator:{id}:debt`
+account, one whose RESERVED payout reservations' net amounts do not add up to
+`creator:{id}:reserved`, a reservation whose status is unknown or disagrees
+with the payout entries posted for it, and what ledger.payment_audit finds per
+payment (clawbacks, entitlement) and per dispute (balance transactions).
 """
 
 from collections import defaultdict
@@ -14,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ledger import domain
+from ledger.chain import EntryFacts
+from ledger.payment_audit import PaymentAudit
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,9 @@ class EntryRecord:
     cause_event_id: str
     kind: str
     postings: tuple[domain.Posting, ...]
+    creator_id: str | None = None
+    reference: str | None = None
+    facts: EntryFacts = EntryFacts()
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,45 @@ def creator_bucket(account: str) -> tuple[str, str] | None:
     return (creator_id, bucket) if creator_id else None
 
 
+# The chart of accounts besides the creators' (creator:{id}:{bucket}).
+PLATFORM_ACCOUNTS = frozenset({
+    domain.STRIPE_BALANCE, domain.STRIPE_DISPUTED_FUNDS, domain.STRIPE_CONVERSION,
+    domain.PLATFORM_REVENUE, domain.PLATFORM_PROCESSING_FEES, domain.PLATFORM_DISPUTE_FEES,
+})
+# Accounts whose balance can never end below zero: expenses the platform pays
+# (debit-normal) and the money the card network holds for open disputes.
+NEVER_NEGATIVE_AT_END = (domain.PLATFORM_PROCESSING_FEES, domain.PLATFORM_DISPUTE_FEES, domain.STRIPE_DISPUTED_FUNDS)
+
+# The payout entries (kinds, see ledger.handlers.payouts) a reservation in each
+# status has posted; a payout whose net is 0 posts no `payout_paid` (nothing left Stripe).
+_PAID = "payout_paid"
+PAYOUT_ENTRIES_BY_STATUS: dict[str, tuple[frozenset[str], ...]] = {
+    domain.RESERVATION_REFUSED: (frozenset(),),
+    domain.RESERVATION_RESERVED: (frozenset({"payout_reserved"}),),
+    domain.RESERVATION_RELEASED: (frozenset({"payout_reserved", "payout_released"}),),
+    domain.RESERVATION_PAID: (frozenset({"payout_reserved", _PAID}),),
+    domain.RESERVATION_FAILED: (
+        frozenset({"payout_reserved", "payout_released"}),
+        frozenset({"payout_reserved", _PAID, "payout_failed_after_paid"}),
+    ),
+}
+
+
+def expected_payout_entries(status: str, net_minor: int) -> tuple[frozenset[str], ...] | None:
+    """The sets of entry kinds a reservation may have posted; None for an unknown status."""
+    expected = PAYOUT_ENTRIES_BY_STATUS.get(status)
+    if expected is None or net_minor > 0:
+        return expected
+    return tuple(kinds - {_PAID} for kinds in expected)
+
+
+def known_account(account: str) -> bool:
+    if account in PLATFORM_ACCOUNTS:
+        return True
+    bucket = creator_bucket(account)
+    return bucket is not None and bucket[1] in domain.CREATOR_BUCKETS
+
+
 def owed(bucket: str, signed_sum: int) -> int:
     """The balance as the creator reads it: credit-normal buckets negated, debt as is."""
     return signed_sum if bucket == "debt" else -signed_sum
@@ -67,7 +116,10 @@ class Audit:
     debts: int = 0
     reservations: int = 0
     _creator_sums: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    _platform_sums: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _causes: set[str] = field(default_factory=set)
+    _payout_entries: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # payout id -> kinds
+    _payments: PaymentAudit = field(default_factory=PaymentAudit)
 
     def add_entry(self, entry: EntryRecord) -> None:
         self.entries += 1
@@ -80,12 +132,19 @@ class Audit:
             domain.check_balanced(entry.postings)
         except domain.UnbalancedEntry as error:
             self.problems.append(f"{label}: {error}")
+        if entry.reference is not None and entry.reference.startswith("payout:"):
+            self._payout_entries[entry.reference.removeprefix("payout:")].add(entry.kind)
+        self._payments.add(entry.entry_id, entry.kind, entry.creator_id, entry.postings, entry.facts)
         touched = set()
         for posting in entry.postings:
-            if creator_bucket(posting.account) is not None:
-                key = (posting.account, posting.currency)
+            key = (posting.account, posting.currency)
+            if not known_account(posting.account):
+                self.problems.append(f"{label}: posts to {posting.account}, an account outside the chart")
+            elif creator_bucket(posting.account) is not None:
                 self._creator_sums[key] += posting.amount_minor
                 touched.add(key)
+            else:
+                self._platform_sums[key] += posting.amount_minor
         # After every entry, not only at the end: a shortfall must never be
         # hidden by money that arrived later.
         for account, currency in sorted(touched):
@@ -129,6 +188,17 @@ class Audit:
             if reservation.status == domain.RESERVATION_RESERVED:
                 key = (domain.creator_account(reservation.creator_id, "reserved"), reservation.currency)
                 held[key] += reservation.net_minor
+            posted = frozenset(self._payout_entries.pop(reservation.payout_id, ()))
+            expected = expected_payout_entries(reservation.status, reservation.net_minor)
+            if expected is None:
+                self.problems.append(f"payout reservation {reservation.payout_id}: unknown status {reservation.status}")
+            elif posted not in expected:
+                self.problems.append(
+                    f"payout reservation {reservation.payout_id}: {reservation.status} but its entries are "
+                    f"{sorted(posted) or 'none'}"
+                )
+        for payout_id, kinds in sorted(self._payout_entries.items()):
+            self.problems.append(f"payout {payout_id}: entries {sorted(kinds)} but no reservation")
         in_journal = {
             key: owed("reserved", total)
             for key, total in self._creator_sums.items()
@@ -142,10 +212,21 @@ class Audit:
                     f"{account} is {journal} {currency} in the journal but its reserved payouts add up to {projected}"
                 )
 
+    def check_accounts_and_payments(self) -> None:
+        """What only the whole journal shows: platform accounts' end balances,
+        then each payment's entitlement and each dispute's balance transactions."""
+        for (account, currency), total in sorted(self._platform_sums.items()):
+            if account in NEVER_NEGATIVE_AT_END and total < 0:
+                self.problems.append(f"{account} ends at {total} {currency}, below zero")
+        self.problems.extend(self._payments.problems())
+
     def summary(self) -> str:
         creators = len({creator_bucket(account)[0] for account, _ in self._creator_sums})  # type: ignore[index]
         return (
             f"ledger check OK: {self.entries} entries, {self.postings} postings balanced, "
             f"{creators} creators never negative, {self.debts} debts match the debt accounts, "
-            f"{self.reservations} payout reservations match the reserved accounts"
+            f"{self.reservations} payout reservations match the reserved accounts and their entries, "
+            f"{self._payments.payments} payments hold their entitlement, "
+            f"{self._payments.disputes} disputes' balance transactions posted once, "
+            f"{len({account for account, _ in self._platform_sums})} platform accounts in bounds"
         )

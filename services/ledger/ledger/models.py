@@ -2,15 +2,15 @@
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common import parking
-from ledger import domain
+from ledger import chain, domain, entitlement
 
 
 class Base(DeclarativeBase):
@@ -30,6 +30,16 @@ class JournalEntry(Base):
     # were announced by two different events.
     reference: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+    # The hash chain (ledger.chain): entries in `seq` order, each hash covering
+    # the entry, its postings and the previous hash.
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), unique=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The facts the entry books (chain.EntryFacts), NULL where they do not apply.
+    payment_id: Mapped[str | None] = mapped_column(sa.Text, index=True)
+    dispute_id: Mapped[str | None] = mapped_column(sa.Text)
+    fact_amount_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    stripe_balance_transaction_id: Mapped[str | None] = mapped_column(sa.Text, index=True)
 
     __table_args__ = (
         sa.Index(
@@ -117,6 +127,11 @@ _INSERT_ENTRY = (
     .returning(JournalEntry.__table__.c.id)
 )
 _INSERT_POSTING = sa.insert(PostingRow.__table__)
+# One chain for the whole journal: appends are serialized by this transaction-scoped
+# lock, so `seq` order is commit order and each entry links to the one before.
+JOURNAL_CHAIN_LOCK = 0x1ED6E4  # any constant of this database
+_LOCK_CHAIN = sa.select(sa.func.pg_advisory_xact_lock(JOURNAL_CHAIN_LOCK))
+_LAST_HASH = sa.select(JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
 _SUM_BY_ACCOUNT = (
     sa.select(PostingRow.currency, PostingRow.account, sa.func.sum(PostingRow.amount_minor))
     .where(PostingRow.account.in_(sa.bindparam("accounts", expanding=True)))
@@ -132,13 +147,26 @@ async def post_entry(
     creator_id: str | None,
     reference: str | None,
     postings: list[domain.Posting],
+    facts: chain.EntryFacts = chain.EntryFacts(),
 ) -> uuid.UUID | None:
-    """Append a balanced entry; None if this cause, or this (kind, reference),
-    was already posted."""
+    """Append a balanced entry to the chain; None if this cause, or this (kind,
+    reference), was already posted."""
     domain.check_balanced(postings)
+    await session.execute(_LOCK_CHAIN)
+    prev_hash = await session.scalar(_LAST_HASH) or chain.GENESIS_HASH
+    entry = chain.ChainedEntry(
+        id=str(uuid.uuid4()), cause_event_id=str(cause_event_id), kind=kind, creator_id=creator_id,
+        reference=reference, facts=facts,
+        # Set here, not by the database, so the hash covers the value stored (PostgreSQL keeps microseconds too).
+        created_at=datetime.now(UTC),
+        postings=tuple(postings),
+    )
     entry_id = await session.scalar(_INSERT_ENTRY, {
-        "id": uuid.uuid4(), "cause_event_id": cause_event_id, "kind": kind, "creator_id": creator_id,
-        "reference": reference,
+        "id": uuid.UUID(entry.id), "cause_event_id": cause_event_id, "kind": kind, "creator_id": creator_id,
+        "reference": reference, "created_at": entry.created_at, "prev_hash": prev_hash,
+        "hash": chain.chain_hash(prev_hash, entry), "payment_id": facts.payment_id, "dispute_id": facts.dispute_id,
+        "fact_amount_minor": facts.fact_amount_minor,
+        "stripe_balance_transaction_id": facts.stripe_balance_transaction_id,
     })
     if entry_id is None:
         return None
@@ -153,7 +181,12 @@ async def post_entry(
 
 async def lock_creator(session: AsyncSession, creator_id: str) -> None:
     """Serialize the entries that read a creator's balance before posting (a
-    refund's shortfall depends on `available`), until the transaction ends."""
+    refund's shortfall depends on `available`), until the transaction ends.
+
+    The journal's chain lock comes first: a transaction holding a creator's lock
+    and waiting for the chain's, while another holds the chain's and waits for
+    that creator's, would deadlock."""
+    await session.execute(_LOCK_CHAIN)
     await session.execute(
         sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"ledger-creator:{creator_id}", 0)))
     )
@@ -308,3 +341,115 @@ async def add_reservation(
 def set_reservation_status(reservation: PayoutReservation, status: str) -> None:
     reservation.status = status
     reservation.updated_at = sa.func.clock_timestamp()
+
+
+class PaymentTerms(Base):
+    """A payment as the creator's entitlement needs it (ledger.entitlement):
+    written with its `payment` entry, locked by every movement on the payment."""
+
+    __tablename__ = "payment_terms"
+
+    payment_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    creator_id: Mapped[str] = mapped_column(sa.Text)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    price_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    creator_share_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+
+class PaymentTakeback(Base):
+    """A refund or dispute of a payment, and where it stands: the facts the
+    payment's totals are summed from. `reference` is that of its journal entries."""
+
+    __tablename__ = "payment_takebacks"
+
+    reference: Mapped[str] = mapped_column(sa.Text, primary_key=True)  # refund:<id> | dispute:<id>
+    payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payment_terms.payment_id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.Text)  # entitlement.REFUND | entitlement.DISPUTE
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)  # refunded, or disputed
+    status: Mapped[str] = mapped_column(sa.Text)  # entitlement.TAKEBACK_STATUSES[kind]
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
+
+
+async def add_payment_terms(session: AsyncSession, *, payment_id: str, creator_id: str, currency: str,
+                            price_minor: int, creator_share_minor: int) -> None:
+    await session.execute(
+        insert(PaymentTerms.__table__)
+        .values(payment_id=payment_id, creator_id=creator_id, currency=currency, price_minor=price_minor,
+                creator_share_minor=creator_share_minor)
+        .on_conflict_do_nothing()
+    )
+
+
+async def payment_totals_for_update(
+    session: AsyncSession, payment_id: str
+) -> tuple[PaymentTerms, entitlement.PaymentTotals] | None:
+    """The payment's terms, locked for the movement, and its totals now; None if unknown."""
+    terms = await session.scalar(
+        sa.select(PaymentTerms).where(PaymentTerms.payment_id == payment_id).with_for_update()
+    )
+    if terms is None:
+        return None
+    rows = await session.execute(
+        sa.select(PaymentTakeback.kind, PaymentTakeback.status, PaymentTakeback.amount_minor)
+        .where(PaymentTakeback.payment_id == payment_id)
+    )
+    takebacks = [entitlement.Takeback(kind, status, int(amount)) for kind, status, amount in rows]
+    return terms, entitlement.payment_totals(int(terms.price_minor), int(terms.creator_share_minor), takebacks)
+
+
+async def get_takeback_for_update(session: AsyncSession, reference: str) -> PaymentTakeback | None:
+    return await session.scalar(
+        sa.select(PaymentTakeback).where(PaymentTakeback.reference == reference).with_for_update()
+    )
+
+
+def add_takeback(session: AsyncSession, *, reference: str, payment_id: str, kind: str, amount_minor: int,
+                 status: str) -> PaymentTakeback:
+    takeback = PaymentTakeback(reference=reference, payment_id=payment_id, kind=kind, amount_minor=amount_minor,
+                               status=status)
+    session.add(takeback)
+    return takeback
+
+
+def set_takeback_status(takeback: PaymentTakeback, status: str) -> None:
+    takeback.status = status
+    takeback.updated_at = sa.func.clock_timestamp()
+
+
+async def booked_on_stripe_balance(
+    session: AsyncSession | AsyncConnection, transaction_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """Transaction id -> currency -> what the ledger posted on `stripe:balance` for
+    that Stripe balance transaction: the entry naming it, plus, for a charge's
+    settlement, the payment's own entry (which booked the price before the
+    balance transaction was known)."""
+    entries = JournalEntry.__table__
+    tagged = (
+        sa.select(entries.c.id, entries.c.kind, entries.c.payment_id,
+                  entries.c.stripe_balance_transaction_id.label("txn"))
+        .where(entries.c.stripe_balance_transaction_id.in_(transaction_ids))
+        .cte("tagged")
+    )
+    payment_entries = entries.alias("payment_entries")
+    booking = sa.union_all(
+        sa.select(tagged.c.txn, tagged.c.id.label("entry_id")),
+        sa.select(tagged.c.txn, payment_entries.c.id)
+        .join(payment_entries, sa.and_(payment_entries.c.kind == "payment",
+                                       payment_entries.c.payment_id == tagged.c.payment_id))
+        .where(tagged.c.kind == "processing_fee"),
+    ).subquery("booking")
+    rows = await session.execute(
+        sa.select(booking.c.txn, PostingRow.currency, sa.func.sum(PostingRow.amount_minor))
+        .join(PostingRow, PostingRow.entry_id == booking.c.entry_id)
+        .where(PostingRow.account == domain.STRIPE_BALANCE)
+        .group_by(booking.c.txn, PostingRow.currency)
+    )
+    booked: dict[str, dict[str, int]] = defaultdict(dict)
+    for transaction_id, currency, total in rows:
+        booked[transaction_id][currency] = int(total)
+    # A transaction whose entries post nothing on stripe:balance is still booked.
+    for transaction_id in await session.scalars(sa.select(tagged.c.txn)):
+        booked.setdefault(transaction_id, {})
+    return dict(booked)

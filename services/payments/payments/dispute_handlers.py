@@ -139,7 +139,11 @@ def _announcement(
             amount_minor=transaction.moved_minor,
             fee_minor=transaction.fee_moved_minor,
             currency=transaction.currency,
+            stripe_balance_transaction_id=transaction.id,
             stripe_balance_transaction_ids=[transaction.id],
+            charge_amount_minor=transaction.moved_in_dispute_currency(row.amount_minor, row.currency),
+            charge_currency=row.currency,
+            exchange_rate=transaction.exchange_rate,
         )
         model = DisputeFundsWithdrawn if emit.kind == "funds_withdrawn" else DisputeFundsReinstated
         return model.new(funds, **new)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from payments.clawback import clawback
+from payments.fees import exchange_rate
 from payments.domain import PaymentError
 
 INQUIRY = frozenset({"warning_needs_response", "warning_under_review"})
@@ -73,6 +74,7 @@ class BalanceTransaction:
     amount_minor: int  # signed, as Stripe: negative = taken from our balance
     fee_minor: int  # signed, as Stripe: positive = charged, negative = given back
     currency: str  # ISO 4217, upper case: our balance's currency, not necessarily the dispute's
+    exchange_rate: str | None = None  # Stripe's, as a decimal string; None when nothing was converted
 
     @property
     def kind(self) -> Literal["funds_withdrawn", "funds_reinstated"] | None:
@@ -96,6 +98,14 @@ class BalanceTransaction:
     def fee_moved_minor(self) -> int:
         """The dispute fee charged (or given back), never negative."""
         return abs(self.fee_minor)
+
+    def moved_in_dispute_currency(self, dispute_amount_minor: int, dispute_currency: str) -> int:
+        """The disputed money this transaction moved, in the dispute's (the charge's)
+        currency. Converted, it is the whole disputed amount: Stripe withdraws it
+        all and gives it all back when the dispute is won; a counter fee moves none."""
+        if self.currency == dispute_currency or self.moved_minor == 0:
+            return self.moved_minor
+        return dispute_amount_minor
 
 
 @dataclass(frozen=True)
@@ -283,8 +293,13 @@ def snapshot_from_stripe(obj: Mapping[str, Any], *, observed_at: int) -> Snapsho
 def _balance_transaction(obj: Mapping[str, Any]) -> BalanceTransaction:
     # The fee is Stripe's, read from the transaction: dispute fees differ by
     # region and changed over time, and a counter fee may be charged too.
+    try:
+        rate = exchange_rate(obj.get("exchange_rate"), obj["id"])
+    except ValueError as error:
+        raise MalformedDispute(str(error)) from error
     transaction = BalanceTransaction(
-        id=obj["id"], amount_minor=obj["amount"], fee_minor=obj["fee"], currency=str(obj["currency"]).upper()
+        id=obj["id"], amount_minor=obj["amount"], fee_minor=obj["fee"], currency=str(obj["currency"]).upper(),
+        exchange_rate=rate,
     )
     if not isinstance(transaction.id, str) or not _is_int(transaction.amount_minor) or not _is_int(transaction.fee_minor):
         raise MalformedDispute(f"balance transaction {transaction.id!r}: id, amount or fee of the wrong type")

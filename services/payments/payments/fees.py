@@ -1,6 +1,8 @@
-"""Stripe's processing fee, read from a charge's balance transaction. Pure."""
+"""Stripe's processing fee and the charge's settlement, read from the charge's
+balance transaction. Pure."""
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -9,6 +11,8 @@ class Fee:
     fee_minor: int  # minor units of `currency`
     currency: str  # the balance transaction's (the platform's settlement currency), not the charge's
     balance_transaction_id: str
+    settled_minor: int  # the charge as booked on the balance, in `currency` (converted if it had to be)
+    exchange_rate: str | None  # Stripe's rate as a decimal string; None when nothing was converted
 
 
 def fee_from_balance_transaction(txn: Any) -> Fee | None:
@@ -16,9 +20,28 @@ def fee_from_balance_transaction(txn: Any) -> Fee | None:
     (missing, or only its id)."""
     if not isinstance(txn, dict):
         return None
-    fee, currency, txn_id = txn.get("fee"), txn.get("currency"), txn.get("id")
+    fee, currency, txn_id, amount = txn.get("fee"), txn.get("currency"), txn.get("id"), txn.get("amount")
     if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
         raise ValueError(f"balance transaction {txn_id} has no usable fee: {fee!r}")
     if not isinstance(currency, str) or len(currency) != 3 or not isinstance(txn_id, str):
         raise ValueError(f"balance transaction {txn_id!r} has no usable currency: {currency!r}")
-    return Fee(fee_minor=fee, currency=currency.upper(), balance_transaction_id=txn_id)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ValueError(f"balance transaction {txn_id} has no usable amount: {amount!r}")
+    return Fee(
+        fee_minor=fee, currency=currency.upper(), balance_transaction_id=txn_id, settled_minor=amount,
+        exchange_rate=exchange_rate(txn.get("exchange_rate"), txn_id),
+    )
+
+
+def exchange_rate(rate: Any, txn_id: Any) -> str | None:
+    """Stripe's `exchange_rate` (a JSON number) as a plain decimal string, never
+    a float on our wire; None when Stripe converted nothing."""
+    if rate is None:
+        return None
+    try:
+        value = Decimal(str(rate))
+    except InvalidOperation as error:
+        raise ValueError(f"balance transaction {txn_id} has no usable exchange_rate: {rate!r}") from error
+    if isinstance(rate, bool) or not value.is_finite() or value <= 0:
+        raise ValueError(f"balance transaction {txn_id} has no usable exchange_rate: {rate!r}")
+    return format(value, "f")

@@ -201,8 +201,8 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: As
     payment.stripe_balance_transaction_id = fee.balance_transaction_id
     if payment.stripe_charge_id is None:
         payment.stripe_charge_id = charge["id"]
-    if fee.fee_minor == 0:
-        return  # recorded; nothing for the ledger to post
+    # Announced even with no fee: the ledger books every charge's balance
+    # transaction once, by id (its settlement currency may not be the charge's).
     await outbox.add(
         session,
         PaymentFeeRecorded.new(
@@ -212,6 +212,10 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: As
                 fee_minor=fee.fee_minor,
                 currency=fee.currency,
                 stripe_balance_transaction_id=fee.balance_transaction_id,
+                charge_amount_minor=payment.price_minor,
+                charge_currency=payment.currency,
+                settlement_amount_minor=fee.settled_minor,
+                exchange_rate=fee.exchange_rate,
             ),
             producer=PRODUCER,
             creator_id=payment.creator_id,

@@ -18,6 +18,7 @@ from contracts.events.debts import (
 )
 from contracts.events.ledger import BalanceChanged, BalanceChangedData
 from ledger import domain, models
+from ledger.chain import EntryFacts
 
 PRODUCER = "ledger"
 
@@ -60,6 +61,7 @@ async def post_creator_entry(
     currency: str,
     cause: tuple[str, str],
     postings: list[domain.Posting],
+    facts: EntryFacts,
 ) -> None:
     """Post an entry that takes from the creator; a shortfall opens a debt."""
     cause_type, cause_id = cause
@@ -70,6 +72,7 @@ async def post_creator_entry(
         creator_id=creator_id,
         reference=f"{cause_type}:{cause_id}",
         postings=postings,
+        facts=facts,
     )
     if entry_id is None:
         return

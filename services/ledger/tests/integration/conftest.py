@@ -1,6 +1,8 @@
 import asyncio
+import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -27,4 +29,23 @@ async def db(client):
     database = Database(Settings().database_url)
     yield database
     await database.dispose()
+
+
+
+@pytest.fixture
+async def scratch_ledger(infra):
+    """A ledger database of its own, so a broken entry never reaches the one the
+    run is checked against at the end: (url, Database)."""
+    name = f"ledger_check_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger", owner=True))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = infra.database_url("ledger", owner=True).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(migrate, MIGRATIONS, url)
+        database = Database(url)
+        yield url, database
+        await database.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 

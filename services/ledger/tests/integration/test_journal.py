@@ -2,23 +2,17 @@
 check` tells a sound ledger from a broken one."""
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from common.db import Database, migrate
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
 from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData
 from ledger import domain, handlers, models
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+from services.ledger.tests.integration.ledger_cli import append_unchecked_entry, asyncpg_url, run_ledger
 
 
 async def test_the_ledger_role_can_neither_update_nor_delete_nor_truncate_the_journal(infra, db) -> None:
@@ -53,31 +47,6 @@ async def test_the_ledger_role_can_neither_update_nor_delete_nor_truncate_the_jo
         await connection.close()
 
 
-@pytest.fixture
-async def scratch_ledger(infra):
-    """A ledger database of its own, so a broken entry never reaches the one the
-    run is checked against at the end."""
-    name = f"ledger_check_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(infra.asyncpg_dsn("ledger", owner=True))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = infra.database_url("ledger", owner=True).rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await asyncio.to_thread(migrate, MIGRATIONS, url)
-        database = Database(url)
-        yield url, database
-        await database.dispose()
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def run_check(url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CALLASTAR_LEDGER_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "ledger", "check"], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
 async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratch_ledger) -> None:
     url, database = scratch_ledger
     creator = "c_check"
@@ -106,24 +75,19 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
         await handlers.on_payout_requested(reserved, session)  # 60.00 reserved: the refund below runs short
         await handlers.on_refund_created(refunded, session)  # 2500 from available, 6000 debt
 
-    sound = await asyncio.to_thread(run_check, url)
+    sound = await asyncio.to_thread(run_ledger, url, "check")
     assert sound.returncode == 0, sound.stdout + sound.stderr
     assert sound.stdout.startswith("ledger check OK: 3 entries, 9 postings balanced")
     assert "1 debts match the debt accounts, 1 payout reservations match the reserved accounts" in sound.stdout
+    assert "1 payments hold their entitlement" in sound.stdout
 
     # Inserts are allowed (only UPDATE/DELETE are refused): write what the code never would.
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(asyncpg_url(url))
     try:
-        broken = uuid.uuid4()
-        await connection.execute(
-            "INSERT INTO journal_entries (id, cause_event_id, kind, creator_id) VALUES ($1, $2, 'manual', $3)",
-            broken, uuid.uuid4(), creator,
-        )
-        await connection.executemany(
-            "INSERT INTO postings (entry_id, account, currency, amount_minor) VALUES ($1, $2, 'EUR', $3)",
-            [(broken, "stripe:balance", -100), (broken, f"creator:{creator}:available", 200),
-             (broken, f"creator:{creator}:debt", 50)],
-        )
+        broken = await append_unchecked_entry(connection, kind="manual", creator_id=creator, postings=[
+            domain.Posting("stripe:balance", -100, "EUR"), domain.Posting(f"creator:{creator}:available", 200, "EUR"),
+            domain.Posting(f"creator:{creator}:debt", 50, "EUR"),
+        ])
         await connection.execute(  # a reservation the journal never saw
             "INSERT INTO payout_reservations (payout_id, creator_id, currency, gross_minor, debt_deducted_minor,"
             " net_minor, status) VALUES ('po_ghost', $1, 'EUR', 100, 0, 100, 'RESERVED')",
@@ -132,7 +96,7 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
     finally:
         await connection.close()
 
-    failed = await asyncio.to_thread(run_check, url)
+    failed = await asyncio.to_thread(run_ledger, url, "check")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert f"entry {broken} (manual): entry does not balance: {{'EUR': 150}}" in failed.stdout
     assert f"entry {broken} (manual): leaves creator:{creator}:available at -200 EUR" in failed.stdout
@@ -141,4 +105,5 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
         f"creator:{creator}:reserved is 6000 EUR in the journal but its reserved payouts add up to 6100"
         in failed.stdout
     )
-    assert "ledger check FAILED: 4 problems in 4 entries, 1 debts, 2 payout reservations" in failed.stdout
+    assert "payout reservation po_ghost: RESERVED but its entries are none" in failed.stdout
+    assert "ledger check FAILED: 5 problems in 4 entries, 1 debts, 2 payout reservations" in failed.stdout

@@ -108,8 +108,8 @@ async def debts_of(client, creator: str) -> list[tuple[str, int, int, str]]:
     return [(d["cause_id"], d["amount_minor"], d["remaining_minor"], d["status"]) for d in debts]
 
 
-async def earn(db, publish_events, creator: str, share: int = 8500):
-    paid_ = payment(creator, price=10000, share=share)
+async def earn(db, publish_events, creator: str, share: int = 8500, price: int = 10000):
+    paid_ = payment(creator, price=price, share=share)
     await publish_events(paid_)
     await posted(db, "payment", f"payment:{paid_.data.payment_id}")
     return paid_
@@ -121,12 +121,18 @@ async def reserve(db, publish_events, request: PayoutRequested) -> dict[str, int
 
 
 async def in_debt(db, publish_events, creator: str, clawbacks: list[int]) -> list:
-    """A payment whose share sits in a pending payout, then refunds that run short."""
+    """A payment whose share sits in a pending payout, then refunds that run short,
+    each taking back `clawbacks` of the share (the ledger computes it from the
+    payment's totals: after T refunded, floor(8500 * T / 10000) is taken back)."""
     earned = await earn(db, publish_events, creator)
     await reserve(db, publish_events, requested(creator, None))
     refunds = []
+    refunded = taken_back = 0
     for clawback in clawbacks:
-        created = refund(earned, amount=2 * clawback, clawback=clawback)
+        taken_back += clawback
+        amount = -(-taken_back * 10000 // 8500) - refunded  # the least total refunded that takes `taken_back`
+        refunded += amount
+        created = refund(earned, amount=amount, clawback=clawback)
         await publish_events(created)
         await posted(db, "refund", f"refund:{created.data.refund_id}")
         refunds.append(created)

@@ -78,31 +78,39 @@ def dispute_data(paid: PaymentSucceeded, dispute_id: str, amount: int, share: in
     )
 
 
-def dispute_events(paid: PaymentSucceeded, amount: int, share: int, fee: int, outcome: str) -> list:
+def funds(model, paid: PaymentSucceeded, dispute_id: str, amount: int, fee: int, transaction_id: str | None = None):
+    """One balance transaction of a dispute, as payments announces it."""
+    transaction_id = transaction_id or f"txn_{uuid.uuid4().hex}"
+    return model.new(
+        DisputeFundsData(
+            dispute_id=dispute_id, payment_id=paid.data.payment_id, creator_id=paid.data.creator_id,
+            amount_minor=amount, fee_minor=fee, currency=paid.data.currency,
+            stripe_balance_transaction_id=transaction_id, stripe_balance_transaction_ids=[transaction_id],
+        ),
+        producer="payments", creator_id=paid.data.creator_id,
+    )
+
+
+def dispute_events(paid: PaymentSucceeded, amount: int, share: int, fee: int, outcome: str,
+                   dispute_id: str | None = None) -> list:
     """A dispute's life as payments emits it: opened, funds out, (funds back,) closed."""
-    dispute_id, creator = new_id("dsp"), paid.data.creator_id
-
-    def funds(model):
-        return model.new(
-            DisputeFundsData(
-                dispute_id=dispute_id, payment_id=paid.data.payment_id, creator_id=creator, amount_minor=amount,
-                fee_minor=fee, currency=paid.data.currency, stripe_balance_transaction_ids=[f"txn_{uuid.uuid4().hex}"],
-            ),
-            producer="payments", creator_id=creator,
-        )
-
+    dispute_id, creator = dispute_id or new_id("dsp"), paid.data.creator_id
     events = [
         DisputeCreated.new(DisputeData(**dispute_data(paid, dispute_id, amount, share, "needs_response")),
                            producer="payments", creator_id=creator),
-        funds(DisputeFundsWithdrawn),
+        funds(DisputeFundsWithdrawn, paid, dispute_id, amount, fee),
     ]
     if outcome == "won":
-        events.append(funds(DisputeFundsReinstated))
+        events.append(funds(DisputeFundsReinstated, paid, dispute_id, amount, fee))
     events.append(
         DisputeClosed.new(DisputeClosedData(**dispute_data(paid, dispute_id, amount, share, outcome), outcome=outcome),
                           producer="payments", creator_id=creator)
     )
     return events
+
+
+def transaction_reference(movement) -> str:
+    return f"balance_transaction:{movement.data.stripe_balance_transaction_id}"
 
 
 async def entries(db, reference: str) -> dict[str, dict[str, int]]:
@@ -297,11 +305,11 @@ async def test_lost_dispute_after_a_partial_refund_leaves_exact_balances(client,
     assert amounts(await balance(db, creator)) == (0, 5100, 0, 0)
     await publish_events(withdrawn, closed, closed)
     await posted(db, "dispute_closed", reference)
-    await posted(db, "dispute_funds_withdrawn", reference)
+    assert await posted(db, "dispute_funds_withdrawn", transaction_reference(withdrawn)) == {
+        "stripe:balance": -8000, "platform:dispute_fees": 2000, "stripe:disputed_funds": 6000,
+    }
     assert await entries(db, reference) == {
         "dispute_opened": {f"creator:{creator}:available": 5100, f"creator:{creator}:disputed": -5100},
-        "dispute_funds_withdrawn": {"stripe:balance": -8000, "platform:dispute_fees": 2000,
-                                    "stripe:disputed_funds": 6000},
         "dispute_closed": {f"creator:{creator}:disputed": 5100, "platform:revenue": 900,
                            "stripe:disputed_funds": -6000},
     }
@@ -332,12 +340,12 @@ async def test_won_dispute_with_a_shortfall_keeps_the_debt_and_returns_the_froze
     assert await posted(db, "dispute_closed", reference) == {
         f"creator:{creator}:disputed": 8500, f"creator:{creator}:available": -8500,
     }
-    await posted(db, "dispute_funds_reinstated", reference)
-    found = await entries(db, reference)
-    assert found["dispute_funds_withdrawn"] == {"stripe:balance": -11500, "platform:dispute_fees": 1500,
-                                                "stripe:disputed_funds": 10000}
-    assert found["dispute_funds_reinstated"] == {"stripe:balance": 11500, "platform:dispute_fees": -1500,
-                                                 "stripe:disputed_funds": -10000}
+    assert await posted(db, "dispute_funds_reinstated", transaction_reference(reinstated)) == {
+        "stripe:balance": 11500, "platform:dispute_fees": -1500, "stripe:disputed_funds": -10000,
+    }
+    assert await posted(db, "dispute_funds_withdrawn", transaction_reference(withdrawn)) == {
+        "stripe:balance": -11500, "platform:dispute_fees": 1500, "stripe:disputed_funds": 10000,
+    }
     # As designed, winning unfreezes the whole share; the debt is deducted at payout time.
     assert amounts(await balance(db, creator)) == (8500, 0, 6000, 6000)
 

@@ -70,7 +70,8 @@ def by_account(postings: list[Posting]) -> dict[str, int]:
 
 
 def test_partial_refund_fully_covered_takes_the_clawback_from_available_and_posts_no_debt() -> None:
-    postings = domain.refund_postings("c1", amount=4000, clawback=3400, available=8500, currency="EUR")
+    postings = domain.refund_postings("c1", 4000, entitled_change=-3400, frozen_change=0, available=8500,
+                                      currency="EUR")
     assert by_account(postings) == {
         "stripe:balance": -4000,
         "creator:c1:available": 3400,
@@ -79,7 +80,8 @@ def test_partial_refund_fully_covered_takes_the_clawback_from_available_and_post
 
 
 def test_refund_beyond_available_turns_the_shortfall_into_debt() -> None:
-    postings = domain.refund_postings("c1", amount=10000, clawback=8500, available=3000, currency="EUR")
+    postings = domain.refund_postings("c1", 10000, entitled_change=-8500, frozen_change=0, available=3000,
+                                      currency="EUR")
     assert by_account(postings) == {
         "stripe:balance": -10000,
         "creator:c1:available": 3000,
@@ -90,29 +92,43 @@ def test_refund_beyond_available_turns_the_shortfall_into_debt() -> None:
 
 
 def test_refund_with_a_negative_available_never_adds_to_it() -> None:
-    postings = domain.refund_postings("c1", amount=100, clawback=85, available=-10, currency="EUR")
+    postings = domain.refund_postings("c1", 100, entitled_change=-85, frozen_change=0, available=-10, currency="EUR")
     assert by_account(postings)["creator:c1:debt"] == 85
     assert "creator:c1:available" not in by_account(postings)
 
 
-def test_clawback_above_the_refund_is_refused() -> None:
-    with pytest.raises(domain.InvalidAmounts):
-        domain.refund_postings("c1", amount=100, clawback=101, available=1000, currency="EUR")
-
-
-def test_failed_refund_posts_the_refund_entry_negated() -> None:
-    refund = domain.refund_postings("c1", amount=10000, clawback=8500, available=3000, currency="EUR")
-    assert by_account(domain.refund_reversal_postings("c1", refund, debt_deducted=0)) == {
-        "stripe:balance": 10000,
-        "creator:c1:available": -3000,
-        "creator:c1:debt": -5500,
-        "platform:revenue": -1500,
+def test_refund_that_shifts_an_open_disputes_frozen_share_by_a_unit_settles_it_with_the_platform() -> None:
+    # dispute of 8999 open on 100.00 (7649 frozen), then a refund of 1001: the
+    # entitlement goes from 851 to 0 and the frozen share from 7649 to 7650
+    postings = domain.refund_postings("c1", 1001, entitled_change=-851, frozen_change=1, available=851,
+                                      currency="EUR")
+    assert by_account(postings) == {
+        "stripe:balance": -1001,
+        "creator:c1:available": 851,
+        "creator:c1:disputed": -1,
+        "platform:revenue": 151,
     }
 
 
-def test_failed_refund_whose_debt_was_partly_deducted_gives_the_deducted_part_back_to_available() -> None:
-    refund = domain.refund_postings("c1", amount=10000, clawback=8500, available=3000, currency="EUR")
-    reversal = by_account(domain.refund_reversal_postings("c1", refund, debt_deducted=2000))
+def test_clawback_above_the_refund_is_refused() -> None:
+    with pytest.raises(domain.InvalidAmounts):
+        domain.refund_postings("c1", 100, entitled_change=-101, frozen_change=0, available=1000, currency="EUR")
+
+
+def test_failed_refund_with_no_debt_gives_back_to_available() -> None:
+    reversal = domain.refund_reversal_postings("c1", 4000, entitled_change=3400, frozen_change=0, debt_open=0,
+                                               currency="EUR")
+    assert by_account(reversal) == {
+        "stripe:balance": 4000,
+        "creator:c1:available": -3400,
+        "platform:revenue": -600,
+    }
+
+
+def test_failed_refund_cancels_what_is_open_of_its_debt_first_and_gives_the_rest_to_available() -> None:
+    # refund of 100.00 took 30.00 from available and 55.00 as debt, 20.00 of it deducted since
+    reversal = by_account(domain.refund_reversal_postings(
+        "c1", 10000, entitled_change=8500, frozen_change=0, debt_open=3500, currency="EUR"))
     assert reversal == {
         "stripe:balance": 10000,
         "creator:c1:available": -5000,  # 3000 taken from available + 2000 taken from a payout
@@ -123,27 +139,27 @@ def test_failed_refund_whose_debt_was_partly_deducted_gives_the_deducted_part_ba
 
 @given(
     amount=st.integers(1, 10**7),
-    clawback_ratio=st.fractions(0, 1),
-    available=st.integers(-1000, 10**7),
-    deducted_ratio=st.fractions(0, 1),
+    given_back_ratio=st.fractions(0, 1),
+    debt_open=st.integers(0, 10**7),
+    frozen_change=st.integers(-1, 1),
 )
-def test_refund_reversal_balances_and_returns_exactly_the_clawback_to_the_creator(
-    amount: int, clawback_ratio, available: int, deducted_ratio
+def test_refund_reversal_balances_and_gives_the_creator_exactly_the_entitlement_regained(
+    amount: int, given_back_ratio, debt_open: int, frozen_change: int
 ) -> None:
-    clawback = int(amount * clawback_ratio)
-    refund = domain.refund_postings("c", amount, clawback, available, "EUR")
-    deducted = int(domain.debt_posted("c", refund) * deducted_ratio)
-    reversal = domain.refund_reversal_postings("c", refund, deducted)
+    given_back = int(amount * given_back_ratio)
+    reversal = domain.refund_reversal_postings("c", amount, given_back, frozen_change, debt_open, "EUR")
     assert total(reversal) == 0
     sums = by_account(reversal)
     # what the creator is owed (available) up, what they owe (debt) down
-    creator_gain = -sums.get("creator:c:available", 0) - sums.get("creator:c:debt", 0)
-    assert creator_gain == clawback
-    assert -sums.get("creator:c:debt", 0) == domain.debt_posted("c", refund) - deducted
+    assert -sums.get("creator:c:available", 0) - sums.get("creator:c:debt", 0) == given_back
+    assert -sums.get("creator:c:debt", 0) == min(debt_open, given_back)
+    assert -sums.get("creator:c:disputed", 0) == frozen_change
 
 
 def test_dispute_opened_freezes_the_share_and_a_shortfall_becomes_debt() -> None:
-    assert by_account(domain.dispute_opened_postings("c1", share=5100, available=2000, currency="EUR")) == {
+    postings = domain.dispute_opened_postings("c1", entitled_change=-5100, frozen_change=5100, available=2000,
+                                              currency="EUR")
+    assert by_account(postings) == {
         "creator:c1:available": 2000,
         "creator:c1:debt": 3100,
         "creator:c1:disputed": -5100,
@@ -164,19 +180,28 @@ def test_dispute_funds_withdrawn_and_reinstated_move_the_amount_and_fee_through_
 
 
 def test_dispute_won_unfreezes_and_lost_writes_off() -> None:
-    assert by_account(domain.dispute_won_postings("c1", 5100, "EUR")) == {
+    assert by_account(domain.dispute_won_postings("c1", 5100, -5100, "EUR")) == {
         "creator:c1:disputed": 5100,
         "creator:c1:available": -5100,
     }
-    assert by_account(domain.dispute_lost_postings("c1", amount=6000, share=5100, currency="EUR")) == {
+    assert by_account(domain.dispute_lost_postings("c1", 6000, entitled_change=0, frozen_change=-5100,
+                                                   currency="EUR")) == {
         "creator:c1:disputed": 5100,
         "platform:revenue": 900,
         "stripe:disputed_funds": -6000,
     }
 
 
+def test_a_won_dispute_returning_a_unit_more_than_it_froze_takes_it_from_the_platform() -> None:
+    assert by_account(domain.dispute_won_postings("c1", 7650, -7649, "EUR")) == {
+        "creator:c1:disputed": 7649,
+        "creator:c1:available": -7650,
+        "platform:revenue": 1,
+    }
+
+
 def test_an_all_zero_entry_keeps_its_postings() -> None:
-    postings = domain.dispute_opened_postings("c1", share=0, available=0, currency="EUR")
+    postings = domain.dispute_opened_postings("c1", 0, 0, available=0, currency="EUR")
     assert postings and total(postings) == 0
 
 
@@ -189,9 +214,11 @@ def test_debt_status_follows_its_amounts() -> None:
     assert domain.DebtAmounts(100, 100).status == "OPEN"
     assert domain.DebtAmounts(100, 40).status == "PARTIALLY_DEDUCTED"
     assert domain.DebtAmounts(100, 0).status == "SETTLED"
-    reversed_ = domain.DebtAmounts(100, 40).reversed()
+    reversed_ = domain.DebtAmounts(100, 40).reversed(40)
     assert (reversed_.remaining_minor, reversed_.reversed_minor, reversed_.deducted_minor) == (0, 40, 60)
     assert reversed_.status == "REVERSED"
+    with pytest.raises(domain.InvalidAmounts):
+        domain.DebtAmounts(100, 40).reversed(41)
 
 
 # Payouts: reserve, release, pay, fail.

@@ -2,11 +2,12 @@
 
 A generator plays payments' part: payments, fees, partial refunds (some failing
 later), one dispute per payment (funds withdrawn, maybe reinstated, won or
-lost), with creator amounts from the cumulative rule floor(s * t / p). The
-events then arrive in any order and some twice; an in-memory ledger applies
-them through the domain functions the way the handlers do (dedupe by cause id
-and by (kind, reference); an event whose entry is not posted yet waits, as the
-consumer's parking makes it). Payouts play their part too: requests (an amount
+lost). The events then arrive in any order and some twice; an in-memory ledger
+applies them through the domain functions the way the handlers do (dedupe by
+cause id and by (kind, reference); each refund or dispute posts the difference
+of ledger.entitlement over the payment's totals; an event whose entry is not
+posted yet waits, as the consumer's parking makes it). The creator ends with
+share - floor(share * taken / price) per payment, whatever the order. Payouts play their part too: requests (an amount
 or all available, reserved with open debt deducted, or refused), then a reject,
 cancel, payment, failure, or a failure after payment; their decisions may be read
 before the request, as they are on other topics. Payouts empty `available`, so
@@ -20,7 +21,7 @@ from itertools import count
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import domain
+from ledger import domain, entitlement
 from ledger.domain import Posting
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 
@@ -65,7 +66,6 @@ def histories(draw) -> tuple[list[Ev], dict[str, int]]:
     """Events in their real order, and each currency's expected creator total."""
     events: list[Ev] = []
     payments: list[PaymentState] = []
-    expected: dict[str, int] = defaultdict(int)
     ids = count(1)
 
     def new_id() -> str:
@@ -81,7 +81,6 @@ def histories(draw) -> tuple[list[Ev], dict[str, int]]:
             payment = PaymentState(new_id(), price, share, currency, refunds=[])
             payments.append(payment)
             events.append(Ev(new_id(), "payment", currency, payment.payment_id, amount=price, creator_amount=share))
-            expected[currency] += share
         elif action == "fee":
             payment = draw(st.sampled_from(payments))
             events.append(Ev(new_id(), "fee", payment.currency, payment.payment_id, amount=draw(st.integers(0, 500))))
@@ -95,13 +94,11 @@ def histories(draw) -> tuple[list[Ev], dict[str, int]]:
             refund_id = new_id()
             payment.refunds.append((refund_id, amount, clawback))
             events.append(Ev(new_id(), "refund", payment.currency, payment.payment_id, refund_id, amount, clawback))
-            expected[payment.currency] -= clawback
         elif action == "fail" and any(p.refunds for p in payments):
             payment = draw(st.sampled_from([p for p in payments if p.refunds]))
             refund_id, amount, clawback = payment.refunds.pop(draw(st.integers(0, len(payment.refunds) - 1)))
             payment.taken -= amount
             events.append(Ev(new_id(), "refund_failed", payment.currency, payment.payment_id, refund_id, amount, clawback))
-            expected[payment.currency] += clawback
         elif action == "dispute" and open_payments:
             payment = draw(st.sampled_from(open_payments))
             payment.disputed = True  # Stripe refuses refunds of a disputed charge; one dispute per charge
@@ -118,7 +115,6 @@ def histories(draw) -> tuple[list[Ev], dict[str, int]]:
                 events.append(Ev(new_id(), "funds_reinstated", cur, payment.payment_id, dispute_id, amount, fee=fee))
             else:
                 payment.taken += amount
-                expected[cur] -= frozen
             events.append(
                 Ev(new_id(), "dispute_closed", cur, payment.payment_id, dispute_id, amount, frozen, outcome=outcome)
             )
@@ -138,6 +134,9 @@ def histories(draw) -> tuple[list[Ev], dict[str, int]]:
                 events.append(Ev(new_id(), "payout_paid", currency, object_id=payout_id))
                 if outcome == "paid_then_failed":
                     events.append(Ev(new_id(), "payout_failed", currency, object_id=payout_id, was_paid=True))
+    expected: dict[str, int] = defaultdict(int)
+    for payment in payments:  # what is refunded (and not failed) or lost at the end
+        expected[payment.currency] += payment.share - given_back(payment.share, payment.taken, payment.price)
     return events, dict(expected)
 
 
@@ -152,6 +151,25 @@ class InMemoryLedger:
         self.debts: dict[tuple[str, str], tuple[str, domain.DebtAmounts]] = {}  # in creation order
         self.reservations: dict[str, tuple[str, domain.Reservation | domain.Refusal, str]] = {}
         self.paid_out: dict[str, int] = defaultdict(int)
+        self.terms: dict[str, tuple[int, int]] = {}  # payment id -> (price, share)
+        self.takebacks: dict[str, tuple[str, entitlement.Takeback]] = {}  # reference -> (payment id, takeback)
+
+    def totals(self, payment_id: str) -> entitlement.PaymentTotals:
+        price, share = self.terms[payment_id]
+        return entitlement.payment_totals(
+            price, share, [t for pid, t in self.takebacks.values() if pid == payment_id]
+        )
+
+    def move(self, ev: Ev, kind: str, status: str) -> entitlement.EntitlementChange:
+        """Record the refund or dispute as `status` and return the entitlement's change."""
+        reference = f"{'refund' if kind == entitlement.REFUND else 'dispute'}:{ev.object_id}"
+        before = self.totals(ev.payment_id)
+        amount = self.takebacks[reference][1].amount_minor if reference in self.takebacks else ev.amount
+        self.takebacks[reference] = (ev.payment_id, entitlement.Takeback(kind, status, amount))
+        return entitlement.entitlement_change(before, self.totals(ev.payment_id))
+
+    def status(self, reference: str) -> str | None:
+        return self.takebacks[reference][1].status if reference in self.takebacks else None
 
     def balance(self, currency: str) -> domain.CreatorBalance:
         return domain.creator_balance(
@@ -166,7 +184,9 @@ class InMemoryLedger:
         self.by_reference[(kind, reference)] = postings
         for p in postings:
             self.sums[(p.account, p.currency)] += p.amount_minor
-        self.audit.add_entry(EntryRecord(f"{kind}:{reference}", cause, kind, tuple(postings)))
+        self.audit.add_entry(
+            EntryRecord(f"{kind}:{reference}", cause, kind, tuple(postings), creator_id=CREATOR, reference=reference)
+        )
         return True
 
     def post_taking(self, ev: Ev, kind: str, cause_type: str, postings: list[Posting]) -> None:
@@ -180,46 +200,56 @@ class InMemoryLedger:
         available = self.balance(cur).available_minor
         match ev.type:
             case "payment":
-                self.post(ev.cause, "payment", f"payment:{ev.payment_id}",
-                          domain.payment_postings(CREATOR, ev.amount, ev.creator_amount, cur))
+                if self.post(ev.cause, "payment", f"payment:{ev.payment_id}",
+                             domain.payment_postings(CREATOR, ev.amount, ev.creator_amount, cur)):
+                    self.terms[ev.payment_id] = (ev.amount, ev.creator_amount)
             case "fee":
                 self.post(ev.cause, "processing_fee", f"payment:{ev.payment_id}", domain.fee_postings(ev.amount, cur))
             case "refund":
                 if ("payment", f"payment:{ev.payment_id}") not in self.by_reference:
                     return False
-                self.post_taking(ev, "refund", "refund",
-                                 domain.refund_postings(CREATOR, ev.amount, ev.creator_amount, available, cur))
+                if self.status(f"refund:{ev.object_id}") is None:
+                    change = self.move(ev, entitlement.REFUND, entitlement.REFUNDED)
+                    self.post_taking(ev, "refund", "refund", domain.refund_postings(
+                        CREATOR, ev.amount, change.entitled_minor, change.frozen_minor, available, cur))
             case "refund_failed":
-                refund = self.by_reference.get(("refund", f"refund:{ev.object_id}"))
-                if refund is None:
+                if ("refund", f"refund:{ev.object_id}") not in self.by_reference:
                     return False
-                debt = self.debts.get(("refund", ev.object_id))
-                deducted = debt[1].deducted_minor if debt else 0
-                reversal = domain.refund_reversal_postings(CREATOR, refund, deducted)
-                if self.post(ev.cause, "refund_reversal", f"refund:{ev.object_id}", reversal) and debt:
-                    self.debts[("refund", ev.object_id)] = (debt[0], debt[1].reversed())
+                if self.status(f"refund:{ev.object_id}") == entitlement.REFUNDED:
+                    change = self.move(ev, entitlement.REFUND, entitlement.REFUND_FAILED)
+                    debt = self.debts.get(("refund", ev.object_id))
+                    reversal = domain.refund_reversal_postings(
+                        CREATOR, ev.amount, change.entitled_minor, change.frozen_minor,
+                        debt[1].remaining_minor if debt else 0, cur)
+                    if self.post(ev.cause, "refund_reversal", f"refund:{ev.object_id}", reversal) and debt:
+                        cancelled = -domain.debt_posted(CREATOR, reversal)
+                        self.debts[("refund", ev.object_id)] = (debt[0], debt[1].reversed(cancelled))
             case "dispute_opened":
                 if ("payment", f"payment:{ev.payment_id}") not in self.by_reference:
                     return False
-                self.post_taking(ev, "dispute_opened", "dispute",
-                                 domain.dispute_opened_postings(CREATOR, ev.creator_amount, available, cur))
+                if self.status(f"dispute:{ev.object_id}") is None:
+                    change = self.move(ev, entitlement.DISPUTE, entitlement.DISPUTE_OPEN)
+                    self.post_taking(ev, "dispute_opened", "dispute", domain.dispute_opened_postings(
+                        CREATOR, change.entitled_minor, change.frozen_minor, available, cur))
             case "funds_withdrawn":
-                self.post(ev.cause, "dispute_funds_withdrawn", f"dispute:{ev.object_id}",
+                self.post(ev.cause, "dispute_funds_withdrawn", f"balance_transaction:{ev.cause}",
                           domain.dispute_funds_withdrawn_postings(ev.amount, ev.fee, cur))
             case "funds_reinstated":
-                self.post(ev.cause, "dispute_funds_reinstated", f"dispute:{ev.object_id}",
+                self.post(ev.cause, "dispute_funds_reinstated", f"balance_transaction:{ev.cause}",
                           domain.dispute_funds_reinstated_postings(ev.amount, ev.fee, cur))
             case "dispute_closed":
-                opened = self.by_reference.get(("dispute_opened", f"dispute:{ev.object_id}"))
-                if opened is None:
+                if ("dispute_opened", f"dispute:{ev.object_id}") not in self.by_reference:
                     return False
-                frozen = -sum(p.amount_minor for p in opened if p.account.endswith(":disputed"))
-                postings = (
-                    domain.dispute_won_postings(CREATOR, frozen, cur)
-                    if ev.outcome == "won"
-                    else domain.dispute_lost_postings(CREATOR, ev.amount, frozen, cur)
-                )
-                self.post(ev.cause, "dispute_closed", f"dispute:{ev.object_id}", postings)
+                if self.status(f"dispute:{ev.object_id}") == entitlement.DISPUTE_OPEN:
+                    won = ev.outcome == "won"
+                    change = self.move(ev, entitlement.DISPUTE, entitlement.DISPUTE_WON if won else entitlement.DISPUTE_LOST)
+                    postings = (
+                        domain.dispute_won_postings(CREATOR, change.entitled_minor, change.frozen_minor, cur)
+                        if won
+                        else domain.dispute_lost_postings(
+                            CREATOR, ev.amount, change.entitled_minor, change.frozen_minor, cur)
+                    )
+                    self.post(ev.cause, "dispute_closed", f"dispute:{ev.object_id}", postings)
             case "payout_requested":
                 self.request_payout(ev, available)
             case "payout_rejected" | "payout_canceled" | "payout_failed" | "payout_paid":

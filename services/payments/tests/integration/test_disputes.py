@@ -152,25 +152,28 @@ async def test_a_lost_dispute_in_any_order_freezes_the_share_once_and_closes_las
     common = {"dispute_id": str(row.id), "payment_id": opened["payment_id"], "creator_id": opened["creator_id"]}
     assert [topic for topic, _ in money] == ["dispute.created", "dispute.funds_withdrawn", "dispute.closed"]
     assert money[1][1] == common | {"amount_minor": 6_000, "fee_minor": 2_000, "currency": "EUR",
-                                    "stripe_balance_transaction_ids": [withdrawal["id"]]}
+                                    "stripe_balance_transaction_id": withdrawal["id"],
+                                    "stripe_balance_transaction_ids": [withdrawal["id"]],
+                                    "charge_amount_minor": 6_000, "charge_currency": "EUR", "exchange_rate": None}
     assert money[0][1]["creator_share_minor"] == money[2][1]["creator_share_minor"] == 5_100
     assert money[2][1]["outcome"] == "lost"
     topics = [topic for topic, _, _ in announced]
     assert topics[0] == "dispute.created" and topics[-1] == "dispute.closed" and topics.count("dispute.updated") <= 1
 
 
-async def test_a_won_dispute_gives_the_share_back_and_books_the_reinstatement(db, paid, deliver):
+async def test_a_won_dispute_gives_the_share_back_and_books_each_balance_transaction_by_its_id(db, paid, deliver):
     opened = await paid()
     dispute_id = f"dp_{uuid.uuid4().hex[:20]}"
     withdrawal = balance_transaction(-10_000, 2_000, "dispute")
+    counter_fee = balance_transaction(0, 1_500, "dispute")  # charged when the dispute was countered
     reinstatement = balance_transaction(10_000, 0, "dispute_reversal")  # the dispute fee is kept by Stripe
     now = int(time.time())
     sent = [
         dispute_event("charge.dispute.created", dispute_object(dispute_id, opened, "needs_response", withdrawal), now),
         dispute_event("charge.dispute.closed",
-                      dispute_object(dispute_id, opened, "won", withdrawal, reinstatement), now + 100),
+                      dispute_object(dispute_id, opened, "won", withdrawal, counter_fee, reinstatement), now + 100),
         dispute_event("charge.dispute.funds_reinstated",
-                      dispute_object(dispute_id, opened, "won", withdrawal, reinstatement), now + 101),
+                      dispute_object(dispute_id, opened, "won", withdrawal, counter_fee, reinstatement), now + 101),
     ]
 
     await deliver(*sent)
@@ -182,12 +185,21 @@ async def test_a_won_dispute_gives_the_share_back_and_books_the_reinstatement(db
         payment = await session.get(Payment, uuid.UUID(opened["payment_id"]))
     assert payment.taken_back_minor == 0
     announced = await announcements(db, opened["payment_id"])
-    assert [(topic, data.get("amount_minor"), data.get("fee_minor")) for topic, _, data in announced] == [
-        ("dispute.created", 10_000, None),
-        ("dispute.funds_withdrawn", 10_000, 2_000),
-        ("dispute.funds_reinstated", 10_000, 0),
-        ("dispute.closed", 10_000, None),
+    assert [topic for topic, _, _ in announced] == [
+        "dispute.created", "dispute.funds_withdrawn", "dispute.funds_withdrawn", "dispute.funds_reinstated",
+        "dispute.closed",
     ]
+    # one movement per balance transaction, each naming its own (the two withdrawals in id order)
+    assert {
+        (topic, data["amount_minor"], data.get("fee_minor"), data.get("stripe_balance_transaction_id"))
+        for topic, _, data in announced
+    } == {
+        ("dispute.created", 10_000, None, None),
+        ("dispute.funds_withdrawn", 10_000, 2_000, withdrawal["id"]),
+        ("dispute.funds_withdrawn", 0, 1_500, counter_fee["id"]),
+        ("dispute.funds_reinstated", 10_000, 0, reinstatement["id"]),
+        ("dispute.closed", 10_000, None, None),
+    }
     assert announced[-1][2]["outcome"] == "won"
 
 

@@ -18,6 +18,8 @@ from services.payments.tests.integration.test_stripe_events import (  # noqa: F4
 )
 from stack.stripe_fixtures import FEE_MINOR
 
+FIXTURE_AMOUNT_MINOR = 100  # stripe-mock's balance transaction: 1.00 USD (its fixtures give no exchange_rate)
+
 
 def charge_object(opened: dict, charge_id: str, **fields) -> dict:
     return {"id": charge_id, "object": "charge", "amount": 10_000, "currency": "eur", "status": "succeeded",
@@ -52,8 +54,11 @@ async def test_the_fee_is_read_through_stripe_and_recorded_once(db, open_payment
     [event] = await fees_recorded(db, payment_id)
     assert event["creator_id"] == row.creator_id
     assert event["causation_id"] == str(with_txn.event_id)
+    # ... and says how the EUR charge was booked on the USD balance, for the ledger to convert
     assert event["data"] == {"payment_id": payment_id, "creator_id": row.creator_id, "fee_minor": FEE_MINOR,
-                             "currency": "USD", "stripe_balance_transaction_id": row.stripe_balance_transaction_id}
+                             "currency": "USD", "stripe_balance_transaction_id": row.stripe_balance_transaction_id,
+                             "charge_amount_minor": 10_000, "charge_currency": "EUR",
+                             "settlement_amount_minor": FIXTURE_AMOUNT_MINOR, "exchange_rate": None}
     reads = [r for r in stripe_http.requests if f"/v1/charges/{charge_id}" in r.url]
     assert len(reads) == 1  # the second charge.updated found the fee recorded
     assert reads[0].method == "get"
@@ -73,8 +78,27 @@ async def test_an_expanded_balance_transaction_in_the_event_is_used_as_is(db, op
 
     [event] = await fees_recorded(db, opened["payment_id"])
     assert (event["data"]["fee_minor"], event["data"]["currency"]) == (320, "EUR")
+    assert (event["data"]["settlement_amount_minor"], event["data"]["exchange_rate"]) == (10_000, None)
     assert event["data"]["stripe_balance_transaction_id"] == txn["id"]
     assert not [r for r in stripe_http.requests if charge_id in r.url]
+
+
+async def test_a_charge_settled_in_another_currency_carries_stripes_conversion_even_without_a_fee(
+    db, open_payment, deliver
+):
+    opened = await open_payment()
+    txn = {"id": f"txn_{uuid.uuid4().hex[:14]}", "object": "balance_transaction", "amount": 10_870,
+           "currency": "usd", "fee": 0, "net": 10_870, "exchange_rate": 1.087}
+    hook = stripe_event("charge.succeeded", charge_object(opened, f"ch_{uuid.uuid4().hex[:14]}", balance_transaction=txn))
+
+    await deliver(hook)
+    await eventually(lambda: applied(db, hook))
+
+    [event] = await fees_recorded(db, opened["payment_id"])
+    assert {key: event["data"][key] for key in (
+        "fee_minor", "currency", "charge_amount_minor", "charge_currency", "settlement_amount_minor", "exchange_rate",
+    )} == {"fee_minor": 0, "currency": "USD", "charge_amount_minor": 10_000, "charge_currency": "EUR",
+           "settlement_amount_minor": 10_870, "exchange_rate": "1.087"}
 
 
 async def test_charges_that_did_not_succeed_or_are_not_ours_record_no_fee(db, open_payment, deliver):

@@ -302,3 +302,24 @@ def test_a_zero_balance_transaction_moves_nothing():
 
     assert kinds(emits) == ["created"]
     assert dispute.balance_transaction_ids == {"txn_0"}
+
+
+def test_a_converted_balance_transaction_reads_stripes_rate_and_moves_the_whole_disputed_amount():
+    # A 60.00 EUR dispute on a platform settling in USD: 65.22 USD taken, a 15.00 USD fee.
+    seen = snapshot_from_stripe(stripe_dispute(balance_transactions=[
+        {"id": "txn_usd", "amount": -6_522, "fee": 1_500, "currency": "usd", "exchange_rate": 1.087},
+        {"id": "txn_counter", "amount": 0, "fee": 1_500, "currency": "usd", "exchange_rate": None},
+    ]), observed_at=1)
+    withdrawal, counter_fee = seen.balance_transactions
+
+    assert (withdrawal.currency, withdrawal.exchange_rate) == ("USD", "1.087")
+    assert withdrawal.moved_in_dispute_currency(6_000, "EUR") == 6_000
+    assert counter_fee.moved_in_dispute_currency(6_000, "EUR") == 0
+    assert WITHDRAWAL.moved_in_dispute_currency(6_000, "EUR") == 6_000  # unconverted: what it moved
+
+
+def test_a_balance_transaction_with_an_unusable_exchange_rate_is_malformed():
+    with pytest.raises(MalformedDispute):
+        snapshot_from_stripe(stripe_dispute(balance_transactions=[
+            {"id": "txn_1", "amount": -100, "fee": 0, "currency": "usd", "exchange_rate": "soon"},
+        ]), observed_at=1)
