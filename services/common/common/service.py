@@ -234,7 +234,7 @@ def main(
     if settings is None:
         return 2
     if command == "migrate":
-        database.migrate(migrations_dir, settings.migration_database_url or settings.database_url)
+        database.migrate(migrations_dir, settings.owner_database_url)
         return 0
     if command == "serve":
         uvicorn.run(

@@ -106,6 +106,11 @@ class ServiceSettings(KafkaClientSettings):
     migration_database_url: str = ""
     db_pool_size: int = 10
 
+    @property
+    def owner_database_url(self) -> str:
+        """What migrations run as: the owner role's URL, else the runtime one."""
+        return self.migration_database_url or self.database_url
+
     def production_problems(self) -> list[str]:
         prefix = self.model_config.get("env_prefix", "")
         urls = {f"{prefix}DATABASE_URL": self.database_url}

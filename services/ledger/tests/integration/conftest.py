@@ -17,7 +17,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 async def client(infra):
     """The whole service in-process (consumers, outbox relay, API) on the test stack."""
     settings = Settings()  # the infra fixture has put the stack's addresses in os.environ
-    await asyncio.to_thread(migrate, MIGRATIONS, settings.database_url)
+    await asyncio.to_thread(migrate, MIGRATIONS, settings.owner_database_url)
     async with AsyncTestClient(create_app(settings)) as client:
         yield client
 

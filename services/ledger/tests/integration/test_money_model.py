@@ -45,7 +45,7 @@ def ledger_db(infra):
     """One connection to the ledger's database, on a loop of the module's own
     (hypothesis runs the examples synchronously)."""
     settings = Settings()
-    migrate(MIGRATIONS, settings.database_url)
+    migrate(MIGRATIONS, settings.owner_database_url)
     with asyncio.Runner() as runner:
         database = Database(settings.database_url, pool_size=1)
         yield runner, database

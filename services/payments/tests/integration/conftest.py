@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 @pytest.fixture(scope="session")
 def payments_settings(infra) -> Settings:
     settings = Settings()  # the infra fixture has put the stack's CALLASTAR_* in os.environ
-    migrate(MIGRATIONS, settings.database_url)
+    migrate(MIGRATIONS, settings.owner_database_url)
     return settings
 
 
