@@ -65,7 +65,8 @@ async def client(infra, mail_server):
     # The infra fixture has put the stack's addresses in os.environ.
     settings = Settings(smtp_port=mail_server.port, email_retry_base_s=0.2, email_retry_cap_s=1.0,
                         email_poll_s=0.2)
-    await asyncio.to_thread(migrate, MIGRATIONS, settings.database_url)
+    # As the database's owner: the runtime role may not change the schema.
+    await asyncio.to_thread(migrate, MIGRATIONS, settings.migration_database_url or settings.database_url)
     async with AsyncTestClient(create_app(settings)) as client:
         yield client
 
