@@ -81,6 +81,7 @@ async def test_a_payment_is_emailed_to_the_creator_who_can_unsubscribe_without_l
     page = await gateway.http.get(f"{link.path}?{link.query}")  # what a mail scanner fetches: no login
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store"
     assert '<form method="post"' in page.text
     assert await emails_on() is True
 

@@ -146,12 +146,18 @@ async def put_preferences(
 _LINK_HOLDER = Identity(user_id="unsubscribe-link", role="fan")
 
 
+def _not_stored(answer: Response) -> Response:
+    # A page reached through a credential in its URL: no cache on the way keeps it.
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
 @get("/notifications/unsubscribe", opt={"exclude_from_auth": True}, security=[],
      summary="An email's unsubscribe link: a confirmation page, changing nothing (no login; bad token: 400)")
 async def confirm_unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
     """A GET changes nothing: mail scanners fetch every link in a message."""
-    return await services.notifications.forward("GET", "/notifications/unsubscribe", _LINK_HOLDER,
-                                                params={"token": token})
+    return _not_stored(await services.notifications.forward("GET", "/notifications/unsubscribe", _LINK_HOLDER,
+                                                            params={"token": token}))
 
 
 @post("/notifications/unsubscribe", opt={"exclude_from_auth": True}, security=[], status_code=200,
@@ -159,8 +165,8 @@ async def confirm_unsubscribe(token: FromQuery[str], services: NamedDependency[S
 async def unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
     """The List-Unsubscribe URL, POSTed by a mail client (body `List-Unsubscribe=One-Click`)
     or by the confirmation page's form. The token in the URL is the only credential."""
-    return await services.notifications.forward("POST", "/notifications/unsubscribe", _LINK_HOLDER,
-                                                params={"token": token})
+    return _not_stored(await services.notifications.forward("POST", "/notifications/unsubscribe", _LINK_HOLDER,
+                                                            params={"token": token}))
 
 
 async def _fetch(services: Services, who: Identity, path: str) -> dict | None:
