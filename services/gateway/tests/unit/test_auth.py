@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from common.http import Identity
-from gateway.auth import AUDIENCE, ISSUER, InvalidToken, issue_token, verify_token
+from gateway.auth import AUDIENCE, ISSUER, InvalidToken, issue_token, verify_credentials, verify_token
 
 SECRET = "unit-test-jwt-secret-0123456789abcdef"
 
@@ -71,3 +71,37 @@ def test_token_without_subject_is_refused():
 def test_garbage_is_refused():
     with pytest.raises(InvalidToken):
         verify_token("not.a.jwt", SECRET)
+
+
+@pytest.mark.parametrize("subject", ["fän-1", "fan\x00", "fan\n1", "fan 1", "x" * 201])
+def test_a_subject_that_cannot_go_on_in_a_header_is_refused(subject):
+    with pytest.raises(InvalidToken, match="subject"):
+        verify_token(token(sub=subject), SECRET)
+
+
+@pytest.mark.parametrize("email", ["fän@example.com", "fan@exämple.com", "fan@example.com\r\nBcc: x@y.z",
+                                   "fan\x00@example.com", "not an address", "a@b.c, d@e.f", "@example.com",
+                                   "fan@", 42, ""])
+def test_an_email_claim_that_is_not_a_plain_address_is_refused(email):
+    with pytest.raises(InvalidToken, match="email"):
+        verify_credentials(token(email=email), SECRET)
+
+
+def test_the_email_claim_is_passed_on_as_parsed():
+    _, credentials = verify_credentials(token(email="fan.one+tag@example.com"), SECRET)
+    assert credentials.email == "fan.one+tag@example.com"
+    assert verify_credentials(token(), SECRET)[1].email is None
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused():
+    now = int(time.time())
+    with pytest.raises(InvalidToken, match="longer than 86400"):
+        verify_token(token(iat=now, exp=now + 86400 + 1), SECRET)
+    assert verify_token(token(iat=now, exp=now + 86400), SECRET) == Identity("user-1", "fan")
+    with pytest.raises(InvalidToken, match="longer than 600"):
+        verify_token(token(iat=now, exp=now + 601), SECRET, max_lifetime_s=600)
+
+
+def test_a_token_without_iat_is_refused():
+    with pytest.raises(InvalidToken, match="iat"):
+        verify_token(token(iat=None), SECRET)
