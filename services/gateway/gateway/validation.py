@@ -53,21 +53,21 @@ def _refuse(field: str, source: str, why: str) -> ValidationException:
 def check_json(value: Any) -> None:
     """Raise a 400 naming the first field (as `a.b[0].c`) whose value, or name,
     cannot be stored; walks iteratively, so depth cannot exhaust the stack."""
-    pending: list[tuple[str, Any, int]] = [("body", value, 0)]
+    pending: list[tuple[str, Any, int]] = [("", value, 0)]  # "": the body itself
     while pending:
         field, item, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise _refuse(field, "body", f"nests deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
             for key, child in item.items():
-                name = key if field == "body" else f"{field}.{key}"
+                name = f"{field}.{key}" if field else key
                 if why := _why_unstorable_text(key):
                     raise _refuse(name, "body", f"(the name) {why}")
                 pending.append((name, child, depth + 1))
         elif isinstance(item, list):
             pending.extend((f"{field}[{i}]", child, depth + 1) for i, child in enumerate(item))
         elif why := _why_unstorable(item):
-            raise _refuse(field, "body", why)
+            raise _refuse(field or "body", "body", why)
 
 
 def check_query(params: list[tuple[str, str]]) -> None:
