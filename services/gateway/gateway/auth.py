@@ -90,9 +90,13 @@ def verify_credentials(token: str, secret: str, *,
         raise InvalidToken("invalid token: the subject must be 1 to 200 printable ASCII characters")
     if role not in ROLES:
         raise InvalidToken("invalid token: unknown role")
+    issued, expires = claims["iat"], claims["exp"]
+    # PyJWT compares int(claim), so it lets "123" through: only numbers here.
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in (issued, expires)):
+        raise InvalidToken("invalid token: iat and exp must be numbers")
     # A stolen long-lived token is a long-lived breach: whatever the issuer wrote,
-    # no token lives longer than this (PyJWT has checked both are integers).
-    if claims["exp"] - claims["iat"] > max_lifetime_s:
+    # no token lives longer than this.
+    if expires - issued > max_lifetime_s:
         raise InvalidToken(f"invalid token: it lives longer than {max_lifetime_s} s")
     email = verified_email(claims.get("email"))
     return Identity(user_id=subject, role=role), Credentials(token=token, email=email)

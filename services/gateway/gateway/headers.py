@@ -1,5 +1,7 @@
 """Security headers on every answer of the gateway."""
 
+from collections.abc import Awaitable, Callable
+
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
@@ -9,7 +11,8 @@ from gateway.proxies import TrustedProxies
 API_PREFIX = "/api/"
 
 
-def security_headers(proxies: TrustedProxies, *, hsts_max_age_s: int, always_hsts: bool):  # noqa: ANN201
+def security_headers(proxies: TrustedProxies, *, hsts_max_age_s: int,
+                     always_hsts: bool) -> Callable[[Message, Scope], Awaitable[None]]:
     """A `before_send` hook. HSTS only on answers that went out over TLS (a
     browser ignores it on plain HTTP anyway, and a local plain-HTTP run must not
     pin itself), unless `always_hsts` says TLS ends somewhere we cannot see.

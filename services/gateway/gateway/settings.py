@@ -1,7 +1,7 @@
 """The gateway's settings. No database, so not a ServiceSettings: the shared
 CALLASTAR_* variables it needs plus its own CALLASTAR_GATEWAY_* ones."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import KafkaClientSettings, secret, shared
@@ -45,6 +45,12 @@ class Settings(KafkaClientSettings):
     # Tokens whose exp - iat exceeds this (or without iat) are refused, whatever the issuer wrote.
     max_token_lifetime_s: int = Field(24 * 3600, gt=0)
     max_streams_per_user: int = Field(5, gt=0)  # open notification streams per user, per gateway process
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo stops the start, naming the entry
+        return value
 
     def proxies(self) -> TrustedProxies:
         return TrustedProxies(parse_networks(self.trusted_proxies))

@@ -105,3 +105,10 @@ def test_a_token_living_longer_than_the_maximum_is_refused():
 def test_a_token_without_iat_is_refused():
     with pytest.raises(InvalidToken, match="iat"):
         verify_token(token(iat=None), SECRET)
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+def test_a_time_claim_written_as_a_string_is_refused(claim):
+    now = int(time.time())
+    with pytest.raises(InvalidToken, match="numbers"):
+        verify_token(token(**{claim: str(now + 60 if claim == "exp" else now)}), SECRET)
