@@ -1,5 +1,6 @@
 """What the gateway refuses before forwarding a request: a body that is not
-JSON-typed, and any value the services' databases cannot hold, named by field.
+JSON-typed, a header it passes on that no HTTP header can carry, and any value
+the services' databases cannot hold, named by field.
 
 The services validate meaning (amounts, currencies, ids); this is the floor
 under every route at once: PostgreSQL's text cannot hold a NUL character, UTF-8
@@ -20,6 +21,10 @@ MAX_DEPTH = 32  # no body of the API nests anywhere near this
 _INTEGER = re.compile(r"[+-]?\d+")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The caller's headers some routes pass on to a service (see the routes'
+# `forward` calls): an outgoing header holds printable ASCII only.
+FORWARDED_HEADERS = ("Accept", "Idempotency-Key")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
 
 class UnsupportedMediaType(HTTPException):
@@ -79,6 +84,13 @@ def check_query(params: list[tuple[str, str]]) -> None:
             raise _refuse(name, "query", f"is out of range (a 64-bit integer: {INT64_MIN} to {INT64_MAX})")
 
 
+def check_headers(request: Request) -> None:
+    for name in FORWARDED_HEADERS:
+        for value in request.headers.getall(name, []):
+            if not _HEADER_VALUE.fullmatch(value):
+                raise _refuse(name, "header", "holds characters other than printable ASCII")
+
+
 def is_json(content_type: str) -> bool:
     media_type = content_type.partition(";")[0].strip().lower()
     return media_type == "application/json" or (media_type.startswith("application/")
@@ -89,6 +101,7 @@ async def check_request(request: Request) -> None:
     """A `before_request` hook for the API: runs before the handler decodes
     anything, and the body it reads is the one the handler gets."""
     check_query(list(request.query_params.multi_items()))
+    check_headers(request)
     if request.method not in _BODY_METHODS or not (raw := await request.body()):
         return
     if not is_json(request.headers.get("Content-Type", "")):

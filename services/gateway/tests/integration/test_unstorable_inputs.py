@@ -104,6 +104,17 @@ async def test_every_route_with_a_body_refuses_an_unstorable_value_naming_the_fi
     assert fake_service.seen == []
 
 
+@pytest.mark.parametrize("header", ["Idempotency-Key", "Accept"])
+async def test_every_route_refuses_a_passed_on_header_that_is_not_ascii(gateway, gateway_settings,
+                                                                       fake_service: FakeService, header):
+    for method, path in public_routes(gateway_settings):
+        kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        answers = await probe(gateway, gateway_settings, method, path, headers={header: "cl\xe9".encode("latin-1")},
+                              **kwargs)
+        assert_refused_naming(answers, 400, header)
+    assert fake_service.seen == []
+
+
 async def test_a_json_body_sent_as_another_content_type_is_415(gateway, gateway_settings, fake_service):
     for method, path in public_routes(gateway_settings):
         if method not in ("POST", "PUT", "PATCH"):
