@@ -20,16 +20,17 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import jwt
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, TooManyRequestsException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from common.http import Identity
+from gateway.auth import Credentials
 from gateway.clients import Services, path_segment
 from gateway.live import LiveHub
+from gateway.validation import READS_NO_BODY, TooManyStreams
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,9 @@ RETRY_MS = 3000  # how soon a browser's EventSource reconnects after a drop
 
 
 def _email_of(request: Request) -> dict[str, str]:
-    # The JWT middleware has verified this very token on this request; only its
-    # `email` claim is read here.
-    claims = jwt.decode(request.auth, options={"verify_signature": False})
-    email = claims.get("email")
-    return {EMAIL_HEADER: email} if isinstance(email, str) and email else {}
+    # The JWT middleware has verified the token and parsed its `email` claim.
+    credentials: Credentials = request.auth
+    return {EMAIL_HEADER: credentials.email} if credentials.email else {}
 
 
 def _etag(body: bytes) -> str:
@@ -160,7 +159,8 @@ async def confirm_unsubscribe(token: FromQuery[str], services: NamedDependency[S
                                                             params={"token": token}))
 
 
-@post("/notifications/unsubscribe", opt={"exclude_from_auth": True}, security=[], status_code=200,
+@post("/notifications/unsubscribe", opt={"exclude_from_auth": True, READS_NO_BODY: True}, security=[],
+      status_code=200,
       summary="Stop one type's emails: the page's button or RFC 8058 one-click (no login; bad token: 400)")
 async def unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
     """The List-Unsubscribe URL, POSTed by a mail client (body `List-Unsubscribe=One-Click`)
@@ -181,7 +181,10 @@ async def stream(
     """First an `unread` event with the count, then a `notification` event
     `{"notification": {...}, "unread": n}` per new notification the caller sees,
     and a comment every 15 s. After a reconnect, refetch the list."""
-    subscription = live.subscribe(who)  # before the first count: nothing published from now on is missed
+    try:
+        subscription = live.subscribe(who)  # before the first count: nothing published from now on is missed
+    except TooManyStreams as exc:
+        raise TooManyRequestsException(str(exc)) from exc
     try:
         first = await _fetch(services, who, "/notifications/unread-count")
     except BaseException:
