@@ -15,6 +15,7 @@ import jwt
 
 from gateway.auth import ALGORITHM, AUDIENCE, ISSUER
 from stack.mail import read_messages
+from tests.support.mail import ONE_CLICK, list_unsubscribe_url, raw_header
 from tests.support.polling import eventually
 
 from .conftest import Gateway, new_id, payment_intent_succeeded
@@ -64,17 +65,31 @@ async def test_a_payment_is_emailed_to_the_creator_who_can_unsubscribe_without_l
         assert "You earned 85.00 EUR from a payment of 100.00 EUR" in part
     assert f"/payments/{intent['payment_id']}" in plain
 
-    link = urlsplit(message["List-Unsubscribe"].strip("<>"))
+    link = urlsplit(list_unsubscribe_url(message))  # exactly <url> on the wire, as a client reads it
+    assert f"{link.scheme}://{link.netloc}" == stack.gateway_url.rstrip("/")
     assert link.path == "/api/notifications/unsubscribe"
-    forged = await gateway.http.get(link.path, params={"token": "e30.forged"})
-    assert forged.status_code == 400, forged.text
-    assert forged.headers["content-type"].startswith("application/problem+json")
+    assert raw_header(message, "List-Unsubscribe-Post") == ONE_CLICK
+    for method in ("GET", "POST"):
+        forged = await gateway.http.request(method, link.path, params={"token": "e30.forged"})
+        assert forged.status_code == 400, forged.text
+        assert forged.headers["content-type"].startswith("application/problem+json")
 
-    response = await gateway.http.get(f"{link.path}?{link.query}")  # no Authorization header
+    async def emails_on() -> bool:
+        prefs = (await gateway.http.get("/api/notifications/preferences", headers=auth)).json()["preferences"]
+        return next(p for p in prefs if p["type"] == "PAYMENT_RECEIVED")["email"]
+
+    page = await gateway.http.get(f"{link.path}?{link.query}")  # what a mail scanner fetches: no login
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-store"
+    assert '<form method="post"' in page.text
+    assert await emails_on() is True
+
+    # RFC 8058 one-click, as a mail client sends it: no Authorization header.
+    response = await gateway.http.post(f"{link.path}?{link.query}", content=ONE_CLICK,
+                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"unsubscribed": True, "type": "PAYMENT_RECEIVED", "channel": "email"}
-    prefs = (await gateway.http.get("/api/notifications/preferences", headers=auth)).json()["preferences"]
-    assert next(p for p in prefs if p["type"] == "PAYMENT_RECEIVED")["email"] is False
+    assert await emails_on() is False
 
 
 class Stream:

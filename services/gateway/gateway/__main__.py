@@ -16,7 +16,9 @@ def main() -> int:
     if settings is None:
         return 2
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, lifespan="on")
+                access_log=False, lifespan="on",
+                # The gateway resolves forwarded headers itself, from its trusted proxies only.
+                proxy_headers=False)
     return 0
 
 

@@ -20,10 +20,13 @@ from common.http import CORRELATION_HEADER, health_routes, problem_details
 from gateway import webhooks
 from gateway.auth import JWTAuthMiddleware, provide_who
 from gateway.clients import Services
+from gateway.headers import security_headers
 from gateway.live import LiveHub
+from gateway.proxies import TrustedProxies
 from gateway.publisher import Publisher
 from gateway.routes import admin, balance, debts, notifications, offers, payments, payouts, refunds
 from gateway.settings import Settings
+from gateway.validation import check_request
 
 NAME = "gateway"
 BEARER = "BearerToken"
@@ -56,6 +59,13 @@ def user_of(request: Request) -> str:
     return f"user:{request.user.user_id}"
 
 
+def per_client_address(proxies: TrustedProxies, limit: int, store: str) -> RateLimitConfig:
+    """Counted per client address, resolved through the trusted proxies only:
+    anyone else's X-Forwarded-For would let a caller pick a fresh count each time."""
+    return RateLimitConfig(("minute", limit), store=store,
+                           identifier_for_request=lambda request: f"ip:{proxies.client_address(request)}")
+
+
 async def echo_correlation_id(message: Message, scope: Scope) -> None:
     # A before_send hook rather than a send wrapper in the middleware: errors raised
     # by middleware (401, 429) are answered outside it, but every answer passes here.
@@ -70,7 +80,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     publisher = Publisher(settings.kafka_access(), client_id=NAME,
                           publish_timeout_s=settings.kafka_publish_timeout_s)
     services = Services.from_settings(settings)
-    live = LiveHub(settings.kafka_access(), client_id=f"{NAME}-live")
+    live = LiveHub(settings.kafka_access(), client_id=f"{NAME}-live",
+                   max_streams_per_user=settings.max_streams_per_user)
+    proxies = settings.proxies()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -97,17 +109,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         *notifications.route_handlers, *payouts.route_handlers],
         middleware=[
             # Before authentication, so a flood of bad tokens is throttled too.
-            RateLimitConfig(("minute", settings.rate_limit_per_minute), store="rate_limit_api").middleware,
-            DefineMiddleware(JWTAuthMiddleware, secret=settings.jwt_secret),
+            per_client_address(proxies, settings.rate_limit_per_minute, "rate_limit_api").middleware,
+            DefineMiddleware(JWTAuthMiddleware, secret=settings.jwt_secret,
+                             max_lifetime_s=settings.max_token_lifetime_s),
         ],
+        before_request=check_request,
         dependencies={"who": Provide(provide_who, sync_to_thread=False)},
         security=[{BEARER: []}],
     )
     readiness = {"kafka": publisher.reachable} | {
         service.name: service.healthy for service in services.all()
     }
+    stripe = Router(
+        "/", route_handlers=webhooks.route_handlers,
+        middleware=[per_client_address(proxies, settings.webhook_rate_limit_per_minute,
+                                       "rate_limit_webhooks").middleware],
+    )
     return Litestar(
-        route_handlers=[api, *webhooks.route_handlers, *health_routes(readiness)],
+        route_handlers=[api, stripe, *health_routes(readiness)],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "publisher": Provide(lambda: publisher, use_cache=True, sync_to_thread=False),
@@ -117,7 +136,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[problem_details()],
         lifespan=[lifespan],
         middleware=[DefineMiddleware(correlation_middleware)],
-        before_send=[echo_correlation_id],
+        before_send=[echo_correlation_id, security_headers(proxies, hsts_max_age_s=settings.hsts_max_age_s,
+                                                           always_hsts=settings.always_hsts)],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Callastar API",

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 100  # per stream; a client this far behind refetches the list anyway
 
 
+class TooManyStreams(Exception):
+    """The user already holds as many open streams as one may."""
+
+
 @dataclass(eq=False)
 class Subscription:
     """One open stream: the notifications routed to it, in order."""
@@ -42,8 +46,10 @@ class Subscription:
 
 
 class LiveHub:
-    def __init__(self, access: KafkaAccess, *, client_id: str, max_backoff_s: float = 10.0) -> None:
+    def __init__(self, access: KafkaAccess, *, client_id: str, max_streams_per_user: int,
+                 max_backoff_s: float = 10.0) -> None:
         self._access = access
+        self._max_streams_per_user = max_streams_per_user
         self._client_id = client_id
         self._max_backoff_s = max_backoff_s
         self._by_user: dict[str, set[Subscription]] = {}
@@ -53,8 +59,13 @@ class LiveHub:
     # --- streams -------------------------------------------------------------
 
     def subscribe(self, who: Identity) -> Subscription:
+        """Each stream holds a connection and a queue here: one user (or one
+        stolen token) may not open them without end."""
+        streams = self._by_user.setdefault(who.user_id, set())
+        if len(streams) >= self._max_streams_per_user:
+            raise TooManyStreams(f"at most {self._max_streams_per_user} open streams per user; close one first")
         subscription = Subscription(who)
-        self._by_user.setdefault(who.user_id, set()).add(subscription)
+        streams.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:

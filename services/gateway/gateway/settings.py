@@ -1,10 +1,11 @@
 """The gateway's settings. No database, so not a ServiceSettings: the shared
 CALLASTAR_* variables it needs plus its own CALLASTAR_GATEWAY_* ones."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import KafkaClientSettings, secret, shared
+from gateway.proxies import TrustedProxies, parse_networks
 
 
 class Settings(KafkaClientSettings):
@@ -34,3 +35,22 @@ class Settings(KafkaClientSettings):
     max_body_bytes: int = 256 * 1024
     rate_limit_per_minute: int = 120  # per client address, on /api routes
     sensitive_rate_limit_per_minute: int = 10  # per user, on routes that move money (refunds)
+    # Per client address on /webhooks: Stripe sends bursts (retries, backfills) from a few addresses.
+    webhook_rate_limit_per_minute: int = 1200
+    # Comma-separated addresses or CIDR blocks of the proxies in front of us: only
+    # their X-Forwarded-For / X-Forwarded-Proto are believed. Empty: no proxy.
+    trusted_proxies: str = ""
+    hsts_max_age_s: int = Field(31_536_000, ge=0)  # 0: never send HSTS
+    always_hsts: bool = False  # TLS ends before a proxy we do not see: send HSTS on every answer
+    # Tokens whose exp - iat exceeds this (or without iat) are refused, whatever the issuer wrote.
+    max_token_lifetime_s: int = Field(24 * 3600, gt=0)
+    max_streams_per_user: int = Field(5, gt=0)  # open notification streams per user, per gateway process
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo stops the start, naming the entry
+        return value
+
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies(parse_networks(self.trusted_proxies))

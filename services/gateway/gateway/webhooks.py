@@ -17,6 +17,9 @@ from gateway.publisher import KafkaUnavailable, Publisher
 from gateway.settings import Settings
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# Stripe's events nest a few levels (event, data, object, a list, its items, ...);
+# far deeper is no Stripe event, and every consumer would have to walk it.
+MAX_DEPTH = 32
 
 
 class InvalidWebhook(Exception):
@@ -30,8 +33,8 @@ def verify_signature(raw: bytes, header: str | None, secret: str, tolerance_s: i
         raise InvalidWebhook("missing Stripe-Signature header")
     try:
         stripe.WebhookSignature.verify_header(raw, header, secret, tolerance_s)
-    except stripe.SignatureVerificationError as exc:
-        raise InvalidWebhook(f"bad Stripe-Signature: {exc}") from exc
+    except stripe.SignatureVerificationError as exc:  # its text is Stripe's, never shown
+        raise InvalidWebhook("bad Stripe-Signature") from exc
     except UnicodeDecodeError as exc:  # Stripe signs UTF-8 text; anything else is not from Stripe
         raise InvalidWebhook("body is not UTF-8") from exc
 
@@ -41,6 +44,10 @@ def parse_event(raw: bytes) -> dict[str, Any]:
         event = json.loads(raw)
     except ValueError as exc:
         raise InvalidWebhook("body is not JSON") from exc
+    except RecursionError as exc:
+        raise InvalidWebhook(f"body nests deeper than {MAX_DEPTH} levels") from exc
+    if _depth(event) > MAX_DEPTH:
+        raise InvalidWebhook(f"body nests deeper than {MAX_DEPTH} levels")
     data = event.get("data") if isinstance(event, dict) else None
     if (
         not isinstance(event, dict)
@@ -51,6 +58,18 @@ def parse_event(raw: bytes) -> dict[str, Any]:
     ):
         raise InvalidWebhook("body is not a Stripe event (id, type, data.object)")
     return event
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest in `value` (iterative: no recursion to exhaust)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                pending.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def stripe_event_received(

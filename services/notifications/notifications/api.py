@@ -1,31 +1,27 @@
 """Notifications' internal HTTP API, called by the gateway only.
 
-Every call that carries an identity also records where to email that person:
-the identity the gateway signs carries the `email` claim of their token, and it
-is upserted into `contacts` (see models.Contact).
+Every call that carries an identity also records that person's role and where
+to email them: the identity the gateway signs carries the `email` claim of their
+token, parsed and upserted into `contacts` (see models.Contact).
 """
 
-import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Request, delete, get, patch, put
+from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.db import Database
 from common.http import Identity
-from common.service import DatabaseDep, IdentityDep, RuntimeDep
-from notifications import domain, models, tokens
+from common.service import IdentityDep, Runtime, RuntimeDep
+from notifications import domain, mailer, models, tokens
 
-# Deliberately loose (the issuer validated it): one "@", no spaces or line breaks
-# that could smuggle a header into a message.
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 
 
 def _item(seen: models.Seen) -> dict:
@@ -48,19 +44,19 @@ def _invalid(title: str, detail: str, status_code: int = 400) -> ProblemDetailsE
 
 
 @asynccontextmanager
-async def _as_caller(db: Database, request: Request, who: Identity) -> AsyncIterator[AsyncSession]:
-    """The request's transaction, remembering the caller's address on the way."""
-    async with db.transaction() as session:
-        email = who.email or ""
-        if _EMAIL.fullmatch(email):
-            await models.remember_contact(session, who, email)
+async def _as_caller(runtime: Runtime, request: Request, who: Identity) -> AsyncIterator[AsyncSession]:
+    """The request's transaction, remembering the caller's role and address on the way
+    (an address that does not parse is not stored)."""
+    async with runtime.db.transaction() as session:
+        email = domain.parse_address(who.email or "")
+        await models.remember_caller(session, who, email, timedelta(hours=runtime.settings.role_ttl_hours))
         yield session
 
 
 @get("/notifications")
 async def list_notifications(
     request: Request,
-    db: DatabaseDep,
+    runtime: RuntimeDep,
     who: IdentityDep,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     cursor: FromQuery[str | None] = None,
@@ -77,7 +73,7 @@ async def list_notifications(
         types = [domain.NotificationType(t) for t in type_ or ()]
     except ValueError as error:
         raise _invalid("Invalid type", f"unknown notification type: {error}") from error
-    async with _as_caller(db, request, who) as session:
+    async with _as_caller(runtime, request, who) as session:
         # One row more than asked tells whether another page exists.
         rows = await models.list_notifications(session, who, unread_only=unread, limit=limit + 1, after=after,
                                                types=types)
@@ -88,18 +84,18 @@ async def list_notifications(
 
 
 @get("/notifications/unread-count")
-async def unread_count(request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
-    async with _as_caller(db, request, who) as session:
+async def unread_count(request: Request, runtime: RuntimeDep, who: IdentityDep) -> dict:
+    async with _as_caller(runtime, request, who) as session:
         unread = await models.count_unread(session, who)
     return {"unread": unread}
 
 
 @get("/notifications/{notification_id:uuid}")
 async def get_notification(
-    notification_id: FromPath[UUID], request: Request, db: DatabaseDep, who: IdentityDep
+    notification_id: FromPath[UUID], request: Request, runtime: RuntimeDep, who: IdentityDep
 ) -> dict:
     """One the caller sees (the gateway's live push checks each with it)."""
-    async with _as_caller(db, request, who) as session:
+    async with _as_caller(runtime, request, who) as session:
         seen = await models.get_notification(session, who, notification_id)
     if seen is None:  # someone else's is as absent as one that never existed
         raise NotFoundException("no such notification")
@@ -107,9 +103,9 @@ async def get_notification(
 
 
 @patch("/notifications/{notification_id:uuid}/read")
-async def mark_read(notification_id: FromPath[UUID], request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
+async def mark_read(notification_id: FromPath[UUID], request: Request, runtime: RuntimeDep, who: IdentityDep) -> dict:
     """Read by the caller only: another admin still sees a role notification unread."""
-    async with _as_caller(db, request, who) as session:
+    async with _as_caller(runtime, request, who) as session:
         seen = await models.mark_read(session, who, notification_id)
     if seen is None:
         raise NotFoundException("no such notification")
@@ -117,19 +113,19 @@ async def mark_read(notification_id: FromPath[UUID], request: Request, db: Datab
 
 
 @patch("/notifications/read-all")
-async def mark_all_read(request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
-    async with _as_caller(db, request, who) as session:
+async def mark_all_read(request: Request, runtime: RuntimeDep, who: IdentityDep) -> dict:
+    async with _as_caller(runtime, request, who) as session:
         marked = await models.mark_all_read(session, who)
     return {"marked": marked}
 
 
 @delete("/notifications/{notification_id:uuid}", status_code=204)
 async def delete_notification(
-    notification_id: FromPath[UUID], request: Request, db: DatabaseDep, who: IdentityDep
+    notification_id: FromPath[UUID], request: Request, runtime: RuntimeDep, who: IdentityDep
 ) -> None:
     """Soft: hidden from the caller's lists and count from now on (an admin
     deleting an admins' notification hides it from themselves only)."""
-    async with _as_caller(db, request, who) as session:
+    async with _as_caller(runtime, request, who) as session:
         deleted = await models.delete_notification(session, who, notification_id)
     if not deleted:
         raise NotFoundException("no such notification")
@@ -146,37 +142,57 @@ def _preferences(preferences: list[domain.Preference]) -> dict:
 
 
 @get("/notifications/preferences")
-async def get_preferences(request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
+async def get_preferences(request: Request, runtime: RuntimeDep, who: IdentityDep) -> dict:
     """Every type with both channels; `in_app_required` types cannot be hidden in the app."""
-    async with _as_caller(db, request, who) as session:
+    async with _as_caller(runtime, request, who) as session:
         return _preferences(await models.preferences_of(session, who.user_id))
 
 
 @put("/notifications/preferences")
-async def put_preferences(data: JSONBody[Any], request: Request, db: DatabaseDep, who: IdentityDep) -> dict:
+async def put_preferences(data: JSONBody[Any], request: Request, runtime: RuntimeDep, who: IdentityDep) -> dict:
     """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}]}`: the channels named
     change, the rest keep their value. Invalid: 422 and nothing changes."""
     try:
         changes = domain.parse_preferences(data)
     except domain.InvalidPreferences as error:
         raise _invalid("Invalid preferences", str(error), status_code=422) from error
-    async with _as_caller(db, request, who) as session:
+    async with _as_caller(runtime, request, who) as session:
         await models.set_preferences(session, who.user_id, changes)
         return _preferences(await models.preferences_of(session, who.user_id))
 
 
-@get("/notifications/unsubscribe")
-async def unsubscribe(token: FromQuery[str], db: DatabaseDep, runtime: RuntimeDep) -> dict:
-    """An email's unsubscribe link: no login, the signed token says who and which
-    type. Turns that type's email off (the app's notifications stay)."""
+def _unsubscribing(token: str, runtime: Runtime) -> tokens.Unsubscribe:
     try:
-        found = tokens.verify(token, secret=runtime.settings.unsubscribe_secret, now=int(time.time()))
+        return tokens.verify(token, secret=runtime.settings.unsubscribe_secret, now=int(time.time()))
     except tokens.InvalidToken as error:
         raise _invalid("Invalid unsubscribe link", str(error)) from error
-    async with db.transaction() as session:
+
+
+def _page(template: str, **values: str) -> Response:
+    # Pages for people following an email's link, never to be cached on the way.
+    return Response(mailer.TEMPLATES.get_template(template).render(values), media_type=MediaType.HTML,
+                    headers={"Cache-Control": "no-store"})
+
+
+@get("/notifications/unsubscribe")
+async def confirm_unsubscribe(token: FromQuery[str], runtime: RuntimeDep) -> Response:
+    """An email's unsubscribe link: a page asking to confirm, changing nothing, so
+    a mail scanner that fetches every link unsubscribes no one. No login: the
+    signed token says who and which type."""
+    found = _unsubscribing(token, runtime)
+    return _page("unsubscribe.html", token=token, type_label=mailer.type_label(found.type))
+
+
+@post("/notifications/unsubscribe", status_code=200)
+async def unsubscribe(token: FromQuery[str], runtime: RuntimeDep) -> Response:
+    """Turns that type's email off (the app's notifications stay): the page's
+    button, or a mail client's RFC 8058 one-click POST to the List-Unsubscribe URL
+    (whose body, `List-Unsubscribe=One-Click`, says nothing more)."""
+    found = _unsubscribing(token, runtime)
+    async with runtime.db.transaction() as session:
         await models.set_preferences(session, found.user_id, {found.type: {"email": False}})
-    return {"unsubscribed": True, "type": found.type.value, "channel": "email"}
+    return _page("unsubscribed.html", type_label=mailer.type_label(found.type))
 
 
 route_handlers = [list_notifications, unread_count, get_notification, mark_read, mark_all_read,
-                  delete_notification, get_preferences, put_preferences, unsubscribe]
+                  delete_notification, get_preferences, put_preferences, confirm_unsubscribe, unsubscribe]

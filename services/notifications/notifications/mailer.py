@@ -2,14 +2,17 @@
 through `email_deliveries`.
 
 A delivery is PENDING until the mail server takes it (SENT), or refuses it for
-good (FAILED, with the error): a 5xx answer, or a 4xx one `email_max_attempts`
-times. A server that cannot be reached (refused, reset, timed out) is not the
-message's fault: the try is counted and retried with capped doubling backoff,
-forever, so an outage loses nothing. Each message is sent inside its own
-transaction holding the delivery's row lock (another replica skips it) and
-marked SENT in that transaction; only a crash between the server's "250" and
-the commit sends one twice. Its Message-ID is fixed per delivery, so such a
-duplicate can be recognised downstream.
+good (FAILED, with the error): a 5xx answer, or a 4xx one (or another SMTP
+error) `email_max_attempts` times. A server that cannot be reached (refused,
+reset, timed out) is not the message's fault: the try is counted and retried
+with capped doubling backoff, forever, so an outage loses nothing. Each message
+is sent inside its own transaction holding the delivery's row lock (another
+replica skips it) and marked SENT in that transaction; only a crash between
+the server's "250" and the commit sends one twice. Its Message-ID is fixed per
+delivery, so such a duplicate can be recognised downstream. Anything else that
+goes wrong with one message (it cannot even be built from its stored address,
+say) is that message's fault: it is FAILED with the error at once, and the
+queue moves on.
 """
 
 import asyncio
@@ -17,6 +20,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -31,6 +35,15 @@ from notifications.settings import Settings
 log = logging.getLogger(__name__)
 
 QUEUED = "notifications.emails_queued"  # session.info: this transaction queued emails
+
+# How a message goes on the wire. SMTP's own line limit (998) rather than the
+# 78 columns a header is folded at by default: a header longer than that with no
+# space to fold at (the List-Unsubscribe URL) would otherwise go out RFC
+# 2047-encoded, which mail clients do not read as a URL.
+WIRE = policy.SMTP.clone(max_line_length=998)
+# RFC 8058: a client may unsubscribe with one POST to the List-Unsubscribe URL;
+# scanners that only fetch (GET) links change nothing.
+ONE_CLICK = "List-Unsubscribe=One-Click"
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -48,10 +61,15 @@ class Rendered:
     html: str
 
 
+def type_label(type_: domain.NotificationType) -> str:
+    """How a type reads in a sentence: "payout paid"."""
+    return type_.value.replace("_", " ").lower()
+
+
 def render(*, type_: domain.NotificationType, title: str, body: str, link_url: str | None,
            unsubscribe_url: str) -> Rendered:
     values = {"title": title, "body": body, "link_url": link_url, "unsubscribe_url": unsubscribe_url,
-              "type_label": type_.value.replace("_", " ").lower()}
+              "type_label": type_label(type_)}
     return Rendered(
         subject=title,
         text=TEMPLATES.get_template("email.txt").render(values),
@@ -79,6 +97,7 @@ def compose(settings: Settings, delivery: models.EmailDelivery, notification: mo
     message["To"] = delivery.to_address
     message["Message-ID"] = f"<delivery-{delivery.id}@callastar.local>"
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = ONE_CLICK
     message["X-Callastar-Notification"] = str(notification.id)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
@@ -131,7 +150,15 @@ class Mailer:
         settings = self._settings
         delivery.attempts += 1
         try:
-            await aiosmtplib.send(compose(settings, delivery, notification), hostname=settings.smtp_host,
+            message = compose(settings, delivery, notification)
+            wire = message.as_bytes(policy=WIRE)
+            sender = message["From"].addresses[0].addr_spec
+            recipients = [address.addr_spec for address in message["To"].addresses]
+        except Exception as error:  # noqa: BLE001 - any error building it will recur on every try
+            self._fail(delivery, f"cannot be composed: {error!r}")
+            return True
+        try:
+            await aiosmtplib.send(wire, sender=sender, recipients=recipients, hostname=settings.smtp_host,
                                   port=settings.smtp_port, timeout=settings.smtp_timeout_s)
         except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 OSError) as error:
@@ -142,19 +169,29 @@ class Mailer:
             codes = ([r.code for r in error.recipients] if isinstance(error, aiosmtplib.SMTPRecipientsRefused)
                      else [error.code])
             if any(code >= 500 for code in codes) or delivery.attempts >= settings.email_max_attempts:
-                delivery.status = models.DeliveryStatus.FAILED.value
-                delivery.last_error = f"refused: {error!r}"
-                log.error("email delivery %s failed for good: %r", delivery.id, error)
+                self._fail(delivery, f"refused: {error!r}")
             else:
                 self._retry_later(delivery, f"refused for now: {error!r}")
             return True
         except aiosmtplib.SMTPException as error:  # the conversation went wrong otherwise
-            self._retry_later(delivery, f"smtp error: {error!r}")
+            if delivery.attempts >= settings.email_max_attempts:
+                self._fail(delivery, f"smtp error: {error!r}")
+            else:
+                self._retry_later(delivery, f"smtp error: {error!r}")
+            return True
+        except Exception as error:  # noqa: BLE001 - about this one message: never let it block the queue
+            self._fail(delivery, f"cannot be sent: {error!r}")
             return True
         delivery.status = models.DeliveryStatus.SENT.value
         delivery.sent_at = sa.func.now()
         delivery.last_error = None
         return True
+
+    @staticmethod
+    def _fail(delivery: models.EmailDelivery, error: str) -> None:
+        delivery.status = models.DeliveryStatus.FAILED.value
+        delivery.last_error = error
+        log.error("email delivery %s failed for good: %s", delivery.id, error)
 
     def _retry_later(self, delivery: models.EmailDelivery, error: str) -> None:
         delay = domain.retry_delay(delivery.attempts, base_s=self._settings.email_retry_base_s,

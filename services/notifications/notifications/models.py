@@ -98,14 +98,20 @@ class Preference(Base):
 
 class Contact(Base):
     """Where to email a person: the projection of what the gateway vouched for on
-    their last authenticated call (the `email` claim of their token, carried
-    in the identity the gateway signs). No other service is asked; someone never seen gets no email."""
+    their authenticated calls (the `email` claim of their token, carried in
+    the identity the gateway signs, parsed before it is stored). No other service is asked; someone
+    never seen gets no email.
+
+    The role is what their latest call said, and it is believed only until
+    `role_expires_at`: no service tells us when an admin is demoted, so an admin
+    not seen as one for that long stops getting the admins' emails."""
 
     __tablename__ = "contacts"
 
     user_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     email: Mapped[str] = mapped_column(sa.Text)
     role: Mapped[str] = mapped_column(sa.Text)  # admins also get the admins' emails
+    role_expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     __table_args__ = (sa.Index("contacts_by_role", "role"),)
@@ -318,14 +324,27 @@ async def set_preferences(
         )
 
 
-async def remember_contact(session: AsyncSession, who: Identity, email: str) -> None:
-    """Upsert; a call that changes nothing writes nothing."""
-    statement = insert(Contact).values(user_id=who.user_id, email=email, role=who.role)
+async def remember_caller(session: AsyncSession, who: Identity, email: str | None, role_ttl: timedelta) -> None:
+    """What one authenticated call says about its caller: their role, believed
+    for `role_ttl` from now, and their address when the call carries one (parsed:
+    see domain.parse_address). A call that changes neither writes nothing, unless
+    half of the role's time is gone (so a steady admin costs a write per half
+    `role_ttl`, not one per call)."""
+    now = sa.func.now()
+    changed = [Contact.role != who.role, Contact.role_expires_at < now + role_ttl / 2]
+    fresh = {"role": who.role, "role_expires_at": now + role_ttl, "updated_at": now}
+    if email is None:  # nothing to insert: without an address there is no one to email
+        await session.execute(
+            sa.update(Contact).where(Contact.user_id == who.user_id, sa.or_(*changed)).values(**fresh)
+        )
+        return
+    statement = insert(Contact).values(user_id=who.user_id, email=email, role=who.role,
+                                       role_expires_at=now + role_ttl)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["user_id"],
-            set_={"email": email, "role": who.role, "updated_at": sa.func.now()},
-            where=sa.or_(Contact.email != statement.excluded.email, Contact.role != statement.excluded.role),
+            set_={"email": email, **fresh},
+            where=sa.or_(Contact.email != statement.excluded.email, *changed),
         )
     )
 
@@ -347,12 +366,15 @@ def _email_recipients(reached: sa.ColumnElement[bool]) -> sa.Insert:
 
 # Built once: every notification runs one of them.
 _QUEUE_EMAIL_TO_USER = _email_recipients(Contact.user_id == sa.bindparam("recipient"))
-_QUEUE_EMAILS_TO_ROLE = _email_recipients(Contact.role == sa.bindparam("recipient"))
+_QUEUE_EMAILS_TO_ROLE = _email_recipients(
+    sa.and_(Contact.role == sa.bindparam("recipient"), Contact.role_expires_at > sa.func.now())
+)
 
 
 async def queue_emails(session: AsyncSession, notification: Notification) -> int:
     """A PENDING delivery for each person the notification reaches who has an
-    address and has not turned this type's email off; how many."""
+    address and has not turned this type's email off (for a role: each person
+    seen in that role within their contact's `role_expires_at`); how many."""
     if notification.recipient_user_id is not None:
         statement, recipient = _QUEUE_EMAIL_TO_USER, notification.recipient_user_id
     else:

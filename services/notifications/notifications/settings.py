@@ -24,12 +24,17 @@ class Settings(ServiceSettings):
     # Signs unsubscribe links (HMAC-SHA256); rotate it and old links stop working.
     unsubscribe_secret: str = secret("CALLASTAR_NOTIFICATIONS_UNSUBSCRIBE_SECRET")
     unsubscribe_ttl_days: int = Field(30, gt=0)
+    # How long the role a person's call showed is believed: nothing tells this
+    # service when an admin is demoted, so one not seen as admin for this long
+    # stops getting the admins' emails (and one seen as anything else, at once).
+    role_ttl_hours: int = Field(24, gt=0)
 
     email_poll_s: float = Field(1.0, gt=0)  # the sender also wakes after every commit
     email_batch: int = Field(20, gt=0)
     email_retry_base_s: float = Field(2.0, gt=0)  # doubled per failed try ...
     email_retry_cap_s: float = Field(300.0, gt=0)  # ... up to this
-    # Tries of one message the mail server refused (4xx) before it is FAILED. A
+    # Tries of one message the mail server refused (4xx), or whose SMTP
+    # conversation went wrong otherwise, before it is FAILED. A
     # server that cannot be reached is not the message's fault: those tries are
     # retried forever, so an outage loses nothing.
     email_max_attempts: int = Field(8, gt=0)

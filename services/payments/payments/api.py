@@ -128,7 +128,7 @@ async def _record_refusal(db: Database, payment_id: uuid.UUID, error: StripeCall
         if payment.status == PaymentStatus.PENDING and payment.stripe_payment_intent_id is None:
             payment.status = PaymentStatus.FAILED
             payment.failure_code = error.code
-            payment.failure_message = str(error)
+            payment.failure_message = error.public_detail
 
 
 def _amounts(payment: Payment) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def _problem(status: int, title: str):  # noqa: ANN202 - a Litestar exception ha
 def _stripe_failed(request: Request, error: StripeCallFailed) -> Response[dict[str, Any]]:
     log.warning("stripe call failed: %s (%s)", error, error.code)
     problem = ProblemDetailsException(
-        status_code=502, title="Stripe call failed", detail=str(error), extra={"code": error.code}
+        status_code=502, title="Stripe call failed", detail=error.public_detail, extra={"code": error.code}
     )
     return problem.to_response(request)
 

@@ -182,7 +182,7 @@ def _not_started(request: Request, error: RefundNotStarted) -> Response[dict[str
     problem = ProblemDetailsException(
         status_code=502,
         title="Stripe call failed",
-        detail=str(error),
+        detail=error.error.public_detail,
         extra={"code": error.error.code, "retryable": error.error.retryable, "refund": refund_view(error.refund)},
     )
     return problem.to_response(request)

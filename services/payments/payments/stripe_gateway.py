@@ -32,6 +32,13 @@ class StripeCallFailed(Exception):
         status = error.http_status
         self.retryable = status is None or status >= 500 or status in (409, 429)
 
+    @property
+    def public_detail(self) -> str:
+        """What a caller may read: the code, never Stripe's words (they can name the
+        platform's account, a key's prefix or the parameters of our request);
+        those go to the log only."""
+        return f"Stripe {'did not complete' if self.retryable else 'refused'} the call ({self.code})"
+
 
 def intent_idempotency_key(payment_id: uuid.UUID) -> str:
     return f"payment-intent:{payment_id}"

@@ -281,9 +281,10 @@ def _payout_error(request: Request, error: domain.PayoutError) -> Response[dict[
 
 
 def _stripe_failed(request: Request, error: StripeCallFailed) -> Response[dict[str, Any]]:
+    log.warning("stripe call failed: %s (%s)", error, error.code)
     problem = ProblemDetailsException(
         status_code=502, title="Stripe call failed",
-        detail=f"{error}; the payout stays APPROVED: approving it again retries, voiding it gives the funds back",
+        detail=f"{error.public_detail}; the payout stays APPROVED: approving it again retries, voiding it gives the funds back",
         extra={"reason": "stripe_error", "code": error.code},
     )
     return problem.to_response(request)

@@ -103,7 +103,7 @@ async def _record_stripe_error(db: Database, payout_id: uuid.UUID, error: Stripe
     async with db.transaction() as session:
         locked = await models.get_payout_for_update(session, payout_id)
         locked.stripe_error_code = error.code
-        locked.stripe_error_message = str(error)
+        locked.stripe_error_message = error.public_detail
         locked.stripe_claimed_at = None
 
 

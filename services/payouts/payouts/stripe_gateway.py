@@ -22,6 +22,13 @@ class StripeCallFailed(Exception):
         super().__init__(error.user_message or str(error) or type(error).__name__)
         self.code = error.code or type(error).__name__
 
+    @property
+    def public_detail(self) -> str:
+        """What a caller may read: the code, never Stripe's words (they can name the
+        platform's account, a key's prefix or the parameters of our request);
+        those go to the log only."""
+        return f"Stripe refused the call ({self.code})"
+
 
 def account_idempotency_key(creator_id: str) -> str:
     return f"account:{creator_id}"

@@ -21,15 +21,17 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Request, Response, delete, get, patch, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, TooManyRequestsException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from common.http import Identity
+from gateway.auth import Credentials
 from gateway.clients import Services, path_segment
 from gateway.live import LiveHub
+from gateway.validation import READS_NO_BODY, TooManyStreams
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +130,32 @@ async def put_preferences(
 
 
 # The link in every email: the signed token says who and what, so no login. The
-# service ignores the identity on this route; the client only needs one to send.
+# service ignores the identity on these routes; the client only needs one to send.
 _LINK_HOLDER = Identity(user_id="unsubscribe-link", role="fan")
 
 
+def _not_stored(answer: Response) -> Response:
+    # A page reached through a credential in its URL: no cache on the way keeps it.
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
 @get("/notifications/unsubscribe", opt={"exclude_from_auth": True}, security=[],
-     summary="Stop one type's emails from an email's link (no login; expired or forged token: 400)")
+     summary="An email's unsubscribe link: a confirmation page, changing nothing (no login; bad token: 400)")
+async def confirm_unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
+    """A GET changes nothing: mail scanners fetch every link in a message."""
+    return _not_stored(await services.notifications.forward("GET", "/notifications/unsubscribe", _LINK_HOLDER,
+                                                            params={"token": token}))
+
+
+@post("/notifications/unsubscribe", opt={"exclude_from_auth": True, READS_NO_BODY: True}, security=[],
+      status_code=200,
+      summary="Stop one type's emails: the page's button or RFC 8058 one-click (no login; bad token: 400)")
 async def unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
-    return await services.notifications.forward("GET", "/notifications/unsubscribe", _LINK_HOLDER,
-                                                params={"token": token})
+    """The List-Unsubscribe URL, POSTed by a mail client (body `List-Unsubscribe=One-Click`)
+    or by the confirmation page's form. The token in the URL is the only credential."""
+    return _not_stored(await services.notifications.forward("POST", "/notifications/unsubscribe", _LINK_HOLDER,
+                                                            params={"token": token}))
 
 
 async def _fetch(services: Services, who: Identity, path: str) -> dict | None:
@@ -151,7 +170,10 @@ async def stream(
     """First an `unread` event with the count, then a `notification` event
     `{"notification": {...}, "unread": n}` per new notification the caller sees,
     and a comment every 15 s. After a reconnect, refetch the list."""
-    subscription = live.subscribe(who)  # before the first count: nothing published from now on is missed
+    try:
+        subscription = live.subscribe(who)  # before the first count: nothing published from now on is missed
+    except TooManyStreams as exc:
+        raise TooManyRequestsException(str(exc)) from exc
     try:
         first = await _fetch(services, who, "/notifications/unread-count")
     except BaseException:
@@ -186,4 +208,4 @@ async def stream(
 
 
 route_handlers = [list_notifications, unread_count, mark_read, mark_all_read, delete_notification,
-                  get_preferences, put_preferences, unsubscribe, stream]
+                  get_preferences, put_preferences, confirm_unsubscribe, unsubscribe, stream]

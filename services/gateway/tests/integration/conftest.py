@@ -104,7 +104,7 @@ async def serve(app: Any) -> AsyncIterator[str]:
     server task owns the app's lifespan, as in production."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="auto"))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="auto", proxy_headers=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

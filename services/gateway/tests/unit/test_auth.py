@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from common.http import Identity
-from gateway.auth import AUDIENCE, ISSUER, InvalidToken, issue_token, verify_token
+from gateway.auth import AUDIENCE, ISSUER, InvalidToken, issue_token, verify_credentials, verify_token
 
 SECRET = "unit-test-jwt-secret-0123456789abcdef"
 
@@ -75,13 +75,48 @@ def test_garbage_is_refused():
 
 @pytest.mark.parametrize(
     "subject", ["=HYPERLINK(\"http://x\")", "+cmd", "-1", "@SUM(A1)", "fan 1", "fan\n1", "<b>fan</b>", "a/b",
-                "x" * 129],
+                "x" * 129, "fän-1", "fan\x00"],
 )
 def test_a_subject_outside_the_safe_characters_is_refused(subject):
-    # the subject becomes a creator or fan id in CSV exports, emails and logs
+    # the subject becomes a creator or fan id in CSV exports, emails, logs and headers
     with pytest.raises(InvalidToken, match="subject"):
         verify_token(token(sub=subject), SECRET)
 
 
 def test_a_subject_of_safe_characters_is_accepted():
     assert verify_token(token(sub="creator_1.a:b-C"), SECRET).user_id == "creator_1.a:b-C"
+
+
+@pytest.mark.parametrize("email", ["fän@example.com", "fan@exämple.com", "fan@example.com\r\nBcc: x@y.z",
+                                   "fan\x00@example.com", "not an address", "a@b.c, d@e.f", "@example.com",
+                                   "fan@", 42, ""])
+def test_an_email_claim_that_is_not_a_plain_address_is_refused(email):
+    with pytest.raises(InvalidToken, match="email"):
+        verify_credentials(token(email=email), SECRET)
+
+
+def test_the_email_claim_is_passed_on_as_parsed():
+    _, credentials = verify_credentials(token(email="fan.one+tag@example.com"), SECRET)
+    assert credentials.email == "fan.one+tag@example.com"
+    assert verify_credentials(token(), SECRET)[1].email is None
+
+
+def test_a_token_living_longer_than_the_maximum_is_refused():
+    now = int(time.time())
+    with pytest.raises(InvalidToken, match="longer than 86400"):
+        verify_token(token(iat=now, exp=now + 86400 + 1), SECRET)
+    assert verify_token(token(iat=now, exp=now + 86400), SECRET) == Identity("user-1", "fan")
+    with pytest.raises(InvalidToken, match="longer than 600"):
+        verify_token(token(iat=now, exp=now + 601), SECRET, max_lifetime_s=600)
+
+
+def test_a_token_without_iat_is_refused():
+    with pytest.raises(InvalidToken, match="iat"):
+        verify_token(token(iat=None), SECRET)
+
+
+@pytest.mark.parametrize("claim", ["iat", "exp"])
+def test_a_time_claim_written_as_a_string_is_refused(claim):
+    now = int(time.time())
+    with pytest.raises(InvalidToken, match="numbers"):
+        verify_token(token(**{claim: str(now + 60 if claim == "exp" else now)}), SECRET)

@@ -20,7 +20,7 @@ def drain(subscription) -> list[str]:
 
 
 async def test_a_users_notification_reaches_only_that_users_streams() -> None:
-    hub = LiveHub("unused:9092", client_id="test")
+    hub = LiveHub("unused:9092", client_id="test", max_streams_per_user=5)
     alice_tab1, alice_tab2 = hub.subscribe(Identity("alice", "creator")), hub.subscribe(Identity("alice", "creator"))
     bob = hub.subscribe(Identity("bob", "creator"))
     assert hub.route(created(1, user="alice")) == 2
@@ -28,7 +28,7 @@ async def test_a_users_notification_reaches_only_that_users_streams() -> None:
 
 
 async def test_an_admins_notification_reaches_every_admin_and_no_one_else() -> None:
-    hub = LiveHub("unused:9092", client_id="test")
+    hub = LiveHub("unused:9092", client_id="test", max_streams_per_user=5)
     first, second = hub.subscribe(Identity("a1", "admin")), hub.subscribe(Identity("a2", "admin"))
     creator = hub.subscribe(Identity("c1", "creator"))
     assert hub.route(created(1, role="admin")) == 2
@@ -36,7 +36,7 @@ async def test_an_admins_notification_reaches_every_admin_and_no_one_else() -> N
 
 
 async def test_a_closed_stream_gets_nothing_more() -> None:
-    hub = LiveHub("unused:9092", client_id="test")
+    hub = LiveHub("unused:9092", client_id="test", max_streams_per_user=5)
     stream = hub.subscribe(Identity("alice", "creator"))
     hub.unsubscribe(stream)
     assert hub.route(created(1, user="alice")) == 0
@@ -44,7 +44,7 @@ async def test_a_closed_stream_gets_nothing_more() -> None:
 
 
 async def test_a_stream_that_falls_behind_drops_the_overflow_instead_of_blocking() -> None:
-    hub = LiveHub("unused:9092", client_id="test")
+    hub = LiveHub("unused:9092", client_id="test", max_streams_per_user=5)
     slow, other = hub.subscribe(Identity("alice", "creator")), hub.subscribe(Identity("bob", "creator"))
     for n in range(QUEUE_SIZE + 5):
         hub.route(created(n, user="alice"))

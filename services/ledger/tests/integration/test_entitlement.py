@@ -151,11 +151,18 @@ async def test_payments_posted_before_the_entitlement_tables_get_their_terms_and
     try:
         await asyncio.to_thread(migrate, MIGRATIONS, url, "0004")  # the last revision without them
         creator = new_id("creator")
-        async with database.transaction() as session:
-            await models.post_entry(
-                session, cause_event_id=uuid.uuid4(), kind="payment", creator_id=creator, reference="payment:pay_old",
-                postings=domain.payment_postings(creator, 10000, 8500, "EUR"),
-            )
+        async with database.transaction() as session:  # a payment entry as revision 0004 stored it
+            entry_id = uuid.uuid4()
+            await session.execute(
+                sa.text("INSERT INTO journal_entries (id, cause_event_id, kind, creator_id, reference) "
+                        "VALUES (:id, :cause, 'payment', :creator, 'payment:pay_old')"),
+                {"id": entry_id, "cause": uuid.uuid4(), "creator": creator})
+            for posting in domain.payment_postings(creator, 10000, 8500, "EUR"):
+                await session.execute(
+                    sa.text("INSERT INTO postings (entry_id, account, currency, amount_minor) "
+                            "VALUES (:entry, :account, :currency, :amount)"),
+                    {"entry": entry_id, "account": posting.account, "currency": posting.currency,
+                     "amount": posting.amount_minor})
         await asyncio.to_thread(migrate, MIGRATIONS, url)
 
         async with database.transaction() as session:

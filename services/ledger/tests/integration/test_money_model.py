@@ -31,6 +31,7 @@ from common.kafka import encode
 from common.tables import parked_events
 from contracts.envelope import Event
 from ledger import domain, entitlement, handlers, models
+from ledger.chain import EntryFacts
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.settings import Settings
 from services.ledger.tests.integration.money_lives import CURRENCY, deliveries, lives
@@ -55,19 +56,21 @@ def ledger_db(infra):
 async def audit(session, creator: str) -> Audit:
     """`python -m ledger check`'s rules over this creator's journal, debts and reservations."""
     result = Audit()
+    entry = models.JournalEntry
     rows = await session.execute(
-        sa.select(models.JournalEntry.id, models.JournalEntry.cause_event_id, models.JournalEntry.kind,
+        sa.select(entry.id, entry.cause_event_id, entry.kind, entry.creator_id, entry.reference, entry.payment_id,
+                  entry.dispute_id, entry.fact_amount_minor, entry.stripe_balance_transaction_id,
                   models.PostingRow.account, models.PostingRow.currency, models.PostingRow.amount_minor)
-        .join(models.PostingRow, models.PostingRow.entry_id == models.JournalEntry.id)
-        .where(models.JournalEntry.creator_id == creator)
-        .order_by(models.JournalEntry.created_at, models.JournalEntry.id, models.PostingRow.id)
+        .join(models.PostingRow, models.PostingRow.entry_id == entry.id)
+        .where(entry.creator_id == creator)
+        .order_by(entry.seq, models.PostingRow.id)
     )
-    entries: dict[uuid.UUID, tuple[str, str, list]] = {}
-    for entry_id, cause, kind, account, currency, amount in rows:
-        entries.setdefault(entry_id, (str(cause), kind, []))[2].append(
-            domain.Posting(account, int(amount), currency))
-    for entry_id, (cause, kind, postings) in entries.items():
-        result.add_entry(EntryRecord(str(entry_id), cause, kind, tuple(postings)))
+    entries: dict[uuid.UUID, tuple[tuple, list]] = {}
+    for *head, account, currency, amount in rows:
+        entries.setdefault(head[0], (tuple(head), []))[1].append(domain.Posting(account, int(amount), currency))
+    for (entry_id, cause, kind, creator_id, reference, *facts), postings in entries.values():
+        result.add_entry(EntryRecord(str(entry_id), str(cause), kind, tuple(postings), creator_id=creator_id,
+                                     reference=reference, facts=EntryFacts(*facts)))
     debts = await session.scalars(sa.select(models.Debt).where(models.Debt.creator_id == creator))
     result.check_debts(
         DebtRecord(str(d.id), d.creator_id, d.currency, d.amount_minor, d.remaining_minor, d.reversed_minor, d.status)
@@ -80,6 +83,7 @@ async def audit(session, creator: str) -> Audit:
                           r.status)
         for r in reservations
     )
+    result.check_accounts_and_payments()
     return result
 
 

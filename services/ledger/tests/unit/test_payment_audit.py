@@ -19,30 +19,35 @@ def paid(audit: PaymentAudit) -> None:
 
 
 def test_refund_failed_refund_and_won_dispute_leave_the_creator_their_entitlement():
+    # The postings the ledger makes (ledger.entitlement): each movement moves the
+    # entitlement (and the frozen share) by its difference before/after.
     audit = PaymentAudit()
     paid(audit)
-    refund = domain.refund_postings(C, 1_001, 850, 8_500, "EUR")
-    add(audit, "refund", refund, fact_amount_minor=1_001)
-    add(audit, "refund_reversal", domain.reversal_postings(refund), fact_amount_minor=1_001)
-    add(audit, "dispute_opened", domain.dispute_opened_postings(C, 7_649, 8_500, "EUR"),
+    add(audit, "refund", domain.refund_postings(C, 1_001, -850, 0, 8_500, "EUR"), fact_amount_minor=1_001)
+    add(audit, "refund_reversal", domain.refund_reversal_postings(C, 1_001, 850, 0, 0, "EUR"),
+        fact_amount_minor=1_001)
+    add(audit, "dispute_opened", domain.dispute_opened_postings(C, -7_649, 7_649, 8_500, "EUR"),
         dispute_id="d1", fact_amount_minor=8_999)
     add(audit, "dispute_funds_withdrawn", domain.dispute_funds_withdrawn_postings(8_999, 1_500, "EUR"),
         dispute_id="d1", stripe_balance_transaction_id="txn_w")
     add(audit, "dispute_funds_reinstated", domain.dispute_funds_reinstated_postings(8_999, 0, "EUR"),
         dispute_id="d1", stripe_balance_transaction_id="txn_r")
-    add(audit, "dispute_closed", domain.dispute_won_postings(C, 7_649, "EUR"), dispute_id="d1", fact_amount_minor=0)
+    add(audit, "dispute_closed", domain.dispute_won_postings(C, 7_649, -7_649, "EUR"), dispute_id="d1",
+        fact_amount_minor=0)
     assert audit.problems() == []
     assert (audit.payments, audit.disputes) == (1, 1)
 
 
 def test_a_won_dispute_returning_the_frozen_share_instead_of_the_cumulative_difference_is_one_unit_short():
-    # Issue 11: dispute of 8999 first (7649 frozen), refund 1001 (851 more), dispute won gives back 7649.
+    # Issue 11: dispute of 8999 first (7649 frozen), refund 1001 (851 more), and a won
+    # dispute that gives back the 7649 it froze instead of the difference (7650).
     audit = PaymentAudit()
     paid(audit)
-    add(audit, "dispute_opened", domain.dispute_opened_postings(C, 7_649, 8_500, "EUR"),
+    add(audit, "dispute_opened", domain.dispute_opened_postings(C, -7_649, 7_649, 8_500, "EUR"),
         dispute_id="d1", fact_amount_minor=8_999)
-    add(audit, "refund", domain.refund_postings(C, 1_001, 851, 851, "EUR"), fact_amount_minor=1_001)
-    add(audit, "dispute_closed", domain.dispute_won_postings(C, 7_649, "EUR"), dispute_id="d1", fact_amount_minor=0)
+    add(audit, "refund", domain.refund_postings(C, 1_001, -851, 1, 851, "EUR"), fact_amount_minor=1_001)
+    add(audit, "dispute_closed", domain.dispute_won_postings(C, 7_649, -7_649, "EUR"), dispute_id="d1",
+        fact_amount_minor=0)
     assert audit.problems() == [
         "payment p1: the creator holds 7649 EUR of it, its entitlement is 7650 (price 10000, refunded 1001, disputed 0)"
     ]
@@ -51,7 +56,7 @@ def test_a_won_dispute_returning_the_frozen_share_instead_of_the_cumulative_diff
 def test_an_open_dispute_with_more_withdrawn_than_disputed_is_reported():
     audit = PaymentAudit()
     paid(audit)
-    add(audit, "dispute_opened", domain.dispute_opened_postings(C, 1_700, 8_500, "EUR"),
+    add(audit, "dispute_opened", domain.dispute_opened_postings(C, -1_700, 1_700, 8_500, "EUR"),
         dispute_id="d1", fact_amount_minor=2_000)
     for txn in ("txn_a", "txn_b"):  # the same withdrawal announced under two ids
         add(audit, "dispute_funds_withdrawn", domain.dispute_funds_withdrawn_postings(2_000, 0, "EUR"),

@@ -7,8 +7,10 @@ Pure rules, no I/O: the database, Kafka and SMTP stay with the callers.
 - `preferences`: who turned which channel off, and what cannot be turned off
 - `retries`: how long a failed email waits before its next try
 - `cursors`: opaque positions in a listed page of notifications
+- `addresses`: email addresses as they are stored
 """
 
+from notifications.domain.addresses import parse_address
 from notifications.domain.cursors import decode_cursor, encode_cursor
 from notifications.domain.preferences import CHANNELS, CRITICAL_IN_APP, Preference, parse_preferences
 from notifications.domain.retries import retry_delay
@@ -36,6 +38,7 @@ __all__ = [
     "drafts_for",
     "encode_cursor",
     "format_money",
+    "parse_address",
     "parse_preferences",
     "retry_delay",
 ]

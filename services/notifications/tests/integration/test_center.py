@@ -4,15 +4,18 @@ unsubscribe links and retention."""
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 
 from common.db import Database
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
@@ -21,6 +24,7 @@ from notifications import models, tokens
 from notifications.domain import NotificationDraft, NotificationType
 from notifications.settings import Settings
 from tests.support.internal_calls import as_caller
+from tests.support.mail import ONE_CLICK, list_unsubscribe_url, raw_header
 
 
 def headers(user_id: str, role: str = "creator", email: str | None = None) -> dict[str, str]:
@@ -113,7 +117,10 @@ async def test_a_notification_is_emailed_with_text_and_html_parts(client, publis
     assert "You earned 85.00 EUR from a payment of 100.00 EUR" in plain
     assert "You earned 85.00 EUR from a payment of 100.00 EUR" in html
     assert f"/payments/{event.data.payment_id}" in plain
-    assert "/api/notifications/unsubscribe?token=" in message["List-Unsubscribe"]
+    link = urlsplit(list_unsubscribe_url(message))
+    assert f"{link.scheme}://{link.netloc}" == Settings().public_url
+    assert link.path == "/api/notifications/unsubscribe"
+    assert raw_header(message, "List-Unsubscribe-Post") == ONE_CLICK
     [delivery] = await deliveries(db, creator)
     assert (delivery.status, delivery.attempts, delivery.to_address) == ("SENT", 1, email)
     assert delivery.sent_at is not None
@@ -144,6 +151,53 @@ async def test_admins_notification_is_emailed_to_each_admin_with_an_address(clie
     [message] = mail_server.to(first_email)
     assert message["Subject"] == "A refund failed"
     assert "expired_or_canceled_card" in message.get_body(("plain",)).get_content()
+
+
+async def admin_emails_to(db: Database, *users: str) -> dict[str, int]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            sa.select(models.EmailDelivery.user_id, sa.func.count())
+            .join(models.Notification, models.Notification.id == models.EmailDelivery.notification_id)
+            .where(models.EmailDelivery.user_id.in_(users), models.Notification.recipient_role == "admin")
+            .group_by(models.EmailDelivery.user_id)
+        )
+        return {user: count for user, count in rows}
+
+
+async def test_an_admin_seen_as_a_creator_since_gets_no_admins_email(client, publish_events, db) -> None:
+    (admin, admin_email), (demoted, demoted_email), (quiet, quiet_email) = (person("admin") for _ in range(3))
+    for user, email in ((admin, admin_email), (demoted, demoted_email), (quiet, quiet_email)):
+        await introduce(client, user, email, "admin")
+    await client.get("/notifications", headers=headers(demoted, "creator", demoted_email))
+    # A token without an email claim says who they are all the same.
+    await client.get("/notifications", headers=headers(quiet, "creator"))
+
+    await publish_events(refund_failed(f"creator_{uuid.uuid4().hex[:8]}"))
+    # Emails are queued in the transaction that makes the notification.
+    await eventually(lambda: admin_emails_to(db, admin))
+    assert await admin_emails_to(db, admin, demoted, quiet) == {admin: 1}
+
+
+async def test_an_admin_not_seen_for_longer_than_the_bound_gets_no_admins_email(client, publish_events, db) -> None:
+    (seen, seen_email), (gone, gone_email) = person("admin"), person("admin")
+    await introduce(client, seen, seen_email, "admin")
+    await introduce(client, gone, gone_email, "admin")
+    async with db.transaction() as session:
+        believed = await session.scalar(
+            sa.select(models.Contact.role_expires_at - sa.func.now()).where(models.Contact.user_id == gone))
+        # Time passes for `gone` only: what their last call said runs out.
+        await session.execute(sa.update(models.Contact).where(models.Contact.user_id == gone)
+                              .values(role_expires_at=sa.func.now() - timedelta(seconds=1)))
+    bound = timedelta(hours=Settings().role_ttl_hours)
+    assert bound - timedelta(minutes=5) < believed <= bound
+
+    await publish_events(refund_failed(f"creator_{uuid.uuid4().hex[:8]}"))
+    await eventually(lambda: admin_emails_to(db, seen))
+    assert await admin_emails_to(db, seen, gone) == {seen: 1}
+
+    await introduce(client, gone, gone_email, "admin")  # seen again: believed again
+    await publish_events(refund_failed(f"creator_{uuid.uuid4().hex[:8]}"))
+    assert (await eventually(lambda: admin_emails_to(db, gone))) == {gone: 1}
 
 
 async def test_smtp_down_then_up_delivers_every_email_exactly_once(client, publish_events, mail_server, db) -> None:
@@ -192,6 +246,49 @@ async def test_the_address_follows_the_latest_call(client, db) -> None:
     async with db.transaction() as session:
         contact = await session.get(models.Contact, user)
     assert (contact.email, contact.role) == ("new-" + email, "creator")
+
+
+async def test_addresses_are_parsed_before_they_are_stored(client, db) -> None:
+    user, email = person()
+    await introduce(client, user, email)
+    # Each passes a loose "one @, no spaces" check; none is an address we can send to.
+    for bad in ("poison@[example", "dot@example..test", "dot@example.", "a,b@example.test", "x@y@example.test"):
+        await client.get("/notifications", headers=headers(user, email=bad))
+    await introduce(client, user, f"{user}(a comment)@example.test")  # parsed: the address without it
+    async with db.transaction() as session:
+        contact = await session.get(models.Contact, user)
+    assert contact.email == email
+
+
+async def contact_behind_our_back(db: Database, user: str, email: str, role: str = "creator") -> None:
+    """A contact stored as it is, as one stored before addresses were parsed."""
+    async with db.transaction() as session:
+        await session.execute(insert(models.Contact).values(user_id=user, email=email, role=role))
+
+
+async def test_a_poison_delivery_fails_with_its_reason_and_the_next_one_is_delivered(client, publish_events,
+                                                                                     mail_server, db) -> None:
+    poisoned, _ = person()
+    fine, fine_email = person()
+    # The message builder raises on this address (email.headerregistry cannot fold it).
+    await contact_behind_our_back(db, poisoned, f"{poisoned}@[example")
+    await introduce(client, fine, fine_email)
+    await publish_events(payment(poisoned))
+    await eventually(lambda: deliveries(db, poisoned))
+    await publish_events(payment(fine))
+
+    [message] = await eventually(lambda: mail_server.to(fine_email), timeout=15)
+    assert message["Subject"] == "New payment received"
+
+    async def failed():
+        rows = await deliveries(db, poisoned)
+        return rows if rows[0].status == "FAILED" else None
+
+    [poison] = await eventually(failed)
+    assert (poison.attempts, poison.sent_at) == (1, None)
+    assert poison.last_error.startswith("cannot be composed: ")
+    [sent] = await deliveries(db, fine)
+    assert sent.status == "SENT"
 
 
 # --- preferences ---------------------------------------------------------------
@@ -296,26 +393,63 @@ async def email_pref(client, user: str, type_: str) -> bool:
     return next(p["email"] for p in prefs if p["type"] == type_)
 
 
-async def test_an_unsubscribe_link_turns_that_types_email_off_without_login(client) -> None:
+def link_holder() -> dict[str, str]:
+    """What the gateway forwards an unsubscribe link as: no user behind it, the token is the credential."""
+    return as_caller("notifications", "unsubscribe-link", "fan")
+
+
+async def test_an_unsubscribe_links_page_asks_and_changes_nothing(client) -> None:
     user, _ = person()
-    link_holder = as_caller("notifications", "unsubscribe-link", "fan")  # as the gateway forwards it
-    response = await client.get("/notifications/unsubscribe", headers=link_holder,
-                                params={"token": _token(user, NotificationType.PAYOUT_PAID)})
+    token = _token(user, NotificationType.PAYOUT_PAID)
+    response = await client.get("/notifications/unsubscribe", headers=link_holder(), params={"token": token})
     assert response.status_code == 200, response.text
-    assert response.json() == {"unsubscribed": True, "type": "PAYOUT_PAID", "channel": "email"}
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert "payout paid" in response.text
+    form = re.search(r'<form method="post" action="([^"]+)">', response.text)
+    assert form and form.group(1) == f"?token={token}"  # posts back to the link itself
+    assert await email_pref(client, user, "PAYOUT_PAID") is True
+
+
+async def test_a_one_click_post_turns_that_types_email_off_without_login(client) -> None:
+    user, _ = person()
+    response = await client.post("/notifications/unsubscribe", headers=link_holder(), content=ONE_CLICK,
+                                 params={"token": _token(user, NotificationType.PAYOUT_PAID)})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
     assert await email_pref(client, user, "PAYOUT_PAID") is False
     assert await email_pref(client, user, "PAYOUT_FAILED") is True
 
 
+async def test_an_emails_list_unsubscribe_header_unsubscribes_in_one_click(client, publish_events, mail_server,
+                                                                          db) -> None:
+    creator, email = person()
+    await introduce(client, creator, email)
+    await publish_events(payment(creator))
+    [message] = await eventually(lambda: mail_server.to(email))
+
+    link = urlsplit(list_unsubscribe_url(message))
+    assert raw_header(message, "List-Unsubscribe-Post") == ONE_CLICK
+    path = link.path.removeprefix("/api")  # the gateway's public path, on the service itself
+    fetched = await client.get(f"{path}?{link.query}", headers=link_holder())  # a mail scanner
+    assert fetched.status_code == 200, fetched.text
+    assert await email_pref(client, creator, "PAYMENT_RECEIVED") is True
+    posted = await client.post(f"{path}?{link.query}", content=ONE_CLICK,
+                               headers={**link_holder(), "Content-Type": "application/x-www-form-urlencoded"})
+    assert posted.status_code == 200, posted.text
+    assert await email_pref(client, creator, "PAYMENT_RECEIVED") is False
+
+
 async def test_expired_or_forged_unsubscribe_links_are_refused_and_change_nothing(client) -> None:
     user, _ = person()
-    link_holder = as_caller("notifications", "unsubscribe-link", "fan")
     expired = _token(user, NotificationType.PAYOUT_PAID, now=int(time.time()) - 1000, ttl_s=10)
     forged = _token(user, NotificationType.PAYOUT_PAID, secret="not-ours")
     for token in (expired, forged, "garbage"):
-        response = await client.get("/notifications/unsubscribe", headers=link_holder, params={"token": token})
-        assert response.status_code == 400, response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
+        for method in ("GET", "POST"):
+            response = await client.request(method, "/notifications/unsubscribe", headers=link_holder(),
+                                             params={"token": token})
+            assert response.status_code == 400, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
     assert await email_pref(client, user, "PAYOUT_PAID") is True
 
 

@@ -1,10 +1,17 @@
-"""Preferences validation, unsubscribe tokens and email rendering: pure parts."""
+"""Preferences validation, unsubscribe tokens, email rendering and addresses: pure parts."""
+
+import time
+import uuid
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 
-from notifications import domain, mailer, tokens
+from notifications import domain, mailer, models, tokens
 from notifications.domain import InvalidPreferences, NotificationType
+from notifications.settings import Settings
 from notifications.tokens import InvalidToken
+from tests.support.mail import list_unsubscribe_url, raw_header
 
 SECRET = "test-secret"
 NOW = 1_800_000_000
@@ -108,3 +115,44 @@ def test_an_email_has_both_parts_and_escapes_html_only_in_the_html() -> None:
     for part in (rendered.text, rendered.html):
         assert "https://app.example/api/notifications/unsubscribe?token=t.s" in part
         assert "payout failed" in part
+
+
+def _composed(user_id: str) -> bytes:
+    settings = Settings(public_url="https://app.example")
+    notification = models.Notification(id=uuid.uuid4(), type="PAYOUT_PAID", title="Your payout is paid",
+                                       body="b", link=None)
+    delivery = models.EmailDelivery(id=7, user_id=user_id, to_address="someone@example.test")
+    return mailer.compose(settings, delivery, notification).as_bytes(policy=mailer.WIRE)
+
+
+@pytest.mark.parametrize("user_id", ["creator_1", "creator_" + "x" * 300])
+def test_list_unsubscribe_goes_out_as_a_plain_url_a_client_reads(user_id: str) -> None:
+    message = BytesParser(policy=policy.default).parsebytes(_composed(user_id))
+    url = list_unsubscribe_url(message)
+    assert url.startswith("https://app.example/api/notifications/unsubscribe?token=")
+    found = tokens.verify(url.partition("?token=")[2], secret=Settings().unsubscribe_secret, now=int(time.time()))
+    assert (found.user_id, found.type) == (user_id, NotificationType.PAYOUT_PAID)
+    assert raw_header(message, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+
+
+def test_no_line_on_the_wire_is_longer_than_smtp_allows() -> None:
+    assert max(len(line) for line in _composed("creator_1").split(b"\r\n")) <= 998
+
+
+@pytest.mark.parametrize(("text", "stored"), [
+    ("ann@example.test", "ann@example.test"),
+    ("Ann.Lee+calls@Example.TEST", "Ann.Lee+calls@Example.TEST"),
+    ("ann(work)@example.test", "ann@example.test"),
+    ('"ann lee"@example.test', '"ann lee"@example.test'),
+])
+def test_addresses_are_stored_as_parsed(text: str, stored: str) -> None:
+    assert domain.parse_address(text) == stored
+
+
+@pytest.mark.parametrize("text", [
+    "", "ann", "ann@", "@example.test", "ann@[example", "ann@example..test", "ann@@example.test",
+    "ann@x@example.test", "a,b@example.test", "Ann <ann@example.test>", "ann@example.test\r\nBcc: x@y.test",
+    "\u00e9@example.test", "ann@\u00e9xample.test", "ann\x00@example.test", "a" * 250 + "@example.test",
+])
+def test_what_is_not_an_address_we_can_send_to_is_refused(text: str) -> None:
+    assert domain.parse_address(text) is None

@@ -108,9 +108,12 @@ async def test_a_stripe_refusal_fails_the_payment_and_answers_502(db, client, as
     assert response.status_code == 502
     problem = response.json()
     assert (problem["status"], problem["code"]) == (502, "amount_too_small")
+    assert "at least" not in response.text  # Stripe's own words are never passed on
     async with db.transaction() as session:
         row = await session.scalar(sa.select(Payment).where(Payment.fan_id == fan.user_id))
     assert (row.status, row.failure_code, row.stripe_payment_intent_id) == ("FAILED", "amount_too_small", None)
+    shown = await client.get(f"/payments/{row.id}", headers=fan)
+    assert shown.json()["failure_message"] == "Stripe refused the call (amount_too_small)"
 
 
 async def test_stripe_out_of_reach_answers_502_and_leaves_the_payment_pending(db, client, as_user, stripe_http):

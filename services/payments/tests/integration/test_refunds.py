@@ -167,6 +167,7 @@ async def test_a_refund_stripe_refuses_is_recorded_failed_and_leaves_the_amount_
     assert refused.status_code == 502, refused.text
     problem = refused.json()
     assert (problem["code"], problem["retryable"], problem["refund"]["status"]) == ("charge_disputed", False, "FAILED")
+    assert problem["detail"] == "Stripe refused the call (charge_disputed)"  # never Stripe's own words
     [row] = await refunds_of(db, opened["payment_id"])
     assert (row.status, row.failure_reason, row.stripe_refund_id) == ("FAILED", "charge_disputed", None)
     assert await events(db, "refund.failed", opened["payment_id"]) == []

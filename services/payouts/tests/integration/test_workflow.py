@@ -210,9 +210,11 @@ async def test_a_stripe_error_keeps_the_payout_approved_and_approving_again_resu
     refused = await payouts.approve(payout_id)
     assert refused.status_code == 502
     assert refused.json()["code"] == "balance_insufficient"
+    assert "Insufficient funds" not in refused.text  # Stripe's own words are never passed on
     stuck = await payouts.get(payout_id)
     assert stuck["status"] == "APPROVED"
     assert stuck["stripe_error_code"] == "balance_insufficient"
+    assert stuck["stripe_error_message"] == "Stripe refused the call (balance_insufficient)"
     assert stripe_http.with_key(f"payout:{payout_id}") == []
 
     resumed = await payouts.approve(payout_id, admin="admin_2")
