@@ -42,7 +42,7 @@ async def test_the_email_claim_goes_on_as_parsed(gateway, gateway_settings, fake
     response = await gateway.get("/api/notifications",
                                  headers=token(gateway_settings, email="fan.one+x@example.com"))
     assert response.status_code == 200
-    assert fake_service.seen[0].headers["x-user-email"] == "fan.one+x@example.com"
+    assert fake_service.seen[0].identity.email == "fan.one+x@example.com"
 
 
 async def test_a_token_living_longer_than_the_maximum_or_without_iat_is_401(gateway_settings, fake_service):
