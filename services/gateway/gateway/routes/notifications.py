@@ -30,8 +30,8 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from common.http import Identity
 from gateway.auth import Credentials
 from gateway.clients import Services, path_segment
-from gateway.live import LiveHub
-from gateway.validation import READS_NO_BODY, TooManyStreams
+from gateway.live import LiveHub, TooManyStreams
+from gateway.validation import READS_NO_BODY
 
 log = logging.getLogger(__name__)
 

@@ -71,13 +71,14 @@ async def test_a_movement_from_a_producer_sending_only_the_list_of_ids_is_keyed_
 ) -> None:
     creator = new_id("creator")
     paid = payment(creator)
+    txn = new_id("txn")
     legacy = DisputeFundsWithdrawn.new(
         DisputeFundsData(dispute_id=new_id("dsp"), payment_id=paid.data.payment_id, creator_id=creator,
-                         amount_minor=3000, fee_minor=1500, currency="EUR", stripe_balance_transaction_ids=["txn_old"]),
+                         amount_minor=3000, fee_minor=1500, currency="EUR", stripe_balance_transaction_ids=[txn]),
         producer="payments", creator_id=creator,
     )
     await publish_events(legacy)
-    assert await posted(db, "dispute_funds_withdrawn", "balance_transaction:txn_old") == {
+    assert await posted(db, "dispute_funds_withdrawn", f"balance_transaction:{txn}") == {
         "stripe:balance": -4500, "platform:dispute_fees": 1500, "stripe:disputed_funds": 3000,
     }
 

@@ -180,7 +180,7 @@ async def test_payment_delivered_twice_or_announced_twice_posts_once(client, db,
     again = PaymentSucceeded.new(paid.data, producer="payments", creator_id=creator)
     fee = PaymentFeeRecorded.new(
         PaymentFeeRecordedData(payment_id=paid.data.payment_id, creator_id=creator, fee_minor=175,
-                               currency="EUR", stripe_balance_transaction_id="txn_1"),
+                               currency="EUR", stripe_balance_transaction_id=new_id("txn")),
         producer="payments", creator_id=creator,
     )
     await publish_events(paid, paid, again, fee, fee)

@@ -36,9 +36,10 @@ async def fees_recorded(db, payment_id: str) -> list[dict]:
 async def test_the_fee_is_read_through_stripe_and_recorded_once(db, open_payment, deliver, stripe_http):
     opened = await open_payment()
     payment_id, charge_id = opened["payment_id"], f"ch_{uuid.uuid4().hex[:14]}"
+    txn = f"txn_{uuid.uuid4().hex[:14]}"  # each balance transaction is booked once in the whole ledger
     without_txn = stripe_event("charge.succeeded", charge_object(opened, charge_id))
-    with_txn = stripe_event("charge.updated", charge_object(opened, charge_id, balance_transaction="txn_1"))
-    again = stripe_event("charge.updated", charge_object(opened, charge_id, balance_transaction="txn_1"))
+    with_txn = stripe_event("charge.updated", charge_object(opened, charge_id, balance_transaction=txn))
+    again = stripe_event("charge.updated", charge_object(opened, charge_id, balance_transaction=txn))
 
     await deliver(without_txn)
     await eventually(lambda: applied(db, without_txn))
@@ -104,9 +105,9 @@ async def test_a_charge_settled_in_another_currency_carries_stripes_conversion_e
 async def test_charges_that_did_not_succeed_or_are_not_ours_record_no_fee(db, open_payment, deliver):
     opened = await open_payment()
     failed = stripe_event("charge.updated", charge_object(opened, f"ch_{uuid.uuid4().hex[:14]}", status="failed",
-                                                          balance_transaction="txn_1"))
+                                                          balance_transaction=f"txn_{uuid.uuid4().hex[:14]}"))
     foreign = stripe_event("charge.succeeded", charge_object({"stripe_payment_intent_id": "pi_not_ours_" + uuid.uuid4().hex},
-                                                             f"ch_{uuid.uuid4().hex[:14]}", balance_transaction="txn_1"))
+                                                             f"ch_{uuid.uuid4().hex[:14]}", balance_transaction=f"txn_{uuid.uuid4().hex[:14]}"))
     await deliver(failed, foreign)
     await eventually(lambda: applied(db, failed, foreign))
 
