@@ -142,14 +142,14 @@ async def test_only_a_fan_opens_a_payment(client, as_user):
 
 
 async def test_without_an_identity_the_gateway_signed_for_payments_nothing_is_created(db, client, as_user):
-    offer = await an_offer(client, as_user)
-    unsigned = {"X-User-Id": "fan-1", "X-User-Role": "fan"}
-    forged = as_caller("payments", "fan-1", "fan", key="not-the-signing-key-0123456789abcdef")
-    for_the_ledger = as_caller("ledger", "fan-1", "fan")
+    offer, fan = await an_offer(client, as_user), f"fan-{uuid.uuid4().hex[:8]}"
+    unsigned = {"X-User-Id": fan, "X-User-Role": "fan"}
+    forged = as_caller("payments", fan, "fan", key="not-the-signing-key-0123456789abcdef")
+    for_the_ledger = as_caller("ledger", fan, "fan")
 
     for headers in (unsigned, forged, for_the_ledger):
         assert (await pay(client, headers, offer)).status_code == 401
-    assert await count_payments(db, "fan-1") == 0
+    assert await count_payments(db, fan) == 0
 
 
 async def test_a_payment_is_visible_to_its_fan_its_creator_and_admins_only(client, as_user):
