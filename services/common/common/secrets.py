@@ -23,7 +23,7 @@ DEV_SECRETS: dict[str, str] = {
     "CALLASTAR_JWT_SECRET": "dev-jwt-secret-change-me-0123456789abcdef",
     "CALLASTAR_STRIPE_WEBHOOK_SECRET": "whsec_dev_platform",
     "CALLASTAR_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_dev_connect",
-    "CALLASTAR_INTERNAL_SIGNING_KEY": "dev-internal-signing-key",
+    "CALLASTAR_INTERNAL_SIGNING_KEY": "dev-internal-signing-key-0123456789abcdef",
     "CALLASTAR_NOTIFICATIONS_UNSUBSCRIBE_SECRET": "dev-unsubscribe-secret-change-me",
     "CALLASTAR_STRIPE_API_KEY": "sk_test_123",  # stripe-mock accepts any test key
     "CALLASTAR_KAFKA_PASSWORD": "dev-kafka-password",  # every principal's, in the local stacks

@@ -40,7 +40,7 @@ def test_a_production_secret_must_be_long_and_not_public(value, problem):
 @pytest.mark.parametrize(("url", "refused"), [
     ("postgresql+asyncpg://payments@db/payments", True),
     ("postgresql+asyncpg://payments:payments@db/payments", True),
-    ("postgresql+asyncpg://payments:dev-internal-signing-key@db/payments", True),
+    ("postgresql+asyncpg://payments:dev-internal-signing-key-0123456789abcdef@db/payments", True),
     ("postgresql+asyncpg://payments:s3cret-from-the-vault@db/payments", False),
 ])
 def test_a_production_database_password_is_not_the_role_name(url, refused):
