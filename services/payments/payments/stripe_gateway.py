@@ -111,6 +111,8 @@ class StripeGateway:
             "payment_intent": payment_intent_id,
             "amount": amount_minor,
             "metadata": {"refund_id": str(refund_id), "payment_id": str(payment_id)},
+            # Its settlement (currency, amount, exchange rate) comes with the answer.
+            "expand": ["balance_transaction"],
         }
         if reason is not None:
             params["reason"] = reason
@@ -126,7 +128,9 @@ class StripeGateway:
         """The refunds of the PaymentIntent's charge, newest first (a read: no
         idempotency key); one page of 100 is enough for the refunds of one payment."""
         try:
-            page = await self._client.v1.refunds.list_async({"payment_intent": payment_intent_id, "limit": 100})
+            page = await self._client.v1.refunds.list_async(
+                {"payment_intent": payment_intent_id, "limit": 100, "expand": ["data.balance_transaction"]}
+            )
         except stripe.StripeError as error:
             raise StripeCallFailed(error) from error
         return [refund.to_dict() for refund in page.data]
@@ -138,6 +142,14 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise StripeCallFailed(error) from error
         return charge.to_dict()
+
+    async def retrieve_balance_transaction(self, balance_transaction_id: str) -> dict[str, Any]:
+        """A balance transaction (a read: no idempotency key)."""
+        try:
+            txn = await self._client.v1.balance_transactions.retrieve_async(balance_transaction_id)
+        except stripe.StripeError as error:
+            raise StripeCallFailed(error) from error
+        return txn.to_dict()
 
     async def close(self) -> None:
         await self._http.close_async()

@@ -127,7 +127,14 @@ def test_a_transaction_differs_unless_the_ledger_booked_its_net_in_its_currency_
 
 
 def test_transactions_the_ledger_does_not_book_by_id_are_counted_not_compared():
-    result = reconcile([CHARGE, StripeTransaction("txn_re", "refund", -500, "EUR"),
-                        StripeTransaction("txn_po", "payout", -9_000, "EUR")], {"txn_charge": {"EUR": 9_825}})
-    assert (result.compared, dict(result.not_compared), result.differences) == (1, {"payout": 1, "refund": 1}, [])
+    result = reconcile([CHARGE, StripeTransaction("txn_po", "payout", -9_000, "EUR"),
+                        StripeTransaction("txn_tr", "transfer", -8_500, "EUR")], {"txn_charge": {"EUR": 9_825}})
+    assert (result.compared, dict(result.not_compared), result.differences) == (1, {"payout": 1, "transfer": 1}, [])
     assert str(reconcile([CHARGE], {}).differences[0]) == "txn_charge (charge): Stripe 9825 EUR, the ledger books nothing"
+
+
+def test_a_refunds_balance_transaction_is_compared_in_the_settlement_currency():
+    refund = StripeTransaction("txn_re", "refund", -4_348, "USD")  # 40.00 EUR refunded from a USD balance
+    assert reconcile([refund], {"txn_re": {"USD": -4_348}}).differences == []
+    assert reconcile([refund], {"txn_re": {"EUR": -4_000}}).differences  # booked unconverted
+    assert reconcile([refund], {}).differences  # never booked
