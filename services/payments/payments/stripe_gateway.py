@@ -111,8 +111,6 @@ class StripeGateway:
             "payment_intent": payment_intent_id,
             "amount": amount_minor,
             "metadata": {"refund_id": str(refund_id), "payment_id": str(payment_id)},
-            # Its settlement (currency, amount, exchange rate) comes with the answer.
-            "expand": ["balance_transaction"],
         }
         if reason is not None:
             params["reason"] = reason
@@ -128,9 +126,7 @@ class StripeGateway:
         """The refunds of the PaymentIntent's charge, newest first (a read: no
         idempotency key); one page of 100 is enough for the refunds of one payment."""
         try:
-            page = await self._client.v1.refunds.list_async(
-                {"payment_intent": payment_intent_id, "limit": 100, "expand": ["data.balance_transaction"]}
-            )
+            page = await self._client.v1.refunds.list_async({"payment_intent": payment_intent_id, "limit": 100})
         except stripe.StripeError as error:
             raise StripeCallFailed(error) from error
         return [refund.to_dict() for refund in page.data]
