@@ -1,4 +1,6 @@
-"""Events payments emits about refunds. Amounts in minor units of the payment's currency."""
+"""Events payments emits about refunds. Amounts in minor units of the payment's
+currency, except the settlement fields: the refund's balance transaction, in
+the platform's settlement currency."""
 
 from typing import ClassVar
 
@@ -8,7 +10,28 @@ from contracts.envelope import Event, EventData
 from contracts.money import Currency, MinorUnits
 
 
-class RefundCreatedData(EventData):
+class RefundSettlement(EventData):
+    """How the refund moved the platform's Stripe balance: its balance transaction
+    (the refund's, or the refund failure's), in the settlement currency. The fields
+    are absent on events from before they were added, or when Stripe named no
+    balance transaction: then the refund is taken as settled in `currency`, unconverted."""
+
+    balance_transaction_id: str | None = Field(default=None, description="Stripe's balance transaction id")
+    settlement_amount_minor: MinorUnits | None = Field(
+        default=None, description="The balance transaction's amount without its sign, in settlement_currency"
+    )
+    settlement_currency: Currency | None = Field(
+        default=None, description="Currency of the balance transaction (the platform's settlement currency)"
+    )
+    exchange_rate: str | None = Field(
+        default=None,
+        description="Stripe's exchange_rate as a decimal string (refund amount x rate = settlement amount); "
+        "absent when nothing was converted",
+        pattern=r"^[0-9]+(\.[0-9]+)?$",
+    )
+
+
+class RefundCreatedData(RefundSettlement):
     """A refund succeeded at Stripe (whoever started it: our API or the dashboard)."""
 
     refund_id: str
@@ -29,9 +52,10 @@ class RefundCreated(Event[RefundCreatedData]):
     TOPIC: ClassVar[str] = "refund.created"
 
 
-class RefundFailedData(EventData):
+class RefundFailedData(RefundSettlement):
     """A refund failed. If it had succeeded before (`was_succeeded`), its ledger
-    entry is reversed: the fan's money and the creator's share are back."""
+    entry is reversed: the fan's money and the creator's share are back. The
+    settlement fields are then the refund failure's balance transaction."""
 
     refund_id: str
     payment_id: str

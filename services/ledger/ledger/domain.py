@@ -6,7 +6,7 @@ platform (credit-normal), so what a creator is owed is the negated sum.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 STRIPE_BALANCE = "stripe:balance"
@@ -121,8 +121,10 @@ def movement_postings(
 ) -> list[Posting]:
     """One movement on a payment (see ledger.entitlement): the creator's
     entitlement moves by `entitled_change` and the frozen share by
-    `frozen_change`; `outside` is what moves at Stripe; the platform's revenue
-    takes the rest (the platform, not the creator, absorbs rounding).
+    `frozen_change`; `outside` is what moves at Stripe (in `currency`, and, when
+    converted, in the settlement currency too, balanced on its own); the
+    platform's revenue takes the rest in `currency` (the platform, not the
+    creator, absorbs rounding).
 
     Taken from the creator: out of what `available` holds, the shortfall becomes
     debt. Given back: first cancels up to `debt_to_cancel` of the debt this
@@ -139,35 +141,39 @@ def movement_postings(
             Posting(creator_account(creator_id, "debt"), -cancelled, currency),
         ]
     postings.append(Posting(creator_account(creator_id, "disputed"), -frozen_change, currency))
-    postings.append(Posting(PLATFORM_REVENUE, -sum(p.amount_minor for p in postings), currency))
+    postings.append(Posting(PLATFORM_REVENUE, -sum(p.amount_minor for p in postings if p.currency == currency), currency))
     return _entry(postings)
 
 
 def refund_postings(
-    creator_id: str, amount: int, entitled_change: int, frozen_change: int, available: int, currency: str
+    creator_id: str, amount: int, entitled_change: int, frozen_change: int, available: int, currency: str,
+    *, stripe_side: Sequence[Posting] | None = None,
 ) -> list[Posting]:
     """The fan gets `amount` back from the Stripe balance; the creator gives back
-    what their entitlement lost, the platform the rest."""
+    what their entitlement lost, the platform the rest. `stripe_side`: how the
+    balance paid it when it settles in another currency (ledger.settlement)."""
     _non_negative(amount=amount, clawback=-entitled_change)
     if -entitled_change > amount:
         raise InvalidAmounts(f"clawback {-entitled_change} is more than the refund {amount}")
     return movement_postings(
         creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change, available=available,
-        outside=(Posting(STRIPE_BALANCE, -amount, currency),),
+        outside=tuple(stripe_side or (Posting(STRIPE_BALANCE, -amount, currency),)),
     )
 
 
 def refund_reversal_postings(
-    creator_id: str, amount: int, entitled_change: int, frozen_change: int, debt_open: int, currency: str
+    creator_id: str, amount: int, entitled_change: int, frozen_change: int, debt_open: int, currency: str,
+    *, stripe_side: Sequence[Posting] | None = None,
 ) -> list[Posting]:
     """A succeeded refund that Stripe failed later: the fan's money is back on
     the Stripe balance, the creator gets back what their entitlement regained
     (recomputed from the payment's totals, not the refund's own clawback),
-    cancelling first what is still open of the debt the refund opened."""
+    cancelling first what is still open of the debt the refund opened.
+    `stripe_side` as for refund_postings (the failure's own balance transaction)."""
     _non_negative(amount=amount, given_back=entitled_change, debt_open=debt_open)
     return movement_postings(
         creator_id, currency, entitled_change=entitled_change, frozen_change=frozen_change, debt_to_cancel=debt_open,
-        outside=(Posting(STRIPE_BALANCE, amount, currency),),
+        outside=tuple(stripe_side or (Posting(STRIPE_BALANCE, amount, currency),)),
     )
 
 

@@ -3,11 +3,12 @@
 Every balance transaction the ledger books names it (the entry's
 `stripe_balance_transaction_id`): a charge's is booked by the payment's entry
 (the price, in the charge currency) together with its settlement entry (the
-conversion, if any, and the fee), a dispute's by its funds entry. For each of
+conversion, if any, and the fee), a dispute's by its funds entry, a refund's
+(and a refund failure's) by the refund's entry (its reversal's). For each of
 Stripe's transactions of those types, what the ledger booked on `stripe:balance`
 must be Stripe's `net`, in Stripe's currency, and nothing in any other currency.
-Other types (refunds, transfers, payouts, Stripe's own fees) are not booked by
-id: they are counted, not compared.
+Other types (transfers, payouts, Stripe's own fees) are not booked by id: they
+are counted, not compared.
 """
 
 from collections import defaultdict
@@ -15,7 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 # Stripe's balance transaction types the ledger books by id.
-BOOKED_BY_ID = frozenset({"charge", "payment", "adjustment"})
+BOOKED_BY_ID = frozenset({
+    "charge", "payment", "adjustment",
+    "refund", "payment_refund", "refund_failure", "payment_failure_refund",
+})
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,30 @@ def dispute_reinstated_postings(settled: Settled, fee: int) -> list[Posting]:
     ])
 
 
+def refund_stripe_side(settled: Settled) -> list[Posting]:
+    """What a refund takes from the balance: the fan gets the refund in the
+    charge currency; Stripe pays it from the balance in the settlement currency,
+    converted at the rate it reports on the refund's balance transaction."""
+    return _refund_stripe_side(settled, sign=-1)
+
+
+def refund_failure_stripe_side(settled: Settled) -> list[Posting]:
+    """A refund that failed after succeeding: the refund comes back to the
+    balance, converted again (the failure's own balance transaction, at its rate)."""
+    return _refund_stripe_side(settled, sign=1)
+
+
+def _refund_stripe_side(settled: Settled, *, sign: int) -> list[Posting]:
+    settled.check()
+    if not settled.converted:
+        return [Posting(domain.STRIPE_BALANCE, sign * settled.charge_minor, settled.charge_currency)]
+    return [
+        Posting(domain.STRIPE_CONVERSION, sign * settled.charge_minor, settled.charge_currency),
+        Posting(domain.STRIPE_CONVERSION, -sign * settled.settled_minor, settled.settled_currency),
+        Posting(domain.STRIPE_BALANCE, sign * settled.settled_minor, settled.settled_currency),
+    ]
+
+
 def _non_zero(postings: list[Posting]) -> list[Posting]:
     """A counter fee moves no disputed money: drop its zero postings, keep the entry."""
     domain.check_balanced(postings)

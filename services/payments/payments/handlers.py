@@ -226,7 +226,7 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: As
 
 async def on_refund_event(event: StripeEventReceived, session: AsyncSession) -> None:
     """refund.created / .updated / .failed and charge.refund.updated: the object is the Refund."""
-    await apply_stripe_refund(session, _event_object(event), cause=event)
+    await apply_stripe_refund(session, _event_object(event), _stripe.get(), cause=event)
 
 
 async def on_charge_refunded(event: StripeEventReceived, session: AsyncSession) -> None:

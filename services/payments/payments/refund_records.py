@@ -14,19 +14,23 @@ from common import outbox
 from common.consumers import PermanentError
 from contracts.envelope import Event
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from payments import models, refunds
+from payments import fees, models, refunds
 from payments.clawback import clawback
 from payments.models import Payment, Refund
 from payments.refunds import RefundStatus
+from payments.stripe_gateway import StripeCallFailed, StripeGateway
 
 PRODUCER = "payments"
 
 log = logging.getLogger(__name__)
 
 
-async def apply_stripe_refund(session: AsyncSession, obj: dict[str, Any], *, cause: Event | None) -> Refund | None:
+async def apply_stripe_refund(
+    session: AsyncSession, obj: dict[str, Any], stripe: StripeGateway, *, cause: Event | None
+) -> Refund | None:
     """Bring our record of the Stripe Refund `obj` to its status; None if the
-    refund is not about one of our payments.
+    refund is not about one of our payments. `stripe` reads the balance
+    transaction that settled it when `obj` names it by id only.
 
     Lock order is payment, then refund (as in the API), so the API's answer and
     webhooks about one refund apply one after the other."""
@@ -43,11 +47,13 @@ async def apply_stripe_refund(session: AsyncSession, obj: dict[str, Any], *, cau
     refund = await _find(session, obj, for_update=True) or _dashboard_refund(session, payment, obj)
     if refund.stripe_refund_id is None:
         refund.stripe_refund_id = obj["id"]
-    await _move(session, payment, refund, status, obj, cause)
+    await _move(session, payment, refund, status, obj, stripe, cause)
     return refund
 
 
-async def apply_answer(session: AsyncSession, refund_id: uuid.UUID, answer: dict[str, Any]) -> Refund:
+async def apply_answer(
+    session: AsyncSession, refund_id: uuid.UUID, answer: dict[str, Any], stripe: StripeGateway
+) -> Refund:
     """Stripe's answer to our create call for `refund_id`, applied as a webhook
     would be. Attached by our id first: real Stripe echoes the refund id in the
     metadata, stripe-mock does not."""
@@ -56,7 +62,7 @@ async def apply_answer(session: AsyncSession, refund_id: uuid.UUID, answer: dict
     if stored.stripe_refund_id is None:
         stored.stripe_refund_id = answer["id"]
     await session.flush()
-    applied = await apply_stripe_refund(session, answer, cause=None)
+    applied = await apply_stripe_refund(session, answer, stripe, cause=None)
     assert applied is not None and applied.id == refund_id
     return applied
 
@@ -69,7 +75,8 @@ async def fail_unmade_refund(session: AsyncSession, refund_id: uuid.UUID, reason
     payment = await models.get_payment_for_update(session, refund.payment_id)
     refund = await models.get_refund(session, refund_id, for_update=True)
     if refund.stripe_refund_id is None:  # a webhook may have settled it meanwhile
-        await _move(session, payment, refund, RefundStatus.FAILED, {"failure_reason": reason}, cause=None)
+        # Never succeeded: no money moved, so no balance transaction is read (no gateway).
+        await _move(session, payment, refund, RefundStatus.FAILED, {"failure_reason": reason}, None, cause=None)
     return refund
 
 
@@ -127,6 +134,7 @@ async def _move(
     refund: Refund,
     target: RefundStatus,
     obj: dict[str, Any],
+    stripe: StripeGateway | None,
     cause: Event | None,
 ) -> None:
     current = RefundStatus(refund.status)
@@ -145,10 +153,11 @@ async def _move(
         refund.creator_clawback_minor = clawback(payment.creator_share_minor, payment.price_minor, before, after)
         payment.taken_back_minor = after
         payment.refunded_minor += refund.amount_minor
-        await outbox.add(session, _created(payment, refund, cause))
+        settled = await _settlement(obj, "balance_transaction", stripe)
+        await outbox.add(session, _created(payment, refund, settled, cause))
     elif target in (RefundStatus.FAILED, RefundStatus.CANCELED):
         refund.failure_reason = obj.get("failure_reason") or target.lower()
-        returned = 0
+        returned, settled = 0, None
         if current == RefundStatus.SUCCEEDED:
             # Give back what keeps the creator's total at floor(share * t / price):
             # the refund's own clawback, unless later movements shifted the rounding.
@@ -157,11 +166,43 @@ async def _move(
             returned = -clawback(payment.creator_share_minor, payment.price_minor, before, after)
             payment.taken_back_minor = after
             payment.refunded_minor -= refund.amount_minor
-        await outbox.add(session, _failed(payment, refund, returned, was_succeeded=current == RefundStatus.SUCCEEDED,
-                                          cause=cause))
+            settled = await _settlement(obj, "failure_balance_transaction", stripe)
+        await outbox.add(session, _failed(payment, refund, returned, settled,
+                                          was_succeeded=current == RefundStatus.SUCCEEDED, cause=cause))
 
 
-def _created(payment: Payment, refund: Refund, cause: Event | None) -> RefundCreated:
+async def _settlement(obj: dict[str, Any], field: str, stripe: StripeGateway | None) -> fees.RefundSettlement | None:
+    """The balance transaction `obj[field]` as the refund settled it (the
+    platform may settle in another currency than the charge's); None when
+    Stripe names none (the ledger then books the refund unconverted)."""
+    txn = obj.get(field)
+    if isinstance(txn, str):  # only its id: read it
+        if stripe is None:
+            raise PermanentError(f"refund {obj.get('id')}: balance transaction {txn} cannot be read here")
+        try:
+            txn = await stripe.retrieve_balance_transaction(txn)
+        except StripeCallFailed as error:
+            if error.retryable:
+                raise
+            raise PermanentError(f"Stripe refused to read balance transaction {txn}: {error}") from error
+    try:
+        return fees.refund_settlement_from_balance_transaction(txn)
+    except ValueError as error:
+        raise PermanentError(f"refund {obj.get('id')}: {error}") from error
+
+
+def _settlement_fields(settled: fees.RefundSettlement | None) -> dict[str, Any]:
+    if settled is None:
+        return {}
+    return dict(
+        balance_transaction_id=settled.balance_transaction_id, settlement_amount_minor=settled.settled_minor,
+        settlement_currency=settled.currency, exchange_rate=settled.exchange_rate,
+    )
+
+
+def _created(
+    payment: Payment, refund: Refund, settled: fees.RefundSettlement | None, cause: Event | None
+) -> RefundCreated:
     assert refund.stripe_refund_id is not None
     return RefundCreated.new(
         RefundCreatedData(
@@ -174,6 +215,7 @@ def _created(payment: Payment, refund: Refund, cause: Event | None) -> RefundCre
             creator_clawback_minor=refund.creator_clawback_minor,
             refunded_total_minor=payment.refunded_minor,
             reason=refund.reason,
+            **_settlement_fields(settled),
         ),
         producer=PRODUCER,
         creator_id=payment.creator_id,
@@ -181,7 +223,10 @@ def _created(payment: Payment, refund: Refund, cause: Event | None) -> RefundCre
     )
 
 
-def _failed(payment: Payment, refund: Refund, returned: int, *, was_succeeded: bool, cause: Event | None) -> RefundFailed:
+def _failed(
+    payment: Payment, refund: Refund, returned: int, settled: fees.RefundSettlement | None, *,
+    was_succeeded: bool, cause: Event | None,
+) -> RefundFailed:
     return RefundFailed.new(
         RefundFailedData(
             refund_id=str(refund.id),
@@ -193,6 +238,7 @@ def _failed(payment: Payment, refund: Refund, returned: int, *, was_succeeded: b
             creator_clawback_minor=returned,
             was_succeeded=was_succeeded,
             failure_reason=refund.failure_reason,
+            **_settlement_fields(settled),
         ),
         producer=PRODUCER,
         creator_id=payment.creator_id,

@@ -101,7 +101,7 @@ async def create_refund(
         raise RefundNotStarted(await _record_refusal(db, refund.id, error), error) from error
 
     async with db.transaction() as session:
-        applied = await apply_answer(session, refund.id, answer)
+        applied = await apply_answer(session, refund.id, answer, stripe_gateway)
         await session.flush()
         await session.refresh(applied)  # the timestamps the database set
     return Response(refund_view(applied), status_code=202)

@@ -120,7 +120,7 @@ async def _reconcile_one(
                 return Outcome.LATER
             return await _fail(db, stuck, error.code)
     async with db.transaction() as session:
-        await refund_records.apply_answer(session, stuck.refund_id, dict(made))
+        await refund_records.apply_answer(session, stuck.refund_id, dict(made), gateway)
     return Outcome.RESOLVED
 
 

@@ -146,6 +146,14 @@ class StripeGateway:
             raise StripeCallFailed(error) from error
         return charge.to_dict()
 
+    async def retrieve_balance_transaction(self, balance_transaction_id: str) -> dict[str, Any]:
+        """A balance transaction (a read: no idempotency key)."""
+        try:
+            txn = await self._client.v1.balance_transactions.retrieve_async(balance_transaction_id)
+        except stripe.StripeError as error:
+            raise StripeCallFailed(error) from error
+        return txn.to_dict()
+
     async def close(self) -> None:
         await self._http.close_async()
 

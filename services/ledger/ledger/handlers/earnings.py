@@ -21,7 +21,7 @@ from contracts.events.disputes import (
     DisputeFundsWithdrawn,
 )
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded
-from contracts.events.refunds import RefundCreated, RefundFailed
+from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from ledger import domain, entitlement, models, settlement
 from ledger.chain import EntryFacts
 from ledger.handlers.registry import announce_balance, on, post_creator_entry, require_posted
@@ -92,14 +92,16 @@ async def on_refund_created(event: RefundCreated, session: AsyncSession) -> None
     change = entitlement.entitlement_change(before, after)
     available = (await models.creator_balance(session, data.creator_id, data.currency)).available_minor
     postings = domain.refund_postings(
-        data.creator_id, data.amount_minor, change.entitled_minor, change.frozen_minor, available, data.currency
+        data.creator_id, data.amount_minor, change.entitled_minor, change.frozen_minor, available, data.currency,
+        stripe_side=settlement.refund_stripe_side(_refund_settled(data)),
     )
     models.add_takeback(session, reference=reference, payment_id=data.payment_id, kind=entitlement.REFUND,
                         amount_minor=data.amount_minor, status=entitlement.REFUNDED)
     await post_creator_entry(
         session, event, kind="refund", creator_id=data.creator_id, currency=data.currency,
         cause=("refund", data.refund_id), postings=postings,
-        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor),
+        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor,
+                         stripe_balance_transaction_id=data.balance_transaction_id),
     )
 
 
@@ -123,6 +125,7 @@ async def on_refund_failed(event: RefundFailed, session: AsyncSession) -> None:
     postings = domain.refund_reversal_postings(
         data.creator_id, refund.amount_minor, change.entitled_minor, change.frozen_minor,
         debt.remaining_minor if debt else 0, data.currency,
+        stripe_side=settlement.refund_failure_stripe_side(_refund_settled(data)),
     )
     entry_id = await models.post_entry(
         session,
@@ -131,7 +134,8 @@ async def on_refund_failed(event: RefundFailed, session: AsyncSession) -> None:
         creator_id=data.creator_id,
         reference=reference,
         postings=postings,
-        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor),
+        facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor,
+                         stripe_balance_transaction_id=data.balance_transaction_id),
     )
     if entry_id is None:
         return
@@ -266,3 +270,11 @@ def _dispute_settled(data: DisputeFundsData) -> settlement.Settled:
     if data.charge_currency is None or data.charge_amount_minor is None:
         return settlement.Settled(data.amount_minor, data.currency, data.amount_minor, data.currency)
     return settlement.Settled(data.charge_amount_minor, data.charge_currency, data.amount_minor, data.currency)
+
+
+def _refund_settled(data: RefundCreatedData | RefundFailedData) -> settlement.Settled:
+    """Events without the settlement fields (from before them, or with no
+    balance transaction named): the refund settled unconverted, in its currency."""
+    if data.settlement_currency is None or data.settlement_amount_minor is None:
+        return settlement.Settled(data.amount_minor, data.currency, data.amount_minor, data.currency)
+    return settlement.Settled(data.amount_minor, data.currency, data.settlement_amount_minor, data.settlement_currency)

@@ -4,7 +4,9 @@ funds held in the charge currency net to zero when it closes (issue 11, section 
 
 Before, fees and dispute funds were booked in the balance transaction's currency
 and the payment in the charge's, so `stripe:balance` kept the EUR price for
-ever and `stripe:disputed_funds` ended at +USD / -EUR instead of zero."""
+ever and `stripe:disputed_funds` ended at +USD / -EUR instead of zero. Refunds
+were booked in the charge currency alone, so a refund took EUR out of a balance
+that holds USD (`stripe:balance` negative in EUR, the USD one too high)."""
 
 import asyncio
 from collections import defaultdict
@@ -23,10 +25,11 @@ from contracts.events.disputes import (
     DisputeFundsWithdrawn,
 )
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded, PaymentSucceededData
+from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from ledger import handlers, models
 from services.ledger.tests.integration.ledger_cli import run_ledger
 
-CREATOR, PAYMENT, DISPUTE = "c_converted", "pay_converted", "dsp_converted"
+CREATOR, PAYMENT, DISPUTE, REFUND = "c_converted", "pay_converted", "dsp_converted", "ref_converted"
 
 
 def _new(model, data):
@@ -55,6 +58,96 @@ async def sums(db) -> dict[tuple[str, str], int]:
     for account, currency, total in rows:
         totals[(account, currency)] = int(total)
     return totals
+
+
+def _paid_and_settled() -> list:
+    return [
+        _new(PaymentSucceeded, PaymentSucceededData(
+            payment_id=PAYMENT, fan_id="fan_1", creator_id=CREATOR, price_minor=10_000, creator_share_minor=8_500,
+            platform_fee_minor=1_500, currency="EUR", stripe_payment_intent_id="pi_converted",
+            succeeded_at=datetime.now(UTC),
+        )),
+        # 100.00 EUR booked as 108.70 USD, Stripe's fee 3.88 USD
+        _new(PaymentFeeRecorded, PaymentFeeRecordedData(
+            payment_id=PAYMENT, creator_id=CREATOR, fee_minor=388, currency="USD", stripe_balance_transaction_id="txn_c",
+            charge_amount_minor=10_000, charge_currency="EUR", settlement_amount_minor=10_870, exchange_rate="1.087",
+        )),
+    ]
+
+
+async def apply(db, events) -> None:
+    for event in events:
+        async with db.transaction() as session:
+            await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
+
+
+def assert_each_currency_balances(totals) -> None:
+    for currency in ("EUR", "USD"):
+        assert sum(total for (_, cur), total in totals.items() if cur == currency) == 0, currency
+
+
+async def test_a_refund_of_a_eur_charge_on_a_usd_balance_leaves_the_usd_balance_and_fails_back_into_it(
+    scratch_ledger,
+) -> None:
+    url, db = scratch_ledger
+    refund = dict(refund_id=REFUND, payment_id=PAYMENT, creator_id=CREATOR, stripe_refund_id="re_converted",
+                  amount_minor=1_001, currency="EUR")
+    # 10.01 EUR given back to the fan, paid from the balance as 10.91 USD (rate 1.09)
+    refunded = _new(RefundCreated, RefundCreatedData(
+        **refund, creator_clawback_minor=850, refunded_total_minor=1_001, balance_transaction_id="txn_re",
+        settlement_amount_minor=1_091, settlement_currency="USD", exchange_rate="1.09",
+    ))
+    await apply(db, [*_paid_and_settled(), refunded])
+
+    totals = await sums(db)
+    assert_each_currency_balances(totals)
+    assert totals[("stripe:balance", "EUR")] == 0  # no EUR ever sat on the USD balance
+    assert totals[("stripe:balance", "USD")] == 10_870 - 388 - 1_091
+    assert (totals[("stripe:conversion", "EUR")], totals[("stripe:conversion", "USD")]) == (
+        10_000 - 1_001, -10_870 + 1_091)
+    async with db.transaction() as session:
+        balance = await models.creator_balance(session, CREATOR, "EUR")
+        assert (balance.available_minor, balance.debt_minor) == (8_500 - 850, 0)  # floor(8500 * 1001 / 10000) = 850
+        assert [b.currency for b in await models.creator_balances(session, CREATOR)] == ["EUR"]
+        assert await models.booked_on_stripe_balance(session, ["txn_re"]) == {"txn_re": {"USD": -1_091}}
+    checked = await asyncio.to_thread(run_ledger, url, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # The card was closed: the refund fails and comes back to the balance as 10.81 USD (rate 1.08)
+    await apply(db, [_new(RefundFailed, RefundFailedData(
+        **refund, creator_clawback_minor=850, was_succeeded=True, failure_reason="expired_or_canceled_card",
+        balance_transaction_id="txn_rf", settlement_amount_minor=1_081, settlement_currency="USD",
+        exchange_rate="1.08",
+    ))])
+
+    totals = await sums(db)
+    assert_each_currency_balances(totals)
+    assert totals[("stripe:balance", "EUR")] == 0
+    assert totals[("stripe:balance", "USD")] == 10_870 - 388 - 1_091 + 1_081
+    # The EUR charge is converted whole again; the USD side keeps the exchange loss of 0.10 USD.
+    assert (totals[("stripe:conversion", "EUR")], totals[("stripe:conversion", "USD")]) == (
+        10_000, -10_870 + 1_091 - 1_081)
+    async with db.transaction() as session:
+        balance = await models.creator_balance(session, CREATOR, "EUR")
+        assert (balance.available_minor, balance.debt_minor) == (8_500, 0)
+        assert await models.booked_on_stripe_balance(session, ["txn_rf"]) == {"txn_rf": {"USD": 1_081}}
+    checked = await asyncio.to_thread(run_ledger, url, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_a_refund_without_settlement_fields_is_booked_in_its_own_currency(scratch_ledger) -> None:
+    """Events from before the fields: booked as they always were, unconverted."""
+    url, db = scratch_ledger
+    await apply(db, [*_paid_and_settled(), _new(RefundCreated, RefundCreatedData(
+        refund_id=REFUND, payment_id=PAYMENT, creator_id=CREATOR, stripe_refund_id="re_converted",
+        amount_minor=1_001, currency="EUR", creator_clawback_minor=850, refunded_total_minor=1_001,
+    ))])
+    totals = await sums(db)
+    assert_each_currency_balances(totals)
+    assert totals[("stripe:balance", "EUR")] == -1_001
+    assert (totals[("stripe:conversion", "EUR")], totals[("stripe:conversion", "USD")]) == (10_000, -10_870)
+    checked = await asyncio.to_thread(run_ledger, url, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 @pytest.mark.parametrize("outcome", ["lost", "won"])

@@ -105,6 +105,44 @@ def test_a_converted_dispute_holds_its_funds_in_the_charge_currency():
     assert by_currency(counter_fee) == {("stripe:balance", "USD"): -1_500, ("platform:dispute_fees", "USD"): 1_500}
 
 
+def test_a_converted_refund_leaves_the_usd_balance_and_keeps_the_creator_in_eur():
+    refund = domain.refund_postings(
+        "c", 1_001, entitled_change=-850, frozen_change=0, available=8_500, currency="EUR",
+        stripe_side=settlement.refund_stripe_side(settlement.Settled(1_001, "EUR", 1_091, "USD")),
+    )
+    assert by_currency(refund) == {
+        ("stripe:conversion", "EUR"): -1_001, ("creator:c:available", "EUR"): 850, ("platform:revenue", "EUR"): 151,
+        ("stripe:conversion", "USD"): 1_091, ("stripe:balance", "USD"): -1_091,
+    }
+    failed = domain.refund_reversal_postings(
+        "c", 1_001, entitled_change=850, frozen_change=0, debt_open=0, currency="EUR",
+        stripe_side=settlement.refund_failure_stripe_side(settlement.Settled(1_001, "EUR", 1_081, "USD")),
+    )
+    assert by_currency(refund + failed) == {("stripe:conversion", "USD"): 10, ("stripe:balance", "USD"): -10}
+
+
+def test_an_unconverted_refund_is_booked_as_before():
+    same = settlement.Settled(1_001, "EUR", 1_001, "EUR")
+    plain = domain.refund_postings("c", 1_001, -850, 0, 8_500, "EUR")
+    assert domain.refund_postings("c", 1_001, -850, 0, 8_500, "EUR",
+                                  stripe_side=settlement.refund_stripe_side(same)) == plain
+    assert settlement.refund_failure_stripe_side(same) == [Posting("stripe:balance", 1_001, "EUR")]
+
+
+@given(amount=st.integers(1, 10**9), settled=amounts, taken=st.integers(0, 10**9), available=amounts)
+def test_every_converted_refund_entry_balances_in_each_currency(amount, settled, taken, available):
+    taken = min(taken, amount)
+    converted = settlement.Settled(amount, "EUR", settled, "USD")
+    for postings in (
+        domain.refund_postings("c", amount, -taken, 0, available, "EUR",
+                               stripe_side=settlement.refund_stripe_side(converted)),
+        domain.refund_reversal_postings("c", amount, taken, 0, min(available, taken), "EUR",
+                                        stripe_side=settlement.refund_failure_stripe_side(converted)),
+    ):
+        domain.check_balanced(postings)
+        assert {p.currency for p in postings if p.account.startswith(("creator:", "platform:"))} <= {"EUR"}
+
+
 def test_a_negative_settlement_is_refused():
     with pytest.raises(domain.InvalidAmounts):
         settlement.charge_settled_postings(settlement.Settled(-1, "EUR", 10, "USD"), 0)
@@ -127,7 +165,14 @@ def test_a_transaction_differs_unless_the_ledger_booked_its_net_in_its_currency_
 
 
 def test_transactions_the_ledger_does_not_book_by_id_are_counted_not_compared():
-    result = reconcile([CHARGE, StripeTransaction("txn_re", "refund", -500, "EUR"),
-                        StripeTransaction("txn_po", "payout", -9_000, "EUR")], {"txn_charge": {"EUR": 9_825}})
-    assert (result.compared, dict(result.not_compared), result.differences) == (1, {"payout": 1, "refund": 1}, [])
+    result = reconcile([CHARGE, StripeTransaction("txn_po", "payout", -9_000, "EUR"),
+                        StripeTransaction("txn_tr", "transfer", -8_500, "EUR")], {"txn_charge": {"EUR": 9_825}})
+    assert (result.compared, dict(result.not_compared), result.differences) == (1, {"payout": 1, "transfer": 1}, [])
     assert str(reconcile([CHARGE], {}).differences[0]) == "txn_charge (charge): Stripe 9825 EUR, the ledger books nothing"
+
+
+def test_a_refunds_balance_transaction_is_compared_in_the_settlement_currency():
+    refund = StripeTransaction("txn_re", "refund", -4_348, "USD")  # 40.00 EUR refunded from a USD balance
+    assert reconcile([refund], {"txn_re": {"USD": -4_348}}).differences == []
+    assert reconcile([refund], {"txn_re": {"EUR": -4_000}}).differences  # booked unconverted
+    assert reconcile([refund], {}).differences  # never booked

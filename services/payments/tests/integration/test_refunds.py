@@ -38,6 +38,9 @@ def paid(open_payment, deliver, db):
     return pay
 
 
+FIXTURE_AMOUNT_MINOR = 100  # stripe-mock's balance transaction: 1.00 USD, no exchange_rate
+
+
 def refund_object(stripe_refund_id: str, opened: dict, amount: int, status: str, **fields) -> dict:
     return {"id": stripe_refund_id, "object": "refund", "amount": amount, "currency": "eur", "status": status,
             "payment_intent": opened["stripe_payment_intent_id"], "charge": opened["charge_id"],
@@ -91,10 +94,13 @@ async def test_an_admin_refund_goes_to_stripe_with_its_idempotency_key_and_is_an
                            "reason": "requested_by_customer",
                            "metadata[refund_id]": refund_id, "metadata[payment_id]": payment_id}
     [created] = await events(db, "refund.created", payment_id)
+    # stripe-mock's refund names no balance transaction: booked unconverted (real Stripe names
+    # one by id, read as in test_a_refunds_balance_transaction_named_by_id_is_read_from_stripe)
     assert created == {"refund_id": refund_id, "payment_id": payment_id, "creator_id": created["creator_id"],
                        "stripe_refund_id": answer["stripe_refund_id"], "amount_minor": 4_000, "currency": "EUR",
                        "creator_clawback_minor": 3_400, "refunded_total_minor": 4_000,
-                       "reason": "requested_by_customer"}
+                       "reason": "requested_by_customer", "balance_transaction_id": None,
+                       "settlement_amount_minor": None, "settlement_currency": None, "exchange_rate": None}
     assert created["creator_id"] == (await payment(db, payment_id)).creator_id
 
     # Stripe's webhooks about the same refund, late, duplicated and out of order.
@@ -252,6 +258,63 @@ async def test_a_succeeded_refund_that_fails_later_gives_the_clawback_back(db, p
     assert await totals(db, opened["payment_id"]) == (0, 0)
     [row] = await refunds_of(db, opened["payment_id"])
     assert row.status == "FAILED"
+
+
+def settlement_of(event: dict) -> tuple:
+    return (event["balance_transaction_id"], event["settlement_amount_minor"], event["settlement_currency"],
+            event["exchange_rate"])
+
+
+async def test_a_refund_settled_in_another_currency_carries_stripes_conversion_and_so_does_its_failure(
+    db, paid, deliver, stripe_http
+):
+    """A EUR refund paid from a USD balance: refund.created says what left the
+    balance, refund.failed what came back (the failure's own balance transaction)."""
+    opened = await paid(10_000)
+    stripe_id = new_refund_id()
+    paid_out = {"id": f"txn_{uuid.uuid4().hex[:14]}", "object": "balance_transaction", "type": "refund",
+                "amount": -1_091, "fee": 0, "net": -1_091, "currency": "usd", "exchange_rate": 1.09}
+    came_back = {"id": f"txn_{uuid.uuid4().hex[:14]}", "object": "balance_transaction", "type": "refund_failure",
+                 "amount": 1_081, "fee": 0, "net": 1_081, "currency": "usd", "exchange_rate": 1.08}
+    succeeded = stripe_event("refund.updated", refund_object(stripe_id, opened, 1_001, "succeeded",
+                                                             balance_transaction=paid_out))
+    failed = stripe_event("refund.failed", refund_object(
+        stripe_id, opened, 1_001, "failed", failure_reason="expired_or_canceled_card",
+        balance_transaction=paid_out, failure_balance_transaction=came_back))
+    for hook in (succeeded, failed):
+        await deliver(hook)
+        await eventually(lambda hook=hook: applied(db, hook))
+
+    [created] = await events(db, "refund.created", opened["payment_id"])
+    [reversed_] = await events(db, "refund.failed", opened["payment_id"])
+    assert settlement_of(created) == (paid_out["id"], 1_091, "USD", "1.09")
+    assert settlement_of(reversed_) == (came_back["id"], 1_081, "USD", "1.08")
+    assert (created["amount_minor"], created["currency"], created["creator_clawback_minor"]) == (1_001, "EUR", 850)
+    assert not [r for r in stripe_http.requests if "/v1/balance_transactions" in r.url]  # expanded: nothing to read
+
+
+async def test_a_refunds_balance_transaction_named_by_id_is_read_from_stripe(db, paid, deliver, stripe_http):
+    opened = await paid(10_000)
+    txn_id = f"txn_{uuid.uuid4().hex[:14]}"
+    hook = stripe_event("refund.created", refund_object(new_refund_id(), opened, 2_000, "succeeded",
+                                                        balance_transaction=txn_id))
+    await deliver(hook)
+    await eventually(lambda: applied(db, hook))
+
+    [created] = await events(db, "refund.created", opened["payment_id"])
+    # stripe-mock's balance transaction (the id asked for): 1.00 USD, no exchange_rate
+    assert settlement_of(created) == (txn_id, FIXTURE_AMOUNT_MINOR, "USD", None)
+    [read] = [r for r in stripe_http.requests if f"/v1/balance_transactions/{txn_id}" in r.url]
+    assert read.method == "get" and "Idempotency-Key" not in read.headers
+
+
+async def test_a_refund_naming_no_balance_transaction_carries_no_settlement(db, paid, deliver):
+    opened = await paid(10_000)
+    hook = stripe_event("refund.created", refund_object(new_refund_id(), opened, 2_000, "succeeded"))
+    await deliver(hook)
+    await eventually(lambda: applied(db, hook))
+    [created] = await events(db, "refund.created", opened["payment_id"])
+    assert settlement_of(created) == (None, None, None, None)  # the ledger books it unconverted
 
 
 async def test_a_pending_refund_that_fails_moves_no_money(db, paid, deliver):
