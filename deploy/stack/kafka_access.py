@@ -29,7 +29,6 @@ from stack.procs import StackError
 
 ADMIN = KAFKA_ADMIN
 PRINCIPALS: tuple[str, ...] = ("gateway", *SERVICES)
-MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 8192
 
 # principal -> topics it reads (its consumer group is its name, except the gateway's

@@ -4,7 +4,6 @@ the role guards route handlers declare."""
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
@@ -40,14 +39,6 @@ def issue_token(subject: str, role: Role, secret: str, *, ttl_s: int = 3600) -> 
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """What `request.auth` holds: the token as sent and its verified email, if any."""
-
-    token: str
-    email: str | None
-
-
 def verified_email(claim: object) -> str | None:
     """The `email` claim as an address the services can store and mail to, or
     None when the token carries none. Anything `Address` cannot parse is refused."""
@@ -65,11 +56,7 @@ def verified_email(claim: object) -> str | None:
 
 
 def verify_token(token: str, secret: str, *, max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S) -> Identity:
-    return verify_credentials(token, secret, max_lifetime_s=max_lifetime_s)[0]
-
-
-def verify_credentials(token: str, secret: str, *,
-                       max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S) -> tuple[Identity, Credentials]:
+    """The caller a token vouches for, its verified email included."""
     try:
         claims = jwt.decode(
             token,
@@ -102,7 +89,7 @@ def verify_credentials(token: str, secret: str, *,
     if expires - issued > max_lifetime_s:
         raise InvalidToken(f"invalid token: it lives longer than {max_lifetime_s} s")
     email = verified_email(claims.get("email"))
-    return Identity(user_id=subject, role=role, email=email), Credentials(token=token, email=email)
+    return Identity(user_id=subject, role=role, email=email)
 
 
 class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -118,11 +105,10 @@ class JWTAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("missing bearer token", headers=CHALLENGE)
         try:
-            who, credentials = verify_credentials(token.strip(), self._secret,
-                                                  max_lifetime_s=self._max_lifetime_s)
+            who = verify_token(token.strip(), self._secret, max_lifetime_s=self._max_lifetime_s)
         except InvalidToken as exc:
             raise NotAuthorizedException(str(exc), headers=CHALLENGE) from exc
-        return AuthenticationResult(user=who, auth=credentials)
+        return AuthenticationResult(user=who, auth=token)
 
 
 def requires(*roles: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:

@@ -9,7 +9,6 @@ off (the table's owner), even a balanced one: `python -m ledger verify-journal`.
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 

@@ -28,7 +28,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from common.http import Identity
-from gateway.auth import Credentials
 from gateway.clients import Services, path_segment
 from gateway.live import LiveHub, TooManyStreams
 from gateway.validation import READS_NO_BODY

@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from .conftest import FakeService
 from .test_api import bearer
 
 

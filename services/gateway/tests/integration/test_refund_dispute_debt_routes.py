@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from .conftest import FakeService, serving
+from .conftest import serving
 from .test_api import bearer
 
 ADMIN_VIEWS = [

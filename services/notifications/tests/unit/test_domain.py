@@ -9,9 +9,7 @@ from contracts.events.debts import (
     DebtCreated,
     DebtCreatedData,
     DebtDeducted,
-    DebtDeductedData,
     DebtSettled,
-    DebtSettledData,
 )
 from contracts.events.disputes import (
     DisputeClosed,

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from common.tables import outbox
-from payments.models import Payment, Refund
+from payments.models import Refund
 from services.payments.tests.integration.test_stripe_events import (  # noqa: F401 - fixtures
     applied,
     deliver,
