@@ -6,7 +6,7 @@ import secrets
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,19 +37,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Starting:
+    proc: Proc
+    wait: Callable[[], None]  # returns once the process is ready; raises if it exits or times out
+
+
 def start_process(name: str, module: str, args: list[str], env: dict[str, str], logs_dir: Path,
-                  pidfile: PidFile | None, ready) -> Proc:
+                  pidfile: PidFile | None, ready: Callable[[bytes], bool]) -> Starting:
     log = logs_dir / f"baseline-{name}.log"
     written = log.stat().st_size if log.exists() else 0  # the log is appended to: read this run's part
     popen, proc = spawn(f"baseline-{name}", [sys.executable, "-m", f"{PACKAGE}.{module}", *args], log=log,
                         env=env, cwd=repo_root(), marker=f"{PACKAGE}.{module}", pidfile=pidfile)
-    try:
-        wait_until(lambda: ready(log.read_bytes()[written:]), timeout=60, what=f"the baseline's {name}",
-                   proc=popen, log=log, interval=0.2)
-    except BaseException:
-        terminate([proc])
-        raise
-    return proc
+    return Starting(proc, lambda: wait_until(lambda: ready(log.read_bytes()[written:]), timeout=60,
+                                             what=f"the baseline's {name}", proc=popen, log=log, interval=0.2))
 
 
 @asynccontextmanager
@@ -62,18 +63,19 @@ async def running(handle: StackHandle, logs_dir: Path, pidfile: PidFile | None =
     await topics.create(handle.env, run_topics, handle.partitions)
     port = free_port()
     env = {**handle.env, topics.PREFIX: run_topics.prefix, intake.PORT: str(port), "PYTHONUNBUFFERED": "1"}
-    processes: list[Proc] = []
+    url = f"http://127.0.0.1:{port}"
+    starting: list[Starting] = []
     try:
         for stage in schema.STAGES:
-            processes.append(await asyncio.to_thread(
-                start_process, stage, "stages", [stage], {**env, stages.DSN: dsns[stage]}, logs_dir, pidfile,
-                lambda text: b"ready" in text))
-        url = f"http://127.0.0.1:{port}"
-        processes.append(await asyncio.to_thread(
-            start_process, "intake", "intake", [], env, logs_dir, pidfile,
-            lambda _: httpx.get(f"{url}/ready", timeout=2).status_code == 200))
-        yield Baseline(url, dsns, run_topics, processes)
+            starting.append(start_process(stage, "stages", [stage], {**env, stages.DSN: dsns[stage]}, logs_dir,
+                                          pidfile, lambda text: b"ready" in text))
+        starting.append(start_process("intake", "intake", [], env, logs_dir, pidfile,
+                                      lambda _: httpx.get(f"{url}/ready", timeout=2).status_code == 200))
+        # Together: each spends a while importing before it is ready.
+        await asyncio.gather(*(asyncio.to_thread(s.wait) for s in starting))
+        yield Baseline(url, dsns, run_topics, [s.proc for s in starting])
     finally:
+        processes = [s.proc for s in starting]
         await asyncio.to_thread(terminate, processes)
         if pidfile is not None:
             for proc in processes:
