@@ -55,12 +55,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import aiohttp
 import asyncpg
 
 from gateway.auth import issue_token
+from stack.handle import StackHandle
+from stack.config import StackConfig
+from stack.procs import PidFile
+from stack.runner import LocalStack
 from tests.load import floors, memory
+from tests.load.baseline import launcher
 from tests.load.cpu import BASELINE_ROLE, PROCESSES, CpuSample, report, stack_pids
 from tests.load.measured import Measured, percentile
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
@@ -397,11 +403,10 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
 
 # ---- the no-framework baseline (--baseline) -------------------------------------------
 
-async def run_baseline(args: argparse.Namespace, handle, logs_dir, pidfile, scope: Scope) -> Measured:
+async def run_baseline(args: argparse.Namespace, handle: StackHandle, logs_dir: Path, pidfile: PidFile,
+                       scope: Scope) -> Measured:
     """The same payment webhooks through the baseline (tests.load.baseline), on
     the same Kafka and PostgreSQL, after the suite's run."""
-    from tests.load.baseline import launcher
-
     rate = args.rate if args.baseline_rate is None else args.baseline_rate
     async with launcher.running(handle, logs_dir, pidfile) as baseline:
         intents = await launcher.seed_payments(baseline.dsns["payments"], args.payments)
@@ -413,7 +418,7 @@ async def run_baseline(args: argparse.Namespace, handle, logs_dir, pidfile, scop
     return measured
 
 
-async def bench_own_stack(args: argparse.Namespace, runner, handle) -> None:
+async def bench_own_stack(args: argparse.Namespace, runner: LocalStack, handle: StackHandle) -> None:
     # Only this stack's processes: the machine may run others.
     def scope() -> set[int]:
         return stack_pids(proc.pid for proc in runner.pidfile.load())
@@ -454,9 +459,6 @@ def main() -> None:
             parser.error("--baseline runs on the stack the bench starts, not with --gateway-url")
         asyncio.run((run_mix if args.mix else run)(args, args.gateway_url, args.ledger_dsn, dict(os.environ)))
         return
-    from stack.config import StackConfig
-    from stack.runner import LocalStack
-
     runner = LocalStack(StackConfig.for_profile("test"))
     try:
         runner.start_infra(reset=True)

@@ -84,7 +84,8 @@ POSTINGS = """
 BALANCES = """
     INSERT INTO account_balances (account, currency, balance_minor)
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-    ON CONFLICT (account, currency) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor
+    ON CONFLICT (account, currency)
+    DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor
     RETURNING account, currency, balance_minor"""
 
 
