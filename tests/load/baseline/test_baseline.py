@@ -7,9 +7,11 @@ import json
 import time
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stack.procs import PidFile
 from tests.load import bench
 from tests.load.baseline import launcher, stages, topics
 from tests.load.baseline.launcher import Baseline
@@ -52,9 +54,17 @@ async def rows(dsn: str, query: str) -> list[asyncpg.Record]:
         await connection.close()
 
 
-async def test_every_payment_goes_through_every_stage_once(infra, tmp_path):
+@pytest.fixture
+def pidfile(infra) -> PidFile | None:
+    """The local stack's pid file: a test run killed midway leaves no baseline
+    process behind, the stack's next start stops it with the rest."""
+    runner = getattr(infra.extra.get("backend"), "runner", None)
+    return runner.pidfile if runner else None
+
+
+async def test_every_payment_goes_through_every_stage_once(infra, pidfile, tmp_path):
     secret = infra.env["CALLASTAR_STRIPE_WEBHOOK_SECRET"]
-    async with launcher.running(infra, tmp_path) as baseline:
+    async with launcher.running(infra, tmp_path, pidfile) as baseline:
         intents = await launcher.seed_payments(baseline.dsns["payments"], PAYMENTS)
         events = [bench.succeeded_event(intent) for intent in intents]
         async with bench.http_client(baseline.intake_url, 8) as client:
