@@ -34,7 +34,7 @@ answered 200" to "the ledger entry that event causes committed"
 After the run above, the same kind of payment webhooks (`--payments` of them,
 offered at `--baseline-rate`, default `--rate`) go through a pipeline that does
 the same essential work with no framework (tests.load.baseline), on the same
-Kafka and PostgreSQL, measured the same way; then both rates, CPU per payment
+Kafka and PostgreSQL (the suite's services stopped first), measured the same way; then both rates, CPU per payment
 and their ratios, and issue 13's floors (met or not; printed, not asserted).
 
 After the suite's run it prints each service's resident memory (flagged above
@@ -63,11 +63,11 @@ import asyncpg
 from gateway.auth import issue_token
 from stack.handle import StackHandle
 from stack.config import StackConfig
-from stack.procs import PidFile
+from stack.procs import PidFile, terminate
 from stack.runner import LocalStack
 from tests.load import floors, memory
 from tests.load.baseline import launcher
-from tests.load.cpu import BASELINE_ROLE, PROCESSES, CpuSample, report, stack_pids
+from tests.load.cpu import PROCESSES, CpuSample, report, stack_pids
 from tests.load.measured import Measured, percentile
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
 
@@ -170,16 +170,6 @@ def print_rates(rate: float, concurrency: int, accepted: int, committed: int, pu
           f"{committed / all_seconds:.0f}/s")
 
 
-def of_suite(role: str) -> bool:
-    return not role.startswith(BASELINE_ROLE)
-
-
-def of_baseline(role: str) -> bool:
-    """The baseline's processes and what it shares with the suite (PostgreSQL,
-    Kafka, the bench client), not the suite's services idling meanwhile."""
-    return role not in PROCESSES
-
-
 # The processes whose CPU counts (None: every part of any stack on this machine).
 Scope = Callable[[], set[int] | None]
 
@@ -189,10 +179,8 @@ def everywhere() -> None:
 
 
 async def time_payments(client: aiohttp.ClientSession, secret: str, intents: list[dict], ledger_dsn: str,
-                        args: argparse.Namespace, rate: float, scope: Scope,
-                        counts: Callable[[str], bool] = of_suite) -> Measured:
-    """Push one payment webhook per intent and wait for their ledger entries;
-    CPU is that of the parts `counts` names."""
+                        args: argparse.Namespace, rate: float, scope: Scope) -> Measured:
+    """Push one payment webhook per intent and wait for their ledger entries."""
     cpu_before = CpuSample.take(scope())
     started = time.monotonic()
     accepted = await push_webhooks(client, secret, intents, args.concurrency, rate)
@@ -202,8 +190,7 @@ async def time_payments(client: aiohttp.ClientSession, secret: str, intents: lis
     cpu_spent = CpuSample.take(scope()).since(cpu_before)
     # In the order the webhooks were accepted.
     in_order = [committed[c].timestamp() - accepted[c] for c in sorted(committed, key=accepted.__getitem__)]
-    return Measured(rate, len(accepted), len(committed), push_seconds, all_seconds, in_order,
-                    {role: seconds for role, seconds in cpu_spent.items() if counts(role)})
+    return Measured(rate, len(accepted), len(committed), push_seconds, all_seconds, in_order, cpu_spent)
 
 
 def print_payments(run: Measured, concurrency: int, timeout: float) -> None:
@@ -382,8 +369,7 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
         push_seconds = time.monotonic() - started
     committed = await wait_for_entries(ledger_dsn, set(accepted), args.timeout)
     all_seconds = time.monotonic() - started
-    cpu_spent = {role: seconds for role, seconds in CpuSample.take(scope()).since(cpu_before).items()
-                 if of_suite(role)}
+    cpu_spent = CpuSample.take(scope()).since(cpu_before)
     print_rates(args.rate, args.concurrency, len(accepted), len(committed), push_seconds, all_seconds)
     print("latency webhook accepted -> its ledger entry written, per event type:")
     for event_type, kind in LEDGER_KIND.items():
@@ -403,6 +389,15 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
 
 # ---- the no-framework baseline (--baseline) -------------------------------------------
 
+def stop_services(runner: LocalStack) -> None:
+    """The suite's services, before the baseline runs: their idle polling of
+    Kafka and PostgreSQL is not the baseline's cost."""
+    services = [proc for proc in runner.pidfile.load() if proc.name in PROCESSES]
+    terminate(services)
+    for proc in services:
+        runner.pidfile.remove(proc.name)
+
+
 async def run_baseline(args: argparse.Namespace, handle: StackHandle, logs_dir: Path, pidfile: PidFile,
                        scope: Scope) -> Measured:
     """The same payment webhooks through the baseline (tests.load.baseline), on
@@ -413,7 +408,7 @@ async def run_baseline(args: argparse.Namespace, handle: StackHandle, logs_dir: 
         print(f"\nbaseline (no framework): {len(intents)} payments seeded")
         async with http_client(baseline.intake_url, args.concurrency) as client:
             measured = await time_payments(client, handle.env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents,
-                                           baseline.dsns["ledger"], args, rate, scope, counts=of_baseline)
+                                           baseline.dsns["ledger"], args, rate, scope)
     print_payments(measured, args.concurrency, args.timeout)
     return measured
 
@@ -427,6 +422,7 @@ async def bench_own_stack(args: argparse.Namespace, runner: LocalStack, handle: 
                                                  scope)
     print(memory.report(memory.services_rss(runner.pidfile.load())))
     if args.baseline:
+        stop_services(runner)
         baseline = await run_baseline(args, handle, runner.cfg.logs_dir, runner.pidfile, scope)
         print()
         print("\n".join(floors.comparison(suite, baseline, mix=args.mix)))

@@ -36,5 +36,6 @@ def comparison(suite: Measured, baseline: Measured, *, mix: bool) -> list[str]:
     # The CPU floor is the payment path's; a mix's events cost more by design.
     lines.append(cpu if mix else f"{cpu}; floor <= {CPU_CEILING:.0f}x: {verdict(cpu_ratio <= CPU_CEILING)}")
     if not baseline.sustained:
-        lines.append("  (the baseline was not sustained at its offered rate: its rate is its ceiling here)")
+        lines.append("  (the baseline did not keep pace with the rate offered to it either: offer it less, "
+                     "or measure on an idle machine)")
     return lines
