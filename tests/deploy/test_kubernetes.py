@@ -187,6 +187,19 @@ def test_each_service_is_probed_on_ready_and_health_and_has_a_disruption_budget(
         assert budgets[name]["spec"]["maxUnavailable"] == 1
 
 
+def test_the_deploy_steps_select_what_they_say(rendered):
+    """docs/operations.md applies in three steps by the component label: what has none
+    (configuration, policies, autoscalers), the migrations, then everything."""
+    component = {(r["kind"], r["metadata"]["name"]): r["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+                 for r in rendered["prod"]}
+
+    assert {kind for (kind, _), label in component.items() if label is None} == {
+        "ConfigMap", "ServiceAccount", "NetworkPolicy", "HorizontalPodAutoscaler", "ScaledObject",
+        "TriggerAuthentication"}
+    assert {name for (kind, name), label in component.items() if label == "migration"} == {
+        f"{svc}-migrate" for svc in SERVICES}
+
+
 def test_migrations_run_in_a_job_per_database_as_the_owner_role_and_nowhere_else(rendered):
     jobs = of_kind(rendered["prod"], "Job")
     assert set(jobs) == {f"{svc}-migrate" for svc in SERVICES}
