@@ -126,11 +126,13 @@ def test_every_rendered_workload_keeps_the_rules(rendered, overlay):
     assert [problem for w in workloads(rendered[overlay]) for problem in workload_problems(w)] == []
 
 
-def test_the_strimzi_overlay_matches_its_schemas_and_the_local_access_rules():
+def test_the_strimzi_overlay_matches_its_schemas_and_the_local_access_rules(kustomize):
     committed = (K8S / "strimzi" / "resources.yaml").read_text()
+    built = kustomize_tool.build(kustomize, K8S / "strimzi")
 
     assert committed == render_strimzi(STRIMZI_PARTITIONS), "run: python -m stack strimzi > deploy/k8s/strimzi/resources.yaml"
-    assert [problem for resource in strimzi_resources() for problem in schema_problems(resource)] == []
+    assert [problem for resource in built for problem in schema_problems(resource)] == []
+    assert {resource["metadata"]["namespace"] for resource in built} == {"kafka"}
 
 
 def test_a_deployment_with_a_word_for_replicas_fails(rendered):
@@ -198,6 +200,16 @@ def test_the_deploy_steps_select_what_they_say(rendered):
         "TriggerAuthentication"}
     assert {name for (kind, name), label in component.items() if label == "migration"} == {
         f"{svc}-migrate" for svc in SERVICES}
+
+
+def test_every_probed_path_is_a_route_of_that_app(rendered):
+    for name, deployment in of_kind(rendered["prod"], "Deployment").items():
+        (container,) = pod_spec(deployment)["containers"]
+        probed = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+        settings = importlib.import_module(f"{name}.settings").Settings()  # the test deployment's
+        app = importlib.import_module(f"{name}.app").create_app(settings)
+
+        assert probed <= {route.path for route in app.routes}, name
 
 
 def test_migrations_run_in_a_job_per_database_as_the_owner_role_and_nowhere_else(rendered):
