@@ -44,8 +44,8 @@ def _acl(resource: str, name: str, operations: list[str]) -> dict:
 
 
 def _user(name: str, acls: list[dict]) -> dict:
-    # The password comes from a Secret of the same name in the Kafka namespace,
-    # holding the value the service's own Secret has (docs/operations.md, "Secrets").
+    # The password comes from the Secret callastar-kafka-<name> in the Kafka namespace,
+    # holding the value the service's own Secret has (docs/operations.md, "Prerequisites").
     return _labelled("KafkaUser", name, {
         "authentication": {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
             "name": f"callastar-kafka-{name}", "key": "password"}}}},
@@ -58,10 +58,10 @@ def kafka_user(principal: str) -> dict:
 
 def lag_reader() -> dict:
     """KEDA's view: the offsets of every consumer group and of the topics it reads, nothing else."""
-    groups = sorted(group for group in GROUPS.values() if group is not None)
-    read = sorted({topic for group in groups for topic in CONSUMES[group]})
-    return _user(LAG_READER, [_acl("group", group, ["Describe"]) for group in groups]
-                      + [_acl("topic", topic, ["Describe"]) for topic in read])
+    members = {principal: group for principal, group in GROUPS.items() if group is not None}
+    read = sorted({topic for principal in members for topic in CONSUMES[principal]})
+    return _user(LAG_READER, [_acl("group", group, ["Describe"]) for group in sorted(members.values())]
+                 + [_acl("topic", topic, ["Describe"]) for topic in read])
 
 
 def resources(partitions: int) -> list[dict]:
