@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox, parking
 from common.consumers import EventHandlers, PermanentError
+from common.stripe_api import StripeCallFailed
 from contracts.events.payments import (
     PaymentFailed,
     PaymentFailedData,
@@ -31,7 +32,7 @@ from payments.dispute_handlers import on_charge_dispute
 from payments.domain import PaymentStatus
 from payments.models import Payment
 from payments.refund_records import apply_stripe_refund, object_id
-from payments.stripe_gateway import StripeCallFailed, StripeGateway
+from payments.stripe_gateway import StripeGateway
 
 PRODUCER = "payments"
 
