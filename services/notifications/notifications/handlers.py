@@ -1,22 +1,29 @@
 """The events notifications applies. Each runs inside the consumer's transaction,
 after the inbox has claimed the event id (see common.consumers)."""
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox
-from common.consumers import EventHandlers
+from common.applying import Applying, EventHandlers
 from contracts.envelope import Event
 from contracts.events.notifications import NotificationCreated, NotificationCreatedData
 from notifications import domain, mailer, models
 
 PRODUCER = "notifications"
 
-handlers = EventHandlers()
+handlers: EventHandlers[None] = EventHandlers()
 
 
-async def notify(event: Event, session: AsyncSession) -> None:
-    """Store the event's notifications, queue their emails, and announce each new
+async def notify(events: Sequence[Event], applying: Applying[None]) -> None:
+    """Store the events' notifications, queue their emails, and announce each new
     one (live push)."""
+    for event in events:
+        await _notify(event, applying.session)
+
+
+async def _notify(event: Event, session: AsyncSession) -> None:
     created = await models.add_notifications(session, event.event_id, domain.drafts_for(event))
     for notification in created:
         if await models.queue_emails(session, notification):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox
-from common.consumers import PermanentError
+from common.applying import PermanentError
 from common.stripe_api import StripeCallFailed
 from contracts.envelope import Event
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from litestar import Response, get
 from litestar.params import FromQuery, QueryParameter
-from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
 from common import csv_export, cursors
