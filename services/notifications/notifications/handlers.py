@@ -3,8 +3,6 @@ after the inbox has claimed the event id (see common.consumers)."""
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common import outbox
 from common.applying import Applying, EventHandlers
 from contracts.envelope import Event
@@ -17,17 +15,14 @@ handlers: EventHandlers[None] = EventHandlers()
 
 
 async def notify(events: Sequence[Event], applying: Applying[None]) -> None:
-    """Store the events' notifications, queue their emails, and announce each new
-    one (live push)."""
-    for event in events:
-        await _notify(event, applying.session)
-
-
-async def _notify(event: Event, session: AsyncSession) -> None:
-    created = await models.add_notifications(session, event.event_id, domain.drafts_for(event))
+    """Store the batch's notifications and queue their emails, a statement each
+    for the whole batch, and announce each new notification (live push)."""
+    session = applying.session
+    by_id = {event.event_id: event for event in events}
+    created = await models.add_notifications(session, {e.event_id: domain.drafts_for(e) for e in events})
+    if await models.queue_emails(session, created):
+        session.info[mailer.QUEUED] = True  # wakes the mailer after the commit
     for notification in created:
-        if await models.queue_emails(session, notification):
-            session.info[mailer.QUEUED] = True
         await outbox.add(
             session,
             NotificationCreated.new(
@@ -44,7 +39,7 @@ async def _notify(event: Event, session: AsyncSession) -> None:
                 producer=PRODUCER,
                 # The key: one user's notifications stay in order on one partition.
                 creator_id=notification.recipient_user_id,
-                cause=event,
+                cause=by_id[notification.source_event_id],
             ),
         )
 
