@@ -18,7 +18,7 @@ from common.service import Command
 from common.stripe_api import StripeApi
 from ledger import chain, domain, models, reconcile as reconciling
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
-from ledger.models import Debt, JournalEntry, PayoutReservation, PostingRow
+from ledger.models import AccountBalance, Debt, JournalEntry, PayoutReservation, PostingRow
 from ledger.settings import Settings
 
 MAX_PRINTED = 200
@@ -102,6 +102,10 @@ async def audit(database_url: str) -> Audit:
             )
         )
         result.check_reservations(ReservationRecord(*row) for row in reservations)
+        balances = await connection.execute(
+            sa.select(AccountBalance.account, AccountBalance.currency, AccountBalance.balance_minor)
+        )
+        result.check_balances(balances)
         result.check_accounts_and_payments()
     if broken is not None:
         result.problems.append(

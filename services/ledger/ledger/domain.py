@@ -48,6 +48,14 @@ class Posting:
     currency: str
 
 
+def net_by_account(postings: Iterable[Posting]) -> dict[tuple[str, str], int]:
+    """What the postings add to each (account, currency)."""
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    for posting in postings:
+        net[(posting.account, posting.currency)] += posting.amount_minor
+    return dict(net)
+
+
 def check_balanced(postings: Iterable[Posting]) -> None:
     """Raise unless the postings sum to zero in every currency."""
     totals: dict[str, int] = defaultdict(int)

@@ -115,6 +115,7 @@ class Audit:
     postings: int = 0
     debts: int = 0
     reservations: int = 0
+    balances: int = 0
     _creator_sums: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _platform_sums: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _causes: set[str] = field(default_factory=set)
@@ -212,6 +213,18 @@ class Audit:
                     f"{account} is {journal} {currency} in the journal but its reserved payouts add up to {projected}"
                 )
 
+    def check_balances(self, balances: Iterable[tuple[str, str, int]]) -> None:
+        """Each account's balance row against the sum of its postings in the journal."""
+        journal = {**self._creator_sums, **self._platform_sums}
+        stored = {(account, currency): int(amount) for account, currency, amount in balances}
+        for key in sorted(journal.keys() | stored.keys()):
+            if stored.get(key) != journal.get(key, 0):
+                account, currency = key
+                self.problems.append(
+                    f"{account} {currency}: balance row says {stored.get(key)}, its postings add up to {journal.get(key, 0)}"
+                )
+        self.balances = len(stored)
+
     def check_accounts_and_payments(self) -> None:
         """What only the whole journal shows: platform accounts' end balances,
         then each payment's entitlement and each dispute's balance transactions."""
@@ -228,5 +241,6 @@ class Audit:
             f"{self.reservations} payout reservations match the reserved accounts and their entries, "
             f"{self._payments.payments} payments hold their entitlement, "
             f"{self._payments.disputes} disputes' balance transactions posted once, "
-            f"{len({account for account, _ in self._platform_sums})} platform accounts in bounds"
+            f"{len({account for account, _ in self._platform_sums})} platform accounts in bounds, "
+            f"{self.balances} account balances match their postings"
         )

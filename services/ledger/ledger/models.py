@@ -60,6 +60,17 @@ class PostingRow(Base):
     __table_args__ = (sa.Index("postings_account_currency", "account", "currency"),)
 
 
+class AccountBalance(Base):
+    """The sum of an account's postings in a currency, updated in the transaction
+    that posts them (the check compares it with the journal)."""
+
+    __tablename__ = "account_balances"
+
+    account: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    currency: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    balance_minor: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class Debt(Base):
     """A projection of `creator:{id}:debt` per cause; it changes (remaining,
     status), the journal does not. Payouts deduct the oldest open debts first."""
@@ -131,10 +142,13 @@ _INSERT_POSTING = sa.insert(PostingRow.__table__)
 JOURNAL_CHAIN_LOCK = 0x1ED6E4  # any constant of this database
 _LOCK_CHAIN = sa.select(sa.func.pg_advisory_xact_lock(JOURNAL_CHAIN_LOCK))
 _LAST_HASH = sa.select(JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
-_SUM_BY_ACCOUNT = (
-    sa.select(PostingRow.currency, PostingRow.account, sa.func.sum(PostingRow.amount_minor))
-    .where(PostingRow.account.in_(sa.bindparam("accounts", expanding=True)))
-    .group_by(PostingRow.currency, PostingRow.account)
+_BALANCES_OF = sa.select(AccountBalance.currency, AccountBalance.account, AccountBalance.balance_minor).where(
+    AccountBalance.account.in_(sa.bindparam("accounts", expanding=True))
+)
+_added = insert(AccountBalance.__table__)
+_ADD_TO_BALANCES = _added.on_conflict_do_update(
+    index_elements=["account", "currency"],
+    set_={"balance_minor": AccountBalance.__table__.c.balance_minor + _added.excluded.balance_minor},
 )
 
 
@@ -172,6 +186,11 @@ async def post_entry(
     await session.execute(_INSERT_POSTING, [
         {"entry_id": entry_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
         for p in postings
+    ])
+    # Under the chain lock, like every posting: the rows are updated in one order.
+    await session.execute(_ADD_TO_BALANCES, [
+        {"account": account, "currency": currency, "balance_minor": amount}
+        for (account, currency), amount in sorted(domain.net_by_account(postings).items())
     ])
     return entry_id
 
@@ -263,9 +282,9 @@ async def creator_balance(session: AsyncSession, creator_id: str, currency: str)
 
 
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[domain.CreatorBalance]:
-    """Every currency the creator has postings in, computed from the postings alone."""
+    """Every currency the creator has postings in, from the accounts' balance rows."""
     accounts = [domain.creator_account(creator_id, bucket) for bucket in domain.CREATOR_BUCKETS]
-    rows = await session.execute(_SUM_BY_ACCOUNT, {"accounts": accounts})
+    rows = await session.execute(_BALANCES_OF, {"accounts": accounts})
     sums: dict[str, dict[str, int]] = defaultdict(dict)
     for currency, account, total in rows:
         sums[currency][account] = int(total)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from ledger.chain import GENESIS_HASH, ChainedEntry, EntryFacts, chain_hash
-from ledger.domain import Posting
+from ledger.domain import Posting, net_by_account
 
 
 def run_ledger(url: str, *command: str) -> subprocess.CompletedProcess:
@@ -44,6 +44,11 @@ async def append_unchecked_entry(
     await connection.executemany(
         "INSERT INTO postings (entry_id, account, currency, amount_minor) VALUES ($1, $2, $3, $4)",
         [(uuid.UUID(entry.id), p.account, p.currency, p.amount_minor) for p in postings],
+    )
+    await connection.executemany(
+        "INSERT INTO account_balances (account, currency, balance_minor) VALUES ($1, $2, $3) "
+        "ON CONFLICT (account, currency) DO UPDATE SET balance_minor = account_balances.balance_minor + $3",
+        [(account, currency, amount) for (account, currency), amount in net_by_account(postings).items()],
     )
     return uuid.UUID(entry.id)
 

@@ -184,6 +184,19 @@ async def wrong_reservation_state(sound: Sound) -> str:
     return f"payout reservation {PAYOUT}: PAID but its entries are ['payout_reserved']"
 
 
+async def balance_row_off_its_postings(sound: Sound) -> str:
+    # The balance the creator is shown, one unit under what the journal holds.
+    account = f"creator:{CREATOR}:available"
+    connection = await asyncpg.connect(asyncpg_url(sound.url))
+    try:
+        before = await connection.fetchval(
+            "UPDATE account_balances SET balance_minor = balance_minor - 1 WHERE account = $1 AND currency = 'EUR' "
+            "RETURNING balance_minor + 1", account)
+    finally:
+        await connection.close()
+    return f"{account} EUR: balance row says {before - 1}, its postings add up to {before}"
+
+
 async def edited_journal_row(sound: Sound) -> str:
     # A balanced edit: Stripe's fee made smaller on both sides. Nothing but the chain shows it.
     await as_owner(
@@ -196,7 +209,8 @@ async def edited_journal_row(sound: Sound) -> str:
 
 @pytest.mark.parametrize("break_it", [
     clawback_above_the_share, clawback_off_the_entitlement, dispute_transaction_posted_twice,
-    dispute_transaction_missing, unbalanced_entry, wrong_reservation_state, edited_journal_row,
+    dispute_transaction_missing, unbalanced_entry, wrong_reservation_state, balance_row_off_its_postings,
+    edited_journal_row,
 ], ids=lambda f: f.__name__)
 async def test_check_fails_on_each_broken_ledger(
     scratch_ledger, break_it: Callable[[Sound], Awaitable[str]]
