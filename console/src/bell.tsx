@@ -73,10 +73,10 @@ function Item({ item, feed, onOpen }: { item: Notification; feed: Feed; onOpen: 
         {item.link && <a href={consoleHref(item.link)} onClick={onOpen}>Open</a>}
         {!item.read_at && (
           <button type="button" class="link" onClick={() => void read.act()} disabled={read.pending}
-                  aria-label={`Mark "${item.title}" read`}>{read.pending ? "Marking…" : "Mark read"}</button>
+                  aria-label={`Mark read: ${item.title}`}>{read.pending ? "Marking…" : "Mark read"}</button>
         )}
         <button type="button" class="link" onClick={() => void remove.act()} disabled={remove.pending}
-                aria-label={`Delete "${item.title}"`}>{remove.pending ? "Deleting…" : "Delete"}</button>
+                aria-label={`Delete: ${item.title}`}>{remove.pending ? "Deleting…" : "Delete"}</button>
       </div>
       <ProblemView error={read.error || remove.error} />
     </li>

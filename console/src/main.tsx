@@ -64,9 +64,7 @@ function App() {
     feed?.start();
     return () => feed?.stop();
   }, [feed]);
-  useEffect(() => {
-    if (!who && path !== "/signin") navigate(`/signin`, true);
-  }, [who, path]);
+  // Signed out, any address shows the sign-in; once signed in, the page asked for (a deep link from an email).
   if (!who || !feed) return <main id="main"><SignIn /></main>;
   return (
     <div onClick={onLinkClick}>

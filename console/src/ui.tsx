@@ -122,7 +122,7 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
       <div class="modal" role="dialog" aria-modal="true" aria-labelledby="modal-title" ref={dialog}>
         <header>
           <h2 id="modal-title">{title}</h2>
-          <button type="button" class="link" onClick={onClose} aria-label="Close">✕</button>
+          <button type="button" class="link" onClick={onClose}>Close</button>
         </header>
         {children}
       </div>
