@@ -112,7 +112,8 @@ export class Feed {
       if (field === "event") event = value;
       if (field === "data") data.push(value);
     }
-    if (!data.length) return;
+    // Only the two events the API documents; the keep-alive comment comes with an empty data line.
+    if (event !== "unread" && event !== "notification") return;
     const payload = JSON.parse(data.join("\n"));
     if (event === "unread") {
       // the first event of every (re)connection: what was missed meanwhile is in the list

@@ -83,7 +83,7 @@ async def test_a_payout_from_the_payment_arriving_live_to_the_payout_paid(gatewa
     # An admin reviews it in the modal: net, debt deducted, history; approves; sees the audit trail.
     admin_context, admin = await signed_in(browser, stack.gateway_url, new_id("admin"), "admin")
     await expect(admin.get_by_role("heading", name="Payouts", level=1)).to_be_visible()
-    await admin.get_by_label("Creator").fill(creator)
+    await admin.get_by_label("Creator", exact=True).fill(creator)
     await admin.get_by_role("button", name="Apply filters").click()
     await expect(admin.get_by_test_id("payout-row")).to_have_count(1)
     await check_page(admin, "admin-payouts")
@@ -139,9 +139,9 @@ async def test_an_admin_filters_disputes_and_the_csv_holds_exactly_the_rows_show
 
     context, page = await signed_in(browser, stack.gateway_url, admin_id, "admin")
     await page.get_by_role("link", name="Disputes").click()
-    await page.get_by_label("Creator").fill(creator)
-    await page.get_by_label("Status").select_option("needs_response")
-    await page.get_by_label("Sort").select_option("oldest")
+    await page.get_by_label("Creator", exact=True).fill(creator)
+    await page.get_by_label("Status", exact=True).select_option("needs_response")
+    await page.get_by_label("Sort", exact=True).select_option("oldest")
     await page.get_by_role("button", name="Apply filters").click()
     rows = page.get_by_test_id("case-row")
     await expect(rows).to_have_count(2)

@@ -57,7 +57,7 @@ function CaseList({ kind }: { kind: Kind }) {
       <section aria-labelledby="case-stats-title">
         <h2 id="case-stats-title">By status</h2>
         <Loading state={stats}>{(data) => data.stats.length ? (
-          <div class="table-wrap"><table class="stats">
+          <div class="table-wrap" tabIndex={0} role="group" aria-label="Table, scrolls sideways on narrow screens"><table class="stats">
             <thead><tr><th>Status</th><th>Count</th><th>Amount</th></tr></thead>
             <tbody>{data.stats.map((s) => (
               <tr key={`${s.status}-${s.currency}`}><td><Status value={s.status} /></td><td>{s.count}</td>
@@ -76,7 +76,7 @@ function CaseList({ kind }: { kind: Kind }) {
         <ProblemView error={exportCsv.error} />
         <Loading state={list}>{(data) => (
           <>
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="group" aria-label="Table, scrolls sideways on narrow screens">
               <table>
                 <caption class="visually-hidden">{title} matching the filters</caption>
                 <thead><tr><th>Opened</th><th>Creator</th><th>Status</th><th>Amount</th>

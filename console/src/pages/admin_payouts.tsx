@@ -35,7 +35,7 @@ export function AdminPayouts({ who }: { who: Who }) {
         <h2 id="payout-list-title">Payouts</h2>
         <Loading state={list}>{(data) => (
           <>
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="group" aria-label="Table, scrolls sideways on narrow screens">
               <table>
                 <caption class="visually-hidden">Payouts matching the filters</caption>
                 <thead><tr><th>Asked</th><th>Creator</th><th>Status</th><th>Gross</th><th>Debt deducted</th><th>Net</th><th><span class="visually-hidden">Actions</span></th></tr></thead>
@@ -72,7 +72,7 @@ export function AdminPayouts({ who }: { who: Who }) {
 function StatsTable({ stats }: { stats: Stat[] }) {
   if (!stats.length) return <p class="muted">Nothing yet.</p>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="group" aria-label="Table, scrolls sideways on narrow screens">
       <table class="stats">
         <thead><tr><th>Status</th><th>Count</th><th>Gross</th><th>Net</th></tr></thead>
         <tbody>{stats.map((s) => (

@@ -152,7 +152,7 @@ export function failure(p: Payout): string {
 function PayoutHistory({ payouts }: { payouts: Payout[] }) {
   if (!payouts.length) return <p class="muted">No payouts yet.</p>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="group" aria-label="Table, scrolls sideways on narrow screens">
       <table>
         <caption class="visually-hidden">Your payouts, newest first</caption>
         <thead><tr><th>Asked</th><th>Status</th><th>Gross</th><th>Debt deducted</th><th>Net</th><th>Failure or reason</th></tr></thead>
@@ -176,7 +176,7 @@ function PayoutHistory({ payouts }: { payouts: Payout[] }) {
 function Debts({ debts }: { debts: Debt[] }) {
   if (!debts.length) return <p class="muted">You owe nothing.</p>;
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="group" aria-label="Table, scrolls sideways on narrow screens">
       <table>
         <caption class="visually-hidden">Your debts</caption>
         <thead><tr><th>Since</th><th>Cause</th><th>Amount</th><th>Deducted from payouts</th><th>Remaining</th><th>Status</th></tr></thead>

@@ -30,27 +30,32 @@ export function Filters({ statuses, values, sortable, onChange }: {
     setDraft({ ...draft, [key]: (event.currentTarget as HTMLInputElement).value });
   return (
     <form class="filters" aria-label="Filters" onSubmit={(event) => { event.preventDefault(); onChange(draft); }}>
-      <label>Status
-        <select name="status" value={draft.status} onChange={set("status")}>
+      <div class="field">
+        <label for="filter-status">Status</label>
+        <select id="filter-status" name="status" value={draft.status} onChange={set("status")}>
           <option value="">Any</option>
           {statuses.map((s) => <option key={s} value={s}>{s.replace(/_/g, " ").toLowerCase()}</option>)}
         </select>
-      </label>
-      <label>Creator
-        <input name="creator" value={draft.creator} onInput={set("creator")} placeholder="creator id" />
-      </label>
-      <label>From
-        <input name="from" type="date" value={draft.from} onInput={set("from")} />
-      </label>
-      <label>To
-        <input name="to" type="date" value={draft.to} onInput={set("to")} />
-      </label>
+      </div>
+      <div class="field">
+        <label for="filter-creator">Creator</label>
+        <input id="filter-creator" name="creator" value={draft.creator} onInput={set("creator")} placeholder="creator id" />
+      </div>
+      <div class="field">
+        <label for="filter-from">From</label>
+        <input id="filter-from" name="from" type="date" value={draft.from} onInput={set("from")} />
+      </div>
+      <div class="field">
+        <label for="filter-to">To</label>
+        <input id="filter-to" name="to" type="date" value={draft.to} onInput={set("to")} />
+      </div>
       {sortable && (
-        <label>Sort
-          <select name="sort" value={draft.sort} onChange={set("sort")}>
+        <div class="field">
+          <label for="filter-sort">Sort</label>
+          <select id="filter-sort" name="sort" value={draft.sort} onChange={set("sort")}>
             {Object.entries(SORTS).map(([key, s]) => <option key={key} value={key}>{s.label}</option>)}
           </select>
-        </label>
+        </div>
       )}
       <button type="submit">Apply filters</button>
     </form>
