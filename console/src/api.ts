@@ -1,7 +1,8 @@
 // The console's one door to the public API (/api on this origin), like any other
 // frontend client: the generated client from contracts/typescript, the caller's
 // bearer token, and RFC 9457 problem details turned into ApiError.
-import { createCallastarClient, type paths } from "../../contracts/typescript/src/index";
+import { createCallastarClient } from "../../contracts/typescript/src/index";
+import type { paths } from "../../contracts/typescript/src/schema";
 import { session } from "./session";
 
 export type Problem = { title?: string; detail?: string; status?: number; reason?: string; type?: string;

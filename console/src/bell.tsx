@@ -29,7 +29,10 @@ export function Bell({ feed }: { feed: Feed }) {
     <div class="bell" ref={root}>
       <button type="button" class="bell-button" aria-label={label} aria-expanded={open}
               aria-controls="bell-panel" onClick={() => setOpen(!open)} data-testid="bell">
-        <span aria-hidden="true">🔔</span>
+        <svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor"
+             stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+          <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" /><path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+        </svg>
         {state.unread > 0 && <span class="badge" data-testid="unread-badge" aria-hidden="true">{state.unread}</span>}
       </button>
       <span class="visually-hidden" aria-live="polite">{announce}</span>

@@ -196,3 +196,20 @@ async def test_sign_in_page(browser: Browser, stack) -> None:
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     await check_page(page, "sign-in")
     await context.close()
+
+
+async def test_the_bell_polls_every_30_s_while_the_stream_is_refused(gateway: Gateway, browser: Browser,
+                                                                     stack) -> None:
+    creator = new_id("creator")
+    context, page = await signed_in(browser, stack.gateway_url, creator, "creator")
+    await context.route("**/api/notifications/stream", lambda route: route.abort())
+    await page.reload()  # a new session of the app, whose stream cannot connect
+    await page.get_by_test_id("bell").click()
+    await expect(page.get_by_text("polling every 30 s")).to_be_visible()
+    await expect(page.get_by_test_id("unread-badge")).to_have_count(0)
+
+    intent = await gateway.create_intent(new_id("fan"), creator, 2500, "EUR")
+    assert (await gateway.send_webhook(payment_intent_succeeded(intent))).status_code == 200
+    await expect(page.get_by_test_id("unread-badge")).to_have_text("1", timeout=30_000 + LIVE_S)
+    await expect(page.get_by_test_id("notification")).to_contain_text("You earned 21.25 EUR")
+    await context.close()
