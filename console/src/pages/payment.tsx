@@ -90,12 +90,14 @@ function Refunds({ payment }: { payment: Payment }) {
         <div class="confirm" role="group" aria-labelledby="confirm-refund-title">
           <h3 id="confirm-refund-title">Confirm the refund</h3>
           <p>{full ? "Everything still refundable of " : "Refund "}<Money minor={confirming} currency={currency} />
-            {full ? "" : ` of the ${decimalText(price, currency)} ${currency} paid`} goes back to the fan ({reason.replace(/_/g, " ")}).
+            {full ? null : <> of the <Money minor={price} currency={currency} /> paid</>} goes back to the fan ({reason.replace(/_/g, " ")}).
             The creator's share of it is taken back from their balance, or becomes a debt.</p>
+          <div class="row">
           <button type="button" class="primary" onClick={() => void refund.act()} disabled={refund.pending} aria-busy={refund.pending}>
             {refund.pending ? "Refunding…" : "Confirm refund"}
           </button>
           <button type="button" onClick={() => setConfirming(null)} disabled={refund.pending}>Back</button>
+          </div>
         </div>
       ))}
       <ProblemView error={refund.error} />
