@@ -198,6 +198,20 @@ async def test_sign_in_page(browser: Browser, stack) -> None:
     await context.close()
 
 
+async def test_the_identity_providers_hand_off_signs_in_and_leaves_no_token_in_the_address(
+        gateway: Gateway, browser: Browser, stack) -> None:
+    creator = new_id("creator")
+    token = gateway.auth(creator, "creator")["Authorization"].removeprefix("Bearer ")
+    context = await browser.new_context(base_url=stack.gateway_url)
+    page = await context.new_page()
+    await page.goto(f"/console/dashboard#token={token}")
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await expect(page.get_by_text(creator)).to_be_visible()
+    assert "token" not in page.url
+    assert await page.evaluate("sessionStorage.getItem('callastar.token')") == token
+    await context.close()
+
+
 async def test_the_bell_polls_every_30_s_while_the_stream_is_refused(gateway: Gateway, browser: Browser,
                                                                      stack) -> None:
     creator = new_id("creator")
