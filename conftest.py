@@ -77,6 +77,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     steps = {}
     if workspace := os.environ.get("CALLASTAR_WORKSPACE_SETUP_SECONDS"):
         steps["workspace (uv, uv sync)"] = float(workspace)
+    if console := os.environ.get("CALLASTAR_CONSOLE_SETUP_SECONDS"):
+        steps["console (npm ci, esbuild)"] = float(console)
+    if chromium := os.environ.get("CALLASTAR_CHROMIUM_SETUP_SECONDS"):
+        steps["chromium (apt-get)"] = float(chromium)
     steps.update(config.stash.get(SETUP_SECONDS, {}))
     if steps:
         terminalreporter.write_sep("=", "set-up")

@@ -17,7 +17,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import logs
 from common.http import CORRELATION_HEADER, health_routes, problem_details
-from gateway import webhooks
+from common.secrets import DEVELOPMENT
+from gateway import console, dev_signin, webhooks
 from gateway.auth import JWTAuthMiddleware, provide_who
 from gateway.clients import Services
 from gateway.headers import security_headers
@@ -125,8 +126,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[per_client_address(proxies, settings.webhook_rate_limit_per_minute,
                                        "rate_limit_webhooks").middleware],
     )
+    # Tokens for anyone, on request: a development convenience that must not exist in production.
+    dev_only = [dev_signin.mint_dev_token] if settings.environment in DEVELOPMENT else []
     return Litestar(
-        route_handlers=[api, stripe, *health_routes(readiness)],
+        route_handlers=[api, stripe, *health_routes(readiness), *console.route_handlers(settings.console_path()),
+                        *dev_only],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "publisher": Provide(lambda: publisher, use_cache=True, sync_to_thread=False),

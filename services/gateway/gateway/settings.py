@@ -1,11 +1,16 @@
 """The gateway's settings. No database, so not a ServiceSettings: the shared
 CALLASTAR_* variables it needs plus its own CALLASTAR_GATEWAY_* ones."""
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import KafkaClientSettings, secret, shared
 from gateway.proxies import TrustedProxies, parse_networks
+
+# services/gateway/gateway/settings.py -> the checkout's root
+CHECKOUT_CONSOLE_DIR = Path(__file__).resolve().parents[3] / "console" / "dist"
 
 
 class Settings(KafkaClientSettings):
@@ -46,11 +51,17 @@ class Settings(KafkaClientSettings):
     max_token_lifetime_s: int = Field(24 * 3600, gt=0)
     max_streams_per_user: int = Field(5, gt=0)  # open notification streams per user, per gateway process
 
+    # The console's build output (console/dist of this checkout unless deployed elsewhere).
+    console_dir: str = ""
+
     @field_validator("trusted_proxies")
     @classmethod
     def _trusted_proxies_parse(cls, value: str) -> str:
         parse_networks(value)  # a typo stops the start, naming the entry
         return value
+
+    def console_path(self) -> Path:
+        return Path(self.console_dir) if self.console_dir else CHECKOUT_CONSOLE_DIR
 
     def proxies(self) -> TrustedProxies:
         return TrustedProxies(parse_networks(self.trusted_proxies))

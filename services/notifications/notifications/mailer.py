@@ -44,6 +44,7 @@ WIRE = policy.SMTP.clone(max_line_length=998)
 # RFC 8058: a client may unsubscribe with one POST to the List-Unsubscribe URL;
 # scanners that only fetch (GET) links change nothing.
 ONE_CLICK = "List-Unsubscribe=One-Click"
+CONSOLE_PATH = "/console"  # where the gateway serves the web console
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -83,12 +84,18 @@ def unsubscribe_url(settings: Settings, user_id: str, type_: domain.Notification
     return f"{settings.public_url}/api/notifications/unsubscribe?token={token}"
 
 
+def console_url(settings: Settings, link: str) -> str:
+    """A notification's link is the path of its object's page in the web console,
+    which the gateway serves at /console (the same path the in-app bell links to)."""
+    return f"{settings.public_url}{CONSOLE_PATH}{link}"
+
+
 def compose(settings: Settings, delivery: models.EmailDelivery, notification: models.Notification) -> EmailMessage:
     type_ = domain.NotificationType(notification.type)
     unsubscribe = unsubscribe_url(settings, delivery.user_id, type_)
     rendered = render(
         type_=type_, title=notification.title, body=notification.body,
-        link_url=f"{settings.public_url}{notification.link}" if notification.link else None,
+        link_url=console_url(settings, notification.link) if notification.link else None,
         unsubscribe_url=unsubscribe,
     )
     message = EmailMessage()

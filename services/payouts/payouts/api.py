@@ -252,8 +252,14 @@ async def get_payout_audit(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who:
         if await models.get_payout(session, payout_id) is None:
             raise domain.PayoutNotFound(f"no payout {payout_id}")
         rows = await models.payout_audit(session, payout_id)
+        predecessors = await models.predecessor_hashes(session, [row.seq for row in rows])
+    broken = domain.broken_link_of_one_payout(
+        ((row.seq, row.prev_hash, row.hash, row.record()) for row in rows), predecessors)
     return {
         "payout_id": str(payout_id),
+        # Checked as it is read: each row's hash covers its content and links to the row before it.
+        "chain": {"intact": broken is None, "broken_at_seq": broken.seq if broken else None,
+                  "problem": broken.problem if broken else None},
         "items": [
             {
                 "seq": row.seq, "id": str(row.id), "actor_id": row.actor_id, "actor_role": row.actor_role,

@@ -398,6 +398,19 @@ class ChainChecker:
         return None
 
 
+def broken_link_of_one_payout(rows: Iterable[tuple[int, str, str, AuditRecord]],
+                              predecessors: dict[int, str]) -> BrokenLink | None:
+    """One payout's rows (seq, prev_hash, hash, record), with the hash of the row
+    before each in the whole chain (`predecessors` by seq; none: the genesis):
+    each row links to that row and hashes its own content. None if they hold."""
+    for seq, prev_hash, stored_hash, record in rows:
+        if prev_hash != predecessors.get(seq, GENESIS_HASH):
+            return BrokenLink(seq, record.id, "prev_hash does not match the previous row's hash")
+        if chain_hash(prev_hash, record) != stored_hash:
+            return BrokenLink(seq, record.id, "hash does not match the row's content")
+    return None
+
+
 def first_broken_link(rows: Iterable[tuple[int, str, str, AuditRecord]]) -> BrokenLink | None:
     """Rows as (seq, prev_hash, hash, record) in chain order; None if the chain holds."""
     checker = ChainChecker()

@@ -234,6 +234,18 @@ async def payout_audit(session: AsyncSession, payout_id: uuid.UUID) -> list[Payo
     ))
 
 
+async def predecessor_hashes(session: AsyncSession, seqs: list[int]) -> dict[int, str]:
+    """For each seq, the hash of the row just before it in the chain (absent for the first row).
+    One index lookup per row: a payout's trail is a handful of rows."""
+    found = {}
+    for seq in seqs:
+        previous = await session.scalar(
+            sa.select(PayoutAudit.hash).where(PayoutAudit.seq < seq).order_by(PayoutAudit.seq.desc()).limit(1))
+        if previous is not None:
+            found[seq] = previous
+    return found
+
+
 async def get_payout(session: AsyncSession, payout_id: uuid.UUID) -> Payout | None:
     return await session.get(Payout, payout_id)
 

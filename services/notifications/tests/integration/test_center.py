@@ -116,7 +116,8 @@ async def test_a_notification_is_emailed_with_text_and_html_parts(client, publis
     html = message.get_body(("html",)).get_content()
     assert "You earned 85.00 EUR from a payment of 100.00 EUR" in plain
     assert "You earned 85.00 EUR from a payment of 100.00 EUR" in html
-    assert f"/payments/{event.data.payment_id}" in plain
+    assert f"{Settings().public_url}/console/payments/{event.data.payment_id}" in plain  # the console's page
+    assert f'href="{Settings().public_url}/console/payments/{event.data.payment_id}"' in html
     link = urlsplit(list_unsubscribe_url(message))
     assert f"{link.scheme}://{link.netloc}" == Settings().public_url
     assert link.path == "/api/notifications/unsubscribe"

@@ -104,6 +104,7 @@ async def test_request_reserve_approve_paid_with_transfer_payout_and_a_valid_aud
     assert audit["items"][2]["metadata"]["stripe_transfer_id"] == paid["stripe_transfer_id"]
     assert audit["items"][2]["metadata"]["stripe_payout_id"] == stripe_payout_id
     assert all(row["hash"] for row in audit["items"])
+    assert audit["chain"] == {"intact": True, "broken_at_seq": None, "problem": None}
     topics = [topic for topic, _ in await payouts.events(creator)]
     assert topics == ["payout.requested", "payout.approved", "payout.processing", "payout.paid"]
     verified = _verify_audit()

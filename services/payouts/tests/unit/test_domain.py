@@ -220,3 +220,29 @@ def test_a_deleted_row_breaks_the_link_after_it() -> None:
     del rows[1]
     broken = domain.first_broken_link(rows)
     assert broken is not None and broken.seq == 3 and "prev_hash" in broken.problem
+
+
+def _one_payouts_rows(rows: list[tuple[int, str, str, AuditRecord]], seqs: set[int]):
+    """Its rows among the whole chain's, and the hash before each of them in that chain."""
+    hashes = {seq: digest for seq, _, digest, _ in rows}
+    mine = [row for row in rows if row[0] in seqs]
+    return mine, {seq: hashes[seq - 1] for seq in seqs if seq - 1 in hashes}
+
+
+def test_one_payouts_rows_verify_against_the_rows_between_them() -> None:
+    rows = _chain([_record(n) for n in range(1, 7)])
+    assert domain.broken_link_of_one_payout(*_one_payouts_rows(rows, {1, 3, 6})) is None
+
+
+def test_one_payouts_changed_or_unlinked_row_is_found() -> None:
+    rows = _chain([_record(n) for n in range(1, 7)])
+    seq, prev, digest, _ = rows[2]
+    rows[2] = (seq, prev, digest, _record(3, reason="tampered"))
+    broken = domain.broken_link_of_one_payout(*_one_payouts_rows(rows, {1, 3, 6}))
+    assert broken is not None and broken.seq == 3 and "content" in broken.problem
+
+    rows = _chain([_record(n) for n in range(1, 7)])
+    mine, predecessors = _one_payouts_rows(rows, {2, 5})
+    predecessors[5] = "0" * 64  # the row before 5 was replaced: 5 no longer links to it
+    broken = domain.broken_link_of_one_payout(mine, predecessors)
+    assert broken is not None and broken.seq == 5 and "prev_hash" in broken.problem
