@@ -31,7 +31,7 @@ from common.outbox import OutboxRelay
 from common.settings import ServiceSettings
 
 
-SHUTDOWN_STEP_SECONDS = 10.0
+SHUTDOWN_STEP_MIN_SECONDS = 1.0  # what a step still gets once the shutdown's bound has passed
 Settings = TypeVar("Settings", bound=BaseSettings)
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,34 @@ async def _sweep_parked(applier: EventApplier, db: Database) -> None:
 async def _settle(task: asyncio.Task) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _shut_down(name: str, broker: KafkaBroker, relay: OutboxRelay, relay_task: asyncio.Task,
+                     others: Sequence[asyncio.Task], producer: AIOKafkaProducer, db: Database,
+                     timeout_s: float) -> None:
+    """SIGTERM (uvicorn runs the lifespan's end): stop fetching, finish and commit the
+    batch under way (DB, then offsets), leave the group; then let the outbox relay
+    publish what that batch wrote; then close. The whole is bounded by `timeout_s`:
+    a stop that hangs (a broker that went away) must not keep the process from
+    exiting; uncommitted offsets and unsent outbox rows are simply picked up again."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+
+    async def drain_relay() -> None:
+        relay.stop()
+        await _settle(relay_task)
+
+    for task in others:
+        task.cancel()
+    steps = [("consumers", broker.stop()), ("outbox relay", drain_relay()),
+             *((task.get_name(), _settle(task)) for task in others),
+             ("producer", producer.stop()), ("database", db.dispose())]
+    for what, step in steps:
+        left = max(deadline - asyncio.get_running_loop().time(), SHUTDOWN_STEP_MIN_SECONDS)
+        try:
+            await asyncio.wait_for(step, left)
+        except TimeoutError:
+            log.warning("%s: stopping the %s took too long; moving on", name, what)
+    log.info("%s stopped", name)
 
 
 @dataclass
@@ -115,7 +143,11 @@ def create_service_app(
         await producer.start()
         relay = OutboxRelay(db, producer)
         db.after_commit(relay.wake_if_written)
-        broker = KafkaBroker(access.bootstrap_servers, security=access.security(), client_id=name, logger=None)
+        # graceful_timeout: on stop, FastStream stops fetching and waits (this long at
+        # most) for the batch under way to be applied and its offsets committed, then
+        # the consumer leaves the group, so its partitions move on with nothing to redo.
+        broker = KafkaBroker(access.bootstrap_servers, security=access.security(), client_id=name, logger=None,
+                             graceful_timeout=settings.shutdown_timeout_s)
         runtime = Runtime(name, settings, db, producer, relay, broker)
         holder["runtime"] = runtime
         app.state.runtime = runtime
@@ -146,16 +178,8 @@ def create_service_app(
             await broker.start()
             yield
         finally:
-            # Each step is bounded: a stop that hangs (a broker that went away)
-            # must not keep the process from exiting; uncommitted offsets and
-            # unsent outbox rows are simply picked up again after a restart.
-            for task in background:
-                task.cancel()
-            for step in (broker.stop(), *map(_settle, background), producer.stop(), db.dispose()):
-                try:
-                    await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
-                except TimeoutError:
-                    log.warning("%s: a shutdown step took over %ss; moving on", name, SHUTDOWN_STEP_SECONDS)
+            await _shut_down(name, broker, relay, relay_task, background[1:], producer, db,
+                             settings.shutdown_timeout_s)
 
     async def db_ready() -> bool:
         await holder["runtime"].db.ping()
