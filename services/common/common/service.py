@@ -20,7 +20,7 @@ from litestar.middleware import DefineMiddleware
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from common import consumers, db as database, logs
+from common import consumers, db as database, dead_letters, logs
 from common.applying import EventApplier, EventHandlers
 from common.consumers import RetryPolicy
 from common.db import Database
@@ -153,6 +153,7 @@ def create_service_app(
         app.state.runtime = runtime
         event_handlers = handlers(runtime) if callable(handlers) else handlers
         if event_handlers:
+            app.state.dead_letters = dead_letters.DeadLetterDesk(name, event_handlers, db, access)
             consumers.subscribe(
                 broker,
                 event_handlers,
@@ -196,10 +197,10 @@ def create_service_app(
 
     internal = Router(
         "/",
-        route_handlers=list(route_handlers),
+        route_handlers=[*route_handlers, *(dead_letters.route_handlers if handlers is not None else ())],
         guards=[gateway_only(name, settings.internal_signing_key)],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[internal, *health_routes({"database": db_ready, "kafka": kafka_ready})],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
@@ -213,6 +214,9 @@ def create_service_app(
         middleware=[DefineMiddleware(_correlation_middleware)],
         openapi_config=None,
     )
+    if isinstance(handlers, EventHandlers):
+        app.state.event_handlers = handlers  # for `python -m <service> dlq` (main)
+    return app
 
 
 def load_settings(name: str, settings_factory: Callable[[], Settings]) -> Settings | None:
@@ -236,6 +240,20 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
 
 
+def _dead_letters_command(
+    name: str, app_factory: Callable[[ServiceSettings], Litestar]
+) -> Callable[[ServiceSettings, argparse.Namespace], int]:
+    """`python -m <service> dlq ...` with the handlers the service's app consumes with."""
+    def run(settings: ServiceSettings, arguments: argparse.Namespace) -> int:
+        handlers = getattr(app_factory(settings).state, "event_handlers", None)
+        if handlers is None:
+            print(f"{name} consumes no events: it has no dead letters", file=sys.stderr)
+            return 2
+        return dead_letters.cli(name, handlers, settings.database_url, settings.kafka_access(), arguments)
+
+    return run
+
+
 def main(
     name: str,
     *,
@@ -244,8 +262,8 @@ def main(
     migrations_dir: Path,
     commands: dict[str, Callable[[ServiceSettings], int] | Command] | None = None,
 ) -> int:
-    """`python -m <service> migrate|serve|...`."""
-    extra = commands or {}
+    """`python -m <service> migrate|serve|dlq|...`."""
+    extra = {**(commands or {}), "dlq": Command(_dead_letters_command(name, app_factory), dead_letters.add_arguments)}
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
     subcommands = parser.add_subparsers(dest="command", required=True)
     for command_name in ("migrate", "serve", *extra):
