@@ -79,7 +79,7 @@ def grants(principal: str) -> list[Grant]:
     return out
 
 
-def _admin_client(admin: KafkaAccess):
+def admin_client(admin: KafkaAccess):
     from confluent_kafka.admin import AdminClient
 
     config = {"bootstrap.servers": admin.bootstrap_servers, "security.protocol": admin.security_protocol,
@@ -116,7 +116,7 @@ def provision(admin: KafkaAccess, passwords: Mapping[str, str], timeout: float =
         ScramMechanism, UserScramCredentialUpsertion,
     )
 
-    client = _admin_client(admin)
+    client = admin_client(admin)
     credential = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
     upserts = [UserScramCredentialUpsertion(p, credential, password.encode()) for p, password in passwords.items()]
     for future in client.alter_user_scram_credentials(upserts, request_timeout=timeout).values():

@@ -63,12 +63,12 @@ class DeadLetter:
 
     def summary(self) -> dict[str, object]:
         return {"id": self.id, "topic": self.original_topic, "event_id": self.event_id and str(self.event_id),
+                "key": self.key.decode(errors="replace") if self.key else None,
                 "error_type": self.headers.get("x-error-type"), "error": self.headers.get("x-error"),
                 "attempts": self.headers.get("x-attempts"), "failed_at": self.headers.get("x-failed-at")}
 
     def details(self) -> dict[str, object]:
-        return {**self.summary(), "key": self.key.decode(errors="replace") if self.key else None,
-                "headers": self.headers, "payload": self.payload.decode(errors="replace")}
+        return {**self.summary(), "headers": self.headers, "payload": self.payload.decode(errors="replace")}
 
 
 async def read_dead_letters(access: KafkaAccess, group: str, topics: Iterable[str]) -> list[DeadLetter]:
