@@ -164,6 +164,7 @@ def create_service_app(
                     settings.consumer_max_retries, settings.consumer_retry_backoff_ms / 1000
                 ),
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                hand_over_timeout_s=settings.shutdown_timeout_s,
             )
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
         background = [relay_task]
