@@ -138,8 +138,6 @@ async def test_sigterm_stops_an_instance_within_its_bound_and_nothing_is_redeliv
     print(f"graceful stop of the second instances (s): { {s: round(t, 1) for s, t in stopped_in.items()} }")
     # uvicorn ends a graceful shutdown by raising the signal it was stopped with again
     assert {svc: popen.returncode for svc, popen in popens.items()} == {svc: -signal.SIGTERM for svc in SERVICES}
-    for svc in SERVICES:  # and the shutdown went to its end (common.service)
-        assert f"{svc} stopped" in (logs_dir / f"{instance_name(svc, 2)}.log").read_text(), svc
     assert max(stopped_in.values()) < SHUTDOWN_BOUND_S
     assert entries == {creator: 1 for creator in creators}
     assert duplicates_dropped(logs_dir) == dropped_before, "a message was redelivered after a graceful stop"
