@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from common.http import Identity
 from gateway.auth import requires
@@ -66,7 +66,7 @@ def _consumer(services: Services, service: str) -> ServiceClient:
 
 @get("/dead-letters/{service:str}", summary="A service's dead letters, and whether each was replayed")
 async def list_dead_letters(
-    service: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    service: FromPath[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
     return await _consumer(services, service).forward("GET", "/dead-letters", who)
 
@@ -74,7 +74,7 @@ async def list_dead_letters(
 @post("/dead-letters/{service:str}/replay",
       summary='Replay dead letters through the service\'s handler and inbox: {"ids": [...]} or {"all": true}')
 async def replay_dead_letters(
-    service: str, data: JSONBody[dict[str, Any]], who: NamedDependency[Identity], services: NamedDependency[Services]
+    service: FromPath[str], data: JSONBody[dict[str, Any]], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response:
     return await _consumer(services, service).forward("POST", "/dead-letters/replay", who, json=data)
 
