@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -90,12 +91,13 @@ class Replay:
 
 
 class DeadLetterDesk:
-    """A service's dead letters: `handlers` and `group` are its consumer's."""
+    """A service's dead letters: `handlers`, their `needs` and `group` are its consumer's."""
 
-    def __init__(self, group: str, handlers: EventHandlers, db: Database, access: KafkaAccess) -> None:
+    def __init__(self, group: str, handlers: EventHandlers[Any], needs: Any, db: Database,
+                 access: KafkaAccess) -> None:
         self.group = group
         self._handlers = handlers
-        self._applier = EventApplier(handlers)
+        self._applier = EventApplier(handlers, needs)
         self._db = db
         self._access = access
 
@@ -233,10 +235,10 @@ async def run_command(desk: DeadLetterDesk, arguments: argparse.Namespace) -> in
     return 1 if any(r.outcome == "failed" for r in done) else 0
 
 
-def cli(group: str, handlers: EventHandlers, database_url: str, access: KafkaAccess,
+def cli(group: str, handlers: EventHandlers[Any], needs: Any, database_url: str, access: KafkaAccess,
         arguments: argparse.Namespace) -> int:
     async def run() -> int:
-        desk = DeadLetterDesk(group, handlers, Database(database_url, pool_size=1), access)
+        desk = DeadLetterDesk(group, handlers, needs, Database(database_url, pool_size=1), access)
         try:
             return await run_command(desk, arguments)
         finally:

@@ -123,15 +123,17 @@ def create_service_app(
     settings: ServiceSettings,
     *,
     route_handlers: Sequence[Any],
-    handlers: EventHandlers | Callable[[Runtime], EventHandlers] | None = None,
+    handlers: EventHandlers[Any] | None = None,
+    needs: Callable[[Runtime], Any] = lambda runtime: None,
     exception_handlers: dict | None = None,
     extra_dependencies: dict[str, Provide] | None = None,
     on_start: Callable[[Runtime], Any] | None = None,
 ) -> Litestar:
     """A service's app: internal routes behind the internal-token guard, the
-    outbox relay, and one batch consumer per handled topic (group id = name).
-    `on_start(runtime)` runs before the consumers start and may return
-    background tasks, cancelled at shutdown."""
+    outbox relay, and one batch consumer for its `handlers` (group id = name),
+    which are given `needs(runtime)` with their events. `on_start(runtime)` runs
+    before the consumers start and may return background tasks, cancelled at
+    shutdown."""
     logs.configure(name, settings.log_level)
     holder: dict[str, Runtime] = {}
 
@@ -151,12 +153,13 @@ def create_service_app(
         runtime = Runtime(name, settings, db, producer, relay, broker)
         holder["runtime"] = runtime
         app.state.runtime = runtime
-        event_handlers = handlers(runtime) if callable(handlers) else handlers
-        if event_handlers:
-            app.state.dead_letters = dead_letters.DeadLetterDesk(name, event_handlers, db, access)
+        if handlers:
+            handler_needs = needs(runtime)
+            app.state.dead_letters = dead_letters.DeadLetterDesk(name, handlers, handler_needs, db, access)
             consumers.subscribe(
                 broker,
-                event_handlers,
+                handlers,
+                needs=handler_needs,
                 group_id=name,
                 db=db,
                 dead_letters=producer,
@@ -168,10 +171,9 @@ def create_service_app(
             )
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
         background = [relay_task]
-        if event_handlers:
-            background.append(
-                asyncio.create_task(_sweep_parked(EventApplier(event_handlers), db), name=f"{name}-parking")
-            )
+        if handlers:
+            parked = EventApplier(handlers, handler_needs)
+            background.append(asyncio.create_task(_sweep_parked(parked, db), name=f"{name}-parking"))
         try:
             if on_start:
                 # The tasks it returns (a service's own background loops) are
@@ -215,8 +217,10 @@ def create_service_app(
         middleware=[DefineMiddleware(_correlation_middleware)],
         openapi_config=None,
     )
-    if isinstance(handlers, EventHandlers):
-        app.state.event_handlers = handlers  # for `python -m <service> dlq` (main)
+    if handlers:
+        # for `python -m <service> dlq` (main), which applies outside a running service
+        app.state.event_handlers = handlers
+        app.state.handler_needs = needs
     return app
 
 
@@ -246,11 +250,15 @@ def _dead_letters_command(
 ) -> Callable[[ServiceSettings, argparse.Namespace], int]:
     """`python -m <service> dlq ...` with the handlers the service's app consumes with."""
     def run(settings: ServiceSettings, arguments: argparse.Namespace) -> int:
-        handlers = getattr(app_factory(settings).state, "event_handlers", None)
+        state = app_factory(settings).state
+        handlers = getattr(state, "event_handlers", None)
         if handlers is None:
             print(f"{name} consumes no events: it has no dead letters", file=sys.stderr)
             return 2
-        return dead_letters.cli(name, handlers, settings.database_url, settings.kafka_access(), arguments)
+        # No running service here: the services' needs are made of their settings and
+        # clients (create_app's closures), never of the runtime, so none is given.
+        needs = state.handler_needs(None)
+        return dead_letters.cli(name, handlers, needs, settings.database_url, settings.kafka_access(), arguments)
 
     return run
 
