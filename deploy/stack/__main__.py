@@ -1,6 +1,6 @@
 """The local stack runner's command line.
 
-    python -m stack up [--infra-only] [--profile dev|test] [--stripe-fixtures PATH]
+    python -m stack up [--infra-only] [--profile dev|test] [--stripe-fixtures PATH] [--replicas ledger=2,...]
     python -m stack down | status | env [--profile dev|test]
     python -m stack topics [--bootstrap HOST:PORT]
     python -m stack databases [--admin-dsn DSN]   (passwords from CALLASTAR_<SVC>_DB_[OWNER_]PASSWORD)
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from stack.config import PROFILES, StackConfig
+from stack.config import PROFILES, StackConfig, parse_replicas
 from stack.procs import StackError
 from stack.runner import LocalStack
 
@@ -90,8 +90,12 @@ def cmd_down(cfg: StackConfig, args: argparse.Namespace) -> int:
 def cmd_status(cfg: StackConfig, args: argparse.Namespace) -> int:
     stack = LocalStack(cfg)
     for name, state, pid in stack.status():
-        port = {"postgres": "pg", "stripe-mock": "stripe_mock", "smtp-sink": "smtp"}.get(name, name)
-        print(f"{name:<14} {state:<8} pid={pid or '-':<8} 127.0.0.1:{cfg.ports[port]}")
+        service, _, index = name.partition("-")
+        if index.isdigit():  # a second (third ...) instance of a service
+            port = cfg.instance_port(service, int(index))
+        else:
+            port = cfg.ports[{"postgres": "pg", "stripe-mock": "stripe_mock", "smtp-sink": "smtp"}.get(name, name)]
+        print(f"{name:<14} {state:<8} pid={pid or '-':<8} 127.0.0.1:{port}")
     print(f"state: {cfg.state_dir}")
     return 0
 
@@ -155,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", parents=[common], help="start the stack and wait for Ctrl-C")
     up.add_argument("--infra-only", action="store_true", help="PostgreSQL, Kafka, stripe-mock, SMTP sink only")
     up.add_argument("--stripe-fixtures", type=Path, default=None, help="JSON fixtures for stripe-mock")
+    up.add_argument("--replicas", default=None, metavar="SERVICE=N,...",
+                    help="instances per service in one consumer group, e.g. ledger=2,payments=2 "
+                         "(sets CALLASTAR_STACK_REPLICAS)")
     sub.add_parser("down", parents=[common], help="stop a stack left running")
     sub.add_parser("status", parents=[common], help="what runs")
     sub.add_parser("env", parents=[common], help="export lines for running a service by hand")
@@ -169,7 +176,14 @@ def main(argv: list[str] | None = None) -> int:
                              help="the topics, principals and ACLs as Strimzi resources (deploy/k8s/strimzi)")
     strimzi.add_argument("--partitions", type=int, default=6, help="partitions per topic (6)")
     args = parser.parse_args(argv)
-    cfg = StackConfig.for_profile(args.profile)
+    environ = dict(os.environ)
+    if getattr(args, "replicas", None) is not None:
+        try:
+            parse_replicas(args.replicas)
+        except ValueError as exc:
+            parser.error(str(exc))
+        environ["CALLASTAR_STACK_REPLICAS"] = args.replicas
+    cfg = StackConfig.for_profile(args.profile, environ)
     handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "topics": cmd_topics,
                "databases": cmd_databases, "secrets": cmd_secrets, "strimzi": cmd_strimzi}[args.command]
     try:

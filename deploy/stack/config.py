@@ -6,6 +6,10 @@ collide. Any port can be moved with `CALLASTAR_STACK_<PROFILE>_<NAME>_PORT`
 (e.g. `CALLASTAR_STACK_DEV_GATEWAY_PORT=8080`), all of them at once with
 `CALLASTAR_STACK_PORT_OFFSET` (added to the dev ports instead of the profile's
 offset), and the profile's state folder with `CALLASTAR_STACK_STATE_DIR`.
+
+`CALLASTAR_STACK_REPLICAS=ledger=2,payments=2` (what `up --replicas` sets) runs
+that many instances of a service in its one consumer group; instance n > 1
+serves on the service's port + 100 * (n - 1) and is named `<service>-<n>`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from common.secrets import DEV_SECRETS
 SERVICES: tuple[str, ...] = ("payments", "ledger", "payouts", "notifications")
 PROFILES: tuple[str, ...] = ("dev", "test")
 PROFILE_OFFSET = {"dev": 0, "test": 1000}
+REPLICA_PORT_STEP = 100  # instance n of a service: its port + (n - 1) * this
+MAX_REPLICAS = 6  # the topics' partitions bound a group's useful consumers
 
 # name -> dev port
 DEFAULT_PORTS: dict[str, int] = {
@@ -67,6 +73,23 @@ def repo_root() -> Path:
     if root := os.environ.get("CALLASTAR_ROOT"):
         return Path(root).resolve()
     return Path(__file__).resolve().parents[2]
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`ledger=2,payments=2` -> {"ledger": 2, "payments": 2}; a service not named runs once."""
+    replicas: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        service, _, count = item.partition("=")
+        if service not in SERVICES or not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise ValueError(f"bad replicas {item!r}: use <service>=<1..{MAX_REPLICAS}> with a service "
+                             f"among {', '.join(SERVICES)}")
+        replicas[service] = int(count)
+    return replicas
+
+
+def instance_name(service: str, index: int) -> str:
+    """`ledger` for the first instance, `ledger-2` for the second, ..."""
+    return service if index == 1 else f"{service}-{index}"
 
 
 def port_setting(profile: str, name: str) -> str:
@@ -159,8 +182,18 @@ class StackConfig:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
-    def service_url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+    def replicas(self, service: str) -> int:
+        return parse_replicas(self.environ.get("CALLASTAR_STACK_REPLICAS", "")).get(service, 1)
+
+    def instance_port(self, service: str, index: int) -> int:
+        return self.ports[service] + (index - 1) * REPLICA_PORT_STEP
+
+    def service_url(self, service: str, index: int = 1) -> str:
+        return f"http://127.0.0.1:{self.instance_port(service, index)}"
+
+    def service_urls(self, service: str) -> str:
+        """Every instance's URL, comma-separated: what the gateway spreads its calls over."""
+        return ",".join(self.service_url(service, n) for n in range(1, self.replicas(service) + 1))
 
     def database_url(self, service: str, *, owner: bool = False) -> str:
         """SQLAlchemy URL (postgresql+asyncpg://) for a service's own database, as its
@@ -206,7 +239,7 @@ class StackConfig:
             env[f"CALLASTAR_{key}_DATABASE_URL"] = self.database_url(svc)
             env[f"CALLASTAR_{key}_MIGRATION_DATABASE_URL"] = self.database_url(svc, owner=True)
             env[f"CALLASTAR_{key}_PORT"] = str(self.ports[svc])
-            env[f"CALLASTAR_GATEWAY_{key}_URL"] = self.service_url(svc)
+            env[f"CALLASTAR_GATEWAY_{key}_URL"] = self.service_urls(svc)
         env["CALLASTAR_GATEWAY_PORT"] = str(self.ports["gateway"])
         env["CALLASTAR_NOTIFICATIONS_PUBLIC_URL"] = self.gateway_url  # links in emails
         if self.uses_real_stripe:

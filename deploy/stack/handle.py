@@ -24,7 +24,11 @@ class StackHandle:
         return f"http://127.0.0.1:{self.env['CALLASTAR_GATEWAY_PORT']}"
 
     def service_url(self, service: str) -> str:
-        return self.env[f"CALLASTAR_GATEWAY_{service.upper()}_URL"]
+        """The first instance's URL (the gateway's setting lists every instance)."""
+        return self.service_urls(service)[0]
+
+    def service_urls(self, service: str) -> list[str]:
+        return self.env[f"CALLASTAR_GATEWAY_{service.upper()}_URL"].split(",")
 
     def database_url(self, service: str, *, owner: bool = False) -> str:
         """SQLAlchemy async URL (postgresql+asyncpg://...) of the service's own database, as

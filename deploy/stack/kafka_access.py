@@ -1,6 +1,7 @@
 """Who may do what on Kafka: one SCRAM-SHA-512 principal per service, ACLs that
 let each write only the topics it produces (and the dead-letter topics of what it
-consumes) and read only the topics it consumes, in its own consumer group.
+consumes) and read only the topics it consumes, in its own consumer group (and
+the dead-letter topics of what it consumes, to replay them).
 
 Only the gateway may write `stripe.event.received`: anyone else who reaches the
 broker could otherwise skip the webhook signature check. The `admin` principal is
@@ -73,10 +74,12 @@ def grants(principal: str) -> list[Grant]:
     out += [Grant(principal, "READ", "TOPIC", t) for t in consumed]
     if (group := GROUPS[principal]) is not None:
         out.append(Grant(principal, "READ", "GROUP", group))
+        # its dead letters, for the replay tools (common.dead_letters; read with no group)
+        out += [Grant(principal, "READ", "TOPIC", topics.dlq(t)) for t in consumed]
     return out
 
 
-def _admin_client(admin: KafkaAccess):
+def admin_client(admin: KafkaAccess):
     from confluent_kafka.admin import AdminClient
 
     config = {"bootstrap.servers": admin.bootstrap_servers, "security.protocol": admin.security_protocol,
@@ -113,7 +116,7 @@ def provision(admin: KafkaAccess, passwords: Mapping[str, str], timeout: float =
         ScramMechanism, UserScramCredentialUpsertion,
     )
 
-    client = _admin_client(admin)
+    client = admin_client(admin)
     credential = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
     upserts = [UserScramCredentialUpsertion(p, credential, password.encode()) for p, password in passwords.items()]
     for future in client.alter_user_scram_credentials(upserts, request_timeout=timeout).values():

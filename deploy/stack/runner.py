@@ -16,7 +16,7 @@ import httpx
 from stack import kafka as kafka_mod
 from stack import kafka_access
 from stack import prereqs, stripe_mock
-from stack.config import SERVICES, StackConfig
+from stack.config import SERVICES, StackConfig, instance_name
 from stack.handle import StackHandle
 from stack.kafka import Kafka
 from stack.postgres import Postgres
@@ -25,6 +25,13 @@ from stack.procs import orphans, PidFile, Proc, StackError, log_tail, port_in_us
 
 INFRA = ("postgres", "kafka", "stripe-mock", "smtp-sink")
 STOP_GRACE = {"kafka": 30.0}
+# A service's own shutdown is bounded by CALLASTAR_SHUTDOWN_TIMEOUT_S (20 s): SIGKILL only after that.
+SERVICE_STOP_GRACE = 25.0
+
+
+def _service_of(process: str) -> str:
+    """`ledger-2` -> `ledger`: the service an instance's process belongs to."""
+    return process.rsplit("-", 1)[0] if process.rsplit("-", 1)[-1].isdigit() else process
 
 
 class LocalStack:
@@ -130,12 +137,13 @@ class LocalStack:
     def start_services(self) -> StackHandle:
         """Migrate and serve payments, ledger, payouts, notifications, then the gateway."""
         t0 = time.monotonic()
-        for svc in (*SERVICES, "gateway"):
-            port = self.cfg.ports[svc]
+        instances = [(svc, n) for svc in SERVICES for n in range(1, self.cfg.replicas(svc) + 1)]
+        for name, port in [(instance_name(svc, n), self.cfg.instance_port(svc, n)) for svc, n in instances] + [
+                ("gateway", self.cfg.ports["gateway"])]:
             if port_in_use(port):
                 raise StackError(
-                    f"Port {port} ({svc}) on 127.0.0.1 is already taken by another program: stop it, or set "
-                    f"CALLASTAR_STACK_{self.cfg.profile.upper()}_{svc.upper()}_PORT to a free port."
+                    f"Port {port} ({name}) on 127.0.0.1 is already taken by another program: stop it, or set "
+                    f"CALLASTAR_STACK_{self.cfg.profile.upper()}_{name.split('-')[0].upper()}_PORT to a free port."
                 )
         for svc in SERVICES:
             log = self.cfg.logs_dir / f"{svc}.log"
@@ -147,21 +155,35 @@ class LocalStack:
                                         timeout=300)
             if result.returncode != 0:
                 raise StackError(f"`python -m {svc} migrate` failed (exit {result.returncode}); log {log}:\n{log_tail(log)}")
-        for group in (SERVICES, ("gateway",)):
-            for svc in group:
-                log = self.cfg.logs_dir / f"{svc}.log"
-                self._popens[svc], _ = spawn(svc, [sys.executable, "-m", svc, "serve"], log=log, env=self.child_env(svc),
-                                             cwd=self.cfg.root, marker=f"-m {svc} serve", pidfile=self.pidfile)
-            for svc in group:
-                url = f"http://127.0.0.1:{self.cfg.ports[svc]}/ready"
-                wait_until(lambda url=url: httpx.get(url, timeout=2).status_code == 200, timeout=90,
-                           what=f"{svc} ({url})", proc=self._popens[svc], log=self.cfg.logs_dir / f"{svc}.log",
-                           interval=0.3)
-                self.say(f"  {svc:<12} ready on 127.0.0.1:{self.cfg.ports[svc]}")
+        for group in (instances, [("gateway", 1)]):
+            for svc, n in group:
+                self.spawn_instance(svc, n)
+            for svc, n in group:
+                self.wait_ready(svc, n)
         self.say(f"Services ready in {time.monotonic() - t0:.1f}s")
         handle = self.handle()
         handle.services_started = True
         return handle
+
+    def spawn_instance(self, service: str, index: int = 1) -> subprocess.Popen:
+        """Start instance `index` of `service` (`serve`, on its own port, in the service's one
+        consumer group); its output goes to logs/<instance>.log."""
+        name = instance_name(service, index)
+        env = self.child_env(service)
+        if service != "gateway":
+            env[f"CALLASTAR_{service.upper()}_PORT"] = str(self.cfg.instance_port(service, index))
+        self._popens[name], _ = spawn(name, [sys.executable, "-m", service, "serve"],
+                                      log=self.cfg.logs_dir / f"{name}.log", env=env, cwd=self.cfg.root,
+                                      marker=f"-m {service} serve", pidfile=self.pidfile)
+        return self._popens[name]
+
+    def wait_ready(self, service: str, index: int = 1) -> None:
+        name = instance_name(service, index)
+        port = self.cfg.ports["gateway"] if service == "gateway" else self.cfg.instance_port(service, index)
+        url = f"http://127.0.0.1:{port}/ready"
+        wait_until(lambda: httpx.get(url, timeout=2).status_code == 200, timeout=90, what=f"{name} ({url})",
+                   proc=self._popens[name], log=self.cfg.logs_dir / f"{name}.log", interval=0.3)
+        self.say(f"  {name:<14} ready on 127.0.0.1:{port}")
 
     # --- stop ---------------------------------------------------------------
     def _stop_named(self, names: set[str]) -> None:
@@ -173,14 +195,12 @@ class LocalStack:
     def stop(self) -> None:
         """Stop everything this profile's stack runs, services first, PostgreSQL last."""
         recorded = self.pidfile.load()
-        services = [p for p in recorded if p.name == "gateway"]
-        services += [p for p in recorded if p.name in SERVICES]
-        terminate([p for p in services if p.name == "gateway"], grace=10)
-        terminate([p for p in services if p.name != "gateway"], grace=10)
+        terminate([p for p in recorded if p.name == "gateway"], grace=10)
+        terminate([p for p in recorded if _service_of(p.name) in SERVICES], grace=SERVICE_STOP_GRACE)
         for name in ("smtp-sink", "stripe-mock", "kafka"):
             terminate([p for p in recorded if p.name == name], grace=STOP_GRACE.get(name, 10.0))
         self.pg.stop()
-        others = [p for p in recorded if p.name not in (*SERVICES, "gateway", *INFRA)]
+        others = [p for p in recorded if _service_of(p.name) not in (*SERVICES, "gateway", *INFRA)]
         terminate(others + orphans(self.cfg.state_dir))
         leftover = [p for p in recorded if p.name != "postgres" and p.alive()]
         if leftover:
@@ -201,7 +221,9 @@ class LocalStack:
     def status(self) -> list[tuple[str, str, int | None]]:
         rows: list[tuple[str, str, int | None]] = []
         recorded = {p.name: p for p in self.pidfile.load()}
-        for name in (*INFRA, *SERVICES, "gateway"):
+        instances = [instance_name(s, n) for s in SERVICES for n in range(1, self.cfg.replicas(s) + 1)]
+        for name in (*INFRA, *dict.fromkeys([*instances, *(p for p in recorded if _service_of(p) in SERVICES)]),
+                     "gateway"):
             p = recorded.get(name)
             if name == "postgres":
                 state = "running" if self.pg.running() else "stopped"

@@ -121,3 +121,17 @@ def test_each_principal_writes_what_it_produces_and_the_dead_letters_of_what_it_
                            | {topics.dlq(t) for t in CONSUMES[principal]})
         groups = {g.name for g in grants(principal) if g.resource == "GROUP"}
         assert groups == ({GROUPS[principal]} if GROUPS[principal] else set())
+
+
+def test_each_service_reads_the_dead_letters_of_what_it_consumes_and_no_others():
+    for principal in PRINCIPALS:
+        read = {g.name for g in grants(principal) if g.operation == "READ" and g.resource == "TOPIC"}
+        dead_letters = {t for t in read if t.endswith(".dlq")}
+        assert dead_letters == ({topics.dlq(t) for t in CONSUMES[principal]} if GROUPS[principal] else set())
+
+
+async def test_a_service_reads_its_own_dead_letters_not_anothers(infra):
+    await consume(as_principal(infra, "ledger"), topics.dlq(topics.PAYMENT_SUCCEEDED), group="ledger")
+
+    with pytest.raises(TopicAuthorizationFailedError):
+        await consume(as_principal(infra, "ledger"), topics.dlq(topics.STRIPE_EVENT_RECEIVED), group="ledger")

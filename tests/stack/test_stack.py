@@ -105,3 +105,22 @@ def test_a_real_stripe_test_key_is_not_pointed_at_the_mock():
 
     assert env["CALLASTAR_STRIPE_API_KEY"] == "sk_test_real"
     assert "CALLASTAR_STRIPE_API_BASE" not in env
+
+
+def test_replicas_give_each_instance_its_port_and_the_gateway_every_instance():
+    cfg = StackConfig.for_profile("test", {"CALLASTAR_STACK_REPLICAS": "ledger=2,payments=3"})
+
+    assert [cfg.replicas(s) for s in ("payments", "ledger", "payouts")] == [3, 2, 1]
+    assert cfg.instance_port("ledger", 2) == cfg.ports["ledger"] + 100
+    assert cfg.env()["CALLASTAR_GATEWAY_PAYMENTS_URL"].split(",") == [
+        f"http://127.0.0.1:{cfg.ports['payments'] + 100 * n}" for n in range(3)]
+    assert cfg.env()["CALLASTAR_GATEWAY_PAYOUTS_URL"] == f"http://127.0.0.1:{cfg.ports['payouts']}"
+    taken = [cfg.instance_port(s, n) for s in SERVICES for n in (1, 2, 3)] + [
+        port for name, port in cfg.ports.items() if name not in SERVICES]
+    assert len(taken) == len(set(taken))
+
+
+@pytest.mark.parametrize("replicas", ["ledger=0", "ledger=7", "billing=2", "ledger"])
+def test_bad_replicas_are_refused(replicas):
+    with pytest.raises(ValueError, match="bad replicas"):
+        StackConfig.for_profile("test", {"CALLASTAR_STACK_REPLICAS": replicas}).replicas("ledger")

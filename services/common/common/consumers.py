@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -177,6 +177,26 @@ class EventConsumer:
         )
 
 
+class FinishBatchBeforeHandOver(ConsumerRebalanceListener):
+    """When the group rebalances (an instance joins or leaves), the partitions are taken
+    from every member. A batch under way then finishes and commits its offsets before
+    this member rejoins (the broker still takes commits of the old generation while the
+    group prepares its rebalance): otherwise its commit would be refused and the next
+    owner of its partitions would read the batch again."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.subscriber: Any = None
+        self._timeout_s = timeout_s
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # FastStream holds the subscriber's lock from the fetch's hand-over to the commit.
+        if (wait_release := getattr(getattr(self.subscriber, "lock", None), "wait_release", None)) is not None:
+            await wait_release(self._timeout_s)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        pass
+
+
 def subscribe(
     broker: KafkaBroker,
     handlers: EventHandlers[Any],
@@ -189,6 +209,7 @@ def subscribe(
     max_records: int = 500,
     concurrency: int = 8,
     fetch_max_wait_ms: int = 100,
+    hand_over_timeout_s: float = 20.0,
 ) -> EventConsumer:
     """Attach ONE batch subscriber for every topic the service handles: one Kafka
     consumer per service instead of one per topic saves each idle consumer's
@@ -206,7 +227,8 @@ def subscribe(
     # NACK_ON_ERROR: the offsets are committed only when the whole batch has
     # been applied (or dead-lettered); on an exception the consumer seeks back
     # and the batch is read again (the inbox makes the replay harmless).
-    @broker.subscriber(
+    hand_over = FinishBatchBeforeHandOver(hand_over_timeout_s)
+    subscriber = broker.subscriber(
         *handlers.subscriptions,
         group_id=group_id,
         batch=True,
@@ -221,7 +243,11 @@ def subscribe(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_undecoded,
+        listener=hand_over,
     )
+    hand_over.subscriber = subscriber
+
+    @subscriber
     async def consume(body: list[Any], message: KafkaMessage) -> None:
         await consumer.apply_batch(message.raw_message)
 

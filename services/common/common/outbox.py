@@ -85,6 +85,7 @@ class OutboxRelay:
         self._idle_poll = idle_poll_seconds
         self._linger = linger_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake_if_written(self, committed: dict) -> None:
         """After a commit: publish now if that transaction queued events. (Only
@@ -117,6 +118,13 @@ class OutboxRelay:
             await session.execute(_MARK_SENT, {"ids": [row.id for row in rows]})
             return len(rows)
 
+    def stop(self) -> None:
+        """Make `run` do one last pass and return: cancelling it instead could cut a pass
+        between publishing and marking sent, and another instance would publish those
+        rows again."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         while True:
             self._wake.clear()  # before publishing: a wake-up during it is not lost
@@ -129,6 +137,8 @@ class OutboxRelay:
                 # Kafka or the database is away: keep the rows, try again later.
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
+            if self._stopping:
+                return
             try:
                 await asyncio.wait_for(self._wake.wait(), self._idle_poll)
                 # Under load commits come in bursts: a few ms of waiting lets one

@@ -20,7 +20,7 @@ from litestar.middleware import DefineMiddleware
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from common import consumers, db as database, logs
+from common import consumers, db as database, dead_letters, logs
 from common.applying import EventApplier, EventHandlers
 from common.consumers import RetryPolicy
 from common.db import Database
@@ -31,7 +31,7 @@ from common.outbox import OutboxRelay
 from common.settings import ServiceSettings
 
 
-SHUTDOWN_STEP_SECONDS = 10.0
+SHUTDOWN_STEP_MIN_SECONDS = 1.0  # what a step still gets once the shutdown's bound has passed
 Settings = TypeVar("Settings", bound=BaseSettings)
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,34 @@ async def _sweep_parked(applier: EventApplier, db: Database) -> None:
 async def _settle(task: asyncio.Task) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _shut_down(name: str, broker: KafkaBroker, relay: OutboxRelay, relay_task: asyncio.Task,
+                     others: Sequence[asyncio.Task], producer: AIOKafkaProducer, db: Database,
+                     timeout_s: float) -> None:
+    """SIGTERM (uvicorn runs the lifespan's end): stop fetching, finish and commit the
+    batch under way (DB, then offsets), leave the group; then let the outbox relay
+    publish what that batch wrote; then close. The whole is bounded by `timeout_s`:
+    a stop that hangs (a broker that went away) must not keep the process from
+    exiting; uncommitted offsets and unsent outbox rows are simply picked up again."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+
+    async def drain_relay() -> None:
+        relay.stop()
+        await _settle(relay_task)
+
+    for task in others:
+        task.cancel()
+    steps = [("consumers", broker.stop()), ("outbox relay", drain_relay()),
+             *((task.get_name(), _settle(task)) for task in others),
+             ("producer", producer.stop()), ("database", db.dispose())]
+    for what, step in steps:
+        left = max(deadline - asyncio.get_running_loop().time(), SHUTDOWN_STEP_MIN_SECONDS)
+        try:
+            await asyncio.wait_for(step, left)
+        except TimeoutError:
+            log.warning("%s: stopping the %s took too long; moving on", name, what)
+    log.info("%s stopped", name)
 
 
 @dataclass
@@ -117,12 +145,17 @@ def create_service_app(
         await producer.start()
         relay = OutboxRelay(db, producer)
         db.after_commit(relay.wake_if_written)
-        broker = KafkaBroker(access.bootstrap_servers, security=access.security(), client_id=name, logger=None)
+        # graceful_timeout: on stop, FastStream stops fetching and waits (this long at
+        # most) for the batch under way to be applied and its offsets committed, then
+        # the consumer leaves the group, so its partitions move on with nothing to redo.
+        broker = KafkaBroker(access.bootstrap_servers, security=access.security(), client_id=name, logger=None,
+                             graceful_timeout=settings.shutdown_timeout_s)
         runtime = Runtime(name, settings, db, producer, relay, broker)
         holder["runtime"] = runtime
         app.state.runtime = runtime
         if handlers:
             handler_needs = needs(runtime)
+            app.state.dead_letters = dead_letters.DeadLetterDesk(name, handlers, handler_needs, db, access)
             consumers.subscribe(
                 broker,
                 handlers,
@@ -134,6 +167,7 @@ def create_service_app(
                     settings.consumer_max_retries, settings.consumer_retry_backoff_ms / 1000
                 ),
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+                hand_over_timeout_s=settings.shutdown_timeout_s,
             )
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
         background = [relay_task]
@@ -148,16 +182,8 @@ def create_service_app(
             await broker.start()
             yield
         finally:
-            # Each step is bounded: a stop that hangs (a broker that went away)
-            # must not keep the process from exiting; uncommitted offsets and
-            # unsent outbox rows are simply picked up again after a restart.
-            for task in background:
-                task.cancel()
-            for step in (broker.stop(), *map(_settle, background), producer.stop(), db.dispose()):
-                try:
-                    await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
-                except TimeoutError:
-                    log.warning("%s: a shutdown step took over %ss; moving on", name, SHUTDOWN_STEP_SECONDS)
+            await _shut_down(name, broker, relay, relay_task, background[1:], producer, db,
+                             settings.shutdown_timeout_s)
 
     async def db_ready() -> bool:
         await holder["runtime"].db.ping()
@@ -174,10 +200,10 @@ def create_service_app(
 
     internal = Router(
         "/",
-        route_handlers=list(route_handlers),
+        route_handlers=[*route_handlers, *(dead_letters.route_handlers if handlers is not None else ())],
         guards=[gateway_only(name, settings.internal_signing_key)],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[internal, *health_routes({"database": db_ready, "kafka": kafka_ready})],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
@@ -191,6 +217,11 @@ def create_service_app(
         middleware=[DefineMiddleware(_correlation_middleware)],
         openapi_config=None,
     )
+    if handlers:
+        # for `python -m <service> dlq` (main), which applies outside a running service
+        app.state.event_handlers = handlers
+        app.state.handler_needs = needs
+    return app
 
 
 def load_settings(name: str, settings_factory: Callable[[], Settings]) -> Settings | None:
@@ -214,6 +245,24 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
 
 
+def _dead_letters_command(
+    name: str, app_factory: Callable[[ServiceSettings], Litestar]
+) -> Callable[[ServiceSettings, argparse.Namespace], int]:
+    """`python -m <service> dlq ...` with the handlers the service's app consumes with."""
+    def run(settings: ServiceSettings, arguments: argparse.Namespace) -> int:
+        state = app_factory(settings).state
+        handlers = getattr(state, "event_handlers", None)
+        if handlers is None:
+            print(f"{name} consumes no events: it has no dead letters", file=sys.stderr)
+            return 2
+        # No running service here: the services' needs are made of their settings and
+        # clients (create_app's closures), never of the runtime, so none is given.
+        needs = state.handler_needs(None)
+        return dead_letters.cli(name, handlers, needs, settings.database_url, settings.kafka_access(), arguments)
+
+    return run
+
+
 def main(
     name: str,
     *,
@@ -222,8 +271,8 @@ def main(
     migrations_dir: Path,
     commands: dict[str, Callable[[ServiceSettings], int] | Command] | None = None,
 ) -> int:
-    """`python -m <service> migrate|serve|...`."""
-    extra = commands or {}
+    """`python -m <service> migrate|serve|dlq|...`."""
+    extra = {**(commands or {}), "dlq": Command(_dead_letters_command(name, app_factory), dead_letters.add_arguments)}
     parser = argparse.ArgumentParser(prog=f"python -m {name}")
     subcommands = parser.add_subparsers(dest="command", required=True)
     for command_name in ("migrate", "serve", *extra):

@@ -10,6 +10,7 @@ Shared variables (no service prefix):
   CALLASTAR_CONSUMER_MAX_RETRIES      attempts after the first before the DLQ (3)
   CALLASTAR_CONSUMER_RETRY_BACKOFF_MS first retry delay, doubled each time (100)
   CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS how long Kafka may hold a fetch to fill it (100)
+  CALLASTAR_SHUTDOWN_TIMEOUT_S        on SIGTERM: how long the batch under way and the outbox may take (20)
   CALLASTAR_LOG_LEVEL                 (INFO)
 Per service (prefix CALLASTAR_<SERVICE>_): DATABASE_URL (the runtime role),
 MIGRATION_DATABASE_URL (the owner role, for `migrate`; default DATABASE_URL), HOST, PORT.
@@ -98,6 +99,7 @@ class ServiceSettings(KafkaClientSettings):
     consumer_retry_backoff_ms: int = shared("CALLASTAR_CONSUMER_RETRY_BACKOFF_MS", 100)
     consumer_fetch_max_wait_ms: int = shared("CALLASTAR_CONSUMER_FETCH_MAX_WAIT_MS", 100)
     log_level: str = shared("CALLASTAR_LOG_LEVEL", "INFO")
+    shutdown_timeout_s: float = shared("CALLASTAR_SHUTDOWN_TIMEOUT_S", 20.0)
 
     host: str = "127.0.0.1"
     port: int

@@ -1,4 +1,4 @@
-"""The outbox and inbox tables. Every service's database has both; each service's
+"""The outbox and inbox tables (and the other tables of the messaging layer). Every service's database has both; each service's
 first Alembic migration creates them with `create_messaging_tables`."""
 
 import sqlalchemy as sa
@@ -39,6 +39,26 @@ parked_events = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("waits_for", sa.Text, nullable=False, index=True),
     sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
+# Every replay of a dead letter (common.dead_letters): who, when, which message, outcome.
+# A message replayed with success (applied, or dropped by the inbox as a duplicate)
+# is never replayed again: the partial unique index refuses a second such row.
+dead_letter_replays = sa.Table(
+    "dead_letter_replays",
+    messaging_metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("dlq_topic", sa.Text, nullable=False),
+    sa.Column("dlq_partition", sa.Integer, nullable=False),
+    sa.Column("dlq_offset", sa.BigInteger, nullable=False),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("replayed_by", sa.Text, nullable=False),
+    sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("outcome", sa.Text, nullable=False),  # applied | duplicate | failed
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index("dead_letter_replayed_once", "dlq_topic", "dlq_partition", "dlq_offset", unique=True,
+             postgresql_where=sa.text("outcome <> 'failed'")),
 )
 
 

@@ -2,8 +2,9 @@
 verified identity (signed for that service, common.internal_identity) and the correlation id, and relaying the
 service's answer as is."""
 
+import itertools
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -60,10 +61,33 @@ def _phrase(status: int) -> str:
 
 
 class ServiceClient:
-    def __init__(self, name: str, base_url: str, signing_key: str, timeout_s: float) -> None:
+    """Calls one service, spread over its instances: `base_urls` is a comma-separated list
+    (CALLASTAR_GATEWAY_<SERVICE>_URL). Round robin, because every instance can answer any
+    call (they share the database) and a sticky first-healthy choice would leave the
+    others idle; a refused connection (an instance down: nothing was sent, so trying
+    another is safe even for a POST) moves on to the next instance."""
+
+    def __init__(self, name: str, base_urls: str, signing_key: str, timeout_s: float) -> None:
         self.name = name
         self._signing_key = signing_key
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+        self._instances = [httpx.AsyncClient(base_url=url.strip(), timeout=timeout_s)
+                           for url in base_urls.split(",") if url.strip()]
+        self._turn = itertools.count()
+
+    def _in_turn(self) -> list[httpx.AsyncClient]:
+        """Every instance once, starting with the next one in the rotation."""
+        first = next(self._turn) % len(self._instances)
+        return self._instances[first:] + self._instances[:first]
+
+    async def _send(self, request_for: Callable[[httpx.AsyncClient], httpx.Request]) -> httpx.Response:
+        candidates = self._in_turn()
+        for instance in candidates[:-1]:
+            try:
+                return await instance.send(request_for(instance), stream=True)
+            except httpx.ConnectError as exc:
+                log.warning("%s instance %s refused the connection (%r); trying the next", self.name,
+                            instance.base_url, exc)
+        return await candidates[-1].send(request_for(candidates[-1]), stream=True)
 
     async def forward(
         self,
@@ -84,9 +108,9 @@ class ServiceClient:
             headers[CORRELATION_HEADER] = correlation_id
         if accept:
             headers["Accept"] = accept
-        request = self._http.build_request(method, path, params=params, json=json, headers=headers)
         try:
-            upstream = await self._http.send(request, stream=True)
+            upstream = await self._send(
+                lambda instance: instance.build_request(method, path, params=params, json=json, headers=headers))
             content_type = upstream.headers.get("content-type", "")
             if upstream.is_error or not content_type or "json" in content_type:
                 try:
@@ -111,13 +135,18 @@ class ServiceClient:
         return Response(upstream.content, status_code=upstream.status_code, headers=_passed_headers(upstream))
 
     async def healthy(self) -> bool:
-        try:
-            return (await self._http.get("/health")).status_code == 200
-        except httpx.TransportError:
-            return False
+        """Some instance answers."""
+        for instance in self._instances:
+            try:
+                if (await instance.get("/health")).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                continue
+        return False
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for instance in self._instances:
+            await instance.aclose()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class Settings(KafkaClientSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # One URL per service, or a comma-separated list of its instances (gateway.clients).
     payments_url: str = "http://127.0.0.1:8101"
     ledger_url: str = "http://127.0.0.1:8102"
     payouts_url: str = "http://127.0.0.1:8103"

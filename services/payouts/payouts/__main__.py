@@ -14,6 +14,6 @@ sys.exit(
         settings_factory=Settings,
         app_factory=create_app,
         migrations_dir=MIGRATIONS,
-        commands={"verify-audit": cli.verify_audit},
+        commands={"verify-audit": cli.verify_audit, "rebuild-balances": cli.rebuild_balances},
     )
 )

@@ -1,12 +1,17 @@
 """Operator commands: `python -m payouts verify-audit` recomputes the audit
-log's hash chain and reports the first broken link (exit 1), if any."""
+log's hash chain and reports the first broken link (exit 1), if any;
+`python -m payouts rebuild-balances` rebuilds the creators' balances (a
+projection of `ledger.balance_changed`) from that topic."""
 
 import asyncio
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from payouts import domain
+from common.db import Database
+from common.topic_reading import read_to_end
+from contracts.events.ledger import BalanceChanged
+from payouts import domain, models
 from payouts.models import PayoutAudit
 from payouts.settings import Settings
 
@@ -46,3 +51,36 @@ def verify_audit(settings: Settings) -> int:
         return 0
     print(f"payout audit BROKEN at seq {broken.seq} (audit row {broken.audit_id}): {broken.problem}")
     return 1
+
+
+def latest_balances(events: list[BalanceChanged]) -> list[BalanceChanged]:
+    """Per creator and currency the announcement the live projection keeps: the latest
+    `occurred_at`, the later one read at a tie (one creator's events share a partition)."""
+    latest: dict[tuple[str, str], BalanceChanged] = {}
+    for event in events:
+        key = (event.data.creator_id, event.data.currency)
+        if key not in latest or latest[key].occurred_at <= event.occurred_at:
+            latest[key] = event
+    return list(latest.values())
+
+
+async def rebuild_balances_from(settings: Settings) -> int:
+    """The table is locked first, then the topic read to its end: everything the live
+    consumer applied before the lock is in what is read; what comes after waits."""
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        async with db.transaction() as session:
+            await models.lock_balances(session)
+            records = await read_to_end(settings.kafka_access(), [BalanceChanged.TOPIC],
+                                        client_id="payouts-rebuild-balances")
+            latest = latest_balances([BalanceChanged.model_validate_json(r.value) for r in records])
+            await models.replace_balances(session, latest)
+        return len(latest)
+    finally:
+        await db.dispose()
+
+
+def rebuild_balances(settings: Settings) -> int:
+    rows = asyncio.run(rebuild_balances_from(settings))
+    print(f"creator balances rebuilt from {BalanceChanged.TOPIC}: {rows} rows")
+    return 0

@@ -75,6 +75,19 @@ async def apply_balance_changed(session: AsyncSession, event: BalanceChanged) ->
     return (await session.execute(_UPSERT_BALANCE, row)).first() is not None
 
 
+async def lock_balances(session: AsyncSession) -> None:
+    """Hold the live consumer's balance updates until the transaction ends (reads go on)."""
+    await session.execute(sa.text("LOCK TABLE creator_balances IN EXCLUSIVE MODE"))
+
+
+async def replace_balances(session: AsyncSession, latest: list[BalanceChanged]) -> None:
+    """The projection rebuilt: every row dropped, then one per creator and currency from
+    its latest announcement (the caller holds `lock_balances` since before it read them)."""
+    await session.execute(sa.delete(_balances))
+    for event in latest:
+        await apply_balance_changed(session, event)
+
+
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[CreatorBalance]:
     return list(
         await session.scalars(

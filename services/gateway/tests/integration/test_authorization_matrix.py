@@ -43,6 +43,8 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/admin/refunds/stuck"): ADMIN,
     ("GET", "/api/admin/disputes"): ADMIN,
     ("GET", "/api/admin/disputes/stats"): ADMIN,
+    ("GET", "/api/admin/dead-letters/{service:str}"): ADMIN,
+    ("POST", "/api/admin/dead-letters/{service:str}/replay"): ADMIN,
     ("GET", "/api/payouts/account"): CREATOR_OR_ADMIN,
     ("POST", "/api/payouts/account"): CREATOR,
     ("GET", "/api/payouts"): CREATOR,
