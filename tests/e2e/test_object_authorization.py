@@ -11,7 +11,6 @@ id and no declared policy here fails the test."""
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +130,8 @@ async def test_every_route_with_an_id_has_a_declared_object_policy(stack) -> Non
 async def test_another_creator_or_fan_gets_nothing_of_a_creators_and_a_fans_objects(gateway: Gateway) -> None:
     owned = await owned_objects(gateway)
     before = await snapshot(gateway, owned)
-    others = {OTHER_CREATOR: gateway.auth(new_id("creator-b"), "creator"), OTHER_FAN: gateway.auth(new_id("fan-b"), "fan")}
+    others = {OTHER_CREATOR: gateway.auth(new_id("creator-b"), "creator"),
+              OTHER_FAN: gateway.auth(new_id("fan-b"), "fan")}
     unexpected, calls = [], 0
     for (method, route), expected in sorted(OBJECT_POLICY.items()):
         names = _PARAMETER.findall(route)
