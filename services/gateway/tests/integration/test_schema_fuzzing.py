@@ -2,8 +2,10 @@
 
 schemathesis generates requests from the OpenAPI document the running gateway
 serves (so every schema the routes declare is fuzzed as soon as it is served)
-and sends them as each caller: no token, a fan, a creator, an admin. No answer
-may be a 5xx, and every error answer must be an RFC 9457 problem detail.
+and sends them as each caller: no token, a fan, a creator, an admin; a route
+taking an offer or payment id is fuzzed with generated ids and with real ones
+(the fuzzing creator's offer, the fuzzing fan's payment for it). No answer may
+be a 5xx, and every error answer must be an RFC 9457 problem detail.
 
 Bounded and repeatable: at most EXAMPLES requests per operation, generation
 mode (positive: what the schema allows; negative: what it refuses) and caller,
@@ -64,14 +66,15 @@ def public_schema(gateway_url: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_dict(document, config=CONFIG)
 
 
-def can_be_negated(operation: APIOperation) -> bool:
+def can_be_negated(operation: APIOperation, *, path_fixed: bool) -> bool:
     """Whether a request the schema refuses exists: not for an operation whose only
-    input is a path segment of any text (every segment is text), nor for a body of
-    any JSON. Hypothesis would search a long time before saying so."""
+    input is a fixed path or a path segment of any text (every segment is text),
+    nor for a body of any JSON. Hypothesis would search a long time before saying so."""
     bodies = [body.definition.get("schema", {}) for body in operation.body]
-    return bool(operation.query or operation.headers or operation.cookies
-                or any(schema not in ({}, {"type": "string"}) for schema in bodies)
-                or any(set(param.definition.get("schema", {})) - {"type"} for param in operation.path_parameters))
+    constrained_path = not path_fixed and any(set(param.definition.get("schema", {})) - {"type"}
+                                              for param in operation.path_parameters)
+    return bool(operation.query or operation.headers or operation.cookies or constrained_path
+                or any(schema not in ({}, {"type": "string"}) for schema in bodies))
 
 
 def why_wrong(response: schemathesis.Response) -> str | None:
@@ -84,12 +87,12 @@ def why_wrong(response: schemathesis.Response) -> str | None:
 
 
 def fuzz(operation: APIOperation, mode: GenerationMode, base_url: str, headers: dict[str, str],
-         session: requests.Session, run: Run) -> None:
-    @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+         session: requests.Session, run: Run, path_parameters: dict[str, str] | None = None) -> None:
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     @hypothesis.settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def send(case: schemathesis.Case) -> None:
-        where = f"{operation.method.upper()} {operation.path} ({mode.value})"
+        where = f"{operation.method.upper()} {operation.path} ({mode.value}{', real ids' if path_parameters else ''})"
         try:
             response = case.call(base_url=base_url, session=session, headers=headers, timeout=TIMEOUT_S)
         except requests.RequestException as exc:
@@ -104,30 +107,55 @@ def fuzz(operation: APIOperation, mode: GenerationMode, base_url: str, headers: 
     send()
 
 
-def caller_headers(caller: str, jwt_secret: str) -> dict[str, str]:
-    if caller == "no token":
-        return {}
-    token = issue_token(f"fuzz-{caller}-{secrets.token_hex(4)}", caller, jwt_secret)
-    return {"Authorization": f"Bearer {token}"}
+def bearer(user_id: str, role: str, jwt_secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(user_id, role, jwt_secret)}"}
+
+
+@pytest.fixture(scope="module")
+def callers(stack) -> dict[str, dict[str, str]]:
+    """Each caller's headers, one user per role for the whole module."""
+    secret, run = stack.env["CALLASTAR_JWT_SECRET"], secrets.token_hex(4)
+    return {"no token": {}} | {role: bearer(f"fuzz-{role}-{run}", role, secret) for role in CALLERS[1:]}
+
+
+@pytest.fixture(scope="module")
+def real_ids(stack, callers) -> dict[str, str]:
+    """The fuzzing creator's offer and the fuzzing fan's payment for it: requests
+    naming these reach the services' own checks, past "no such object"."""
+    with requests.Session() as http:
+        offer = http.post(f"{stack.gateway_url}/api/offers", headers=callers["creator"], timeout=TIMEOUT_S,
+                          json={"title": "Fuzzed call", "price_minor": 5000, "currency": "EUR"})
+        assert offer.status_code == 201, offer.text
+        payment = http.post(f"{stack.gateway_url}/api/payments/intents", headers=callers["fan"], timeout=TIMEOUT_S,
+                            json={"offer_id": offer.json()["offer_id"]})
+        assert payment.status_code == 201, payment.text
+    return {"offer_id": offer.json()["offer_id"], "payment_id": payment.json()["payment_id"]}
+
+
+def id_choices(operation: APIOperation, real_ids: dict[str, str]) -> list[dict[str, str] | None]:
+    """Generated ids (None), and, where every id the path takes is one we made, those."""
+    names = {param.name for param in operation.path_parameters}
+    return [None, {name: real_ids[name] for name in names}] if names and names <= set(real_ids) else [None]
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_no_request_the_schema_describes_gets_a_server_error(stack, caller, request):
+def test_no_request_the_schema_describes_gets_a_server_error(stack, callers, real_ids, caller, request):
     started = time.monotonic()
     schema = public_schema(stack.gateway_url)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 30, "the served document lost its routes"
-    headers = caller_headers(caller, stack.env["CALLASTAR_JWT_SECRET"])
+    headers = callers[caller]
     run = Run()
     with requests.Session() as session:
         for operation in operations:
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                if mode is GenerationMode.NEGATIVE and not can_be_negated(operation):
-                    continue
-                try:
-                    fuzz(operation, mode, stack.gateway_url, headers, session, run)
-                except Unsatisfiable:
-                    pass  # nothing the schema refuses could be built: the positive cases stand
+            for ids in id_choices(operation, real_ids):
+                for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                    if mode is GenerationMode.NEGATIVE and not can_be_negated(operation, path_fixed=ids is not None):
+                        continue
+                    try:
+                        fuzz(operation, mode, stack.gateway_url, headers, session, run, ids)
+                    except Unsatisfiable:
+                        pass  # nothing the schema refuses could be built: the positive cases stand
     request.config.stash.setdefault(FUZZING_SUMMARY, []).append(
         f"{caller:<9} {run.cases:5d} cases, {len(operations)} operations, {time.monotonic() - started:5.1f} s, "
         f"{len(run.findings)} wrong; statuses {dict(sorted(run.statuses.items(), key=str))}")
