@@ -27,6 +27,15 @@ def closed_port() -> int:
 
 
 SIGNING_KEY = "integration-internal-signing-key-0123456789"
+# One line per caller of the schema fuzzing, shown at the end of the run.
+FUZZING_SUMMARY = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if lines := config.stash.get(FUZZING_SUMMARY, []):
+        terminalreporter.write_sep("=", "schema fuzzing")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @dataclass

@@ -3,8 +3,8 @@ table: every route x {no token, expired, wrong audience, wrong issuer, alg none,
 fan, creator, admin} answers as the policy below says, with nothing unexpected.
 
 The policy is declared here, not read from the code, so a new route without a
-declared policy fails the test. Object-level checks (one creator reading another
-creator's payout) belong to the owning services and are tested there."""
+declared policy fails the test. The "other creator" and "other fan" columns (A's
+real objects asked for by B) need the real stack: tests/e2e/test_object_authorization.py."""
 
 from __future__ import annotations
 
