@@ -25,7 +25,7 @@ async def _forward(request: Request, path: str, checked_query: str, who: Identit
 @get("/refunds", summary="Refunds: filter, sort, paginate, or export as CSV", responses=_ERRORS,
      dependencies=queries.forwarded(queries.money_page), operation_class=CsvOrJson)
 async def list_refunds(
-    request: Request, checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[RefundPage]:
     return await _forward(request, "/admin/refunds", checked_query, who, services)
 
@@ -33,7 +33,7 @@ async def list_refunds(
 @get("/refunds/stats", summary="Refunds: count and sum per status", responses=_ERRORS,
      dependencies=queries.forwarded(queries.money_filters))
 async def refund_stats(
-    request: Request, checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[StatusTotals]:
     return await _forward(request, "/admin/refunds/stats", checked_query, who, services)
 
@@ -42,7 +42,7 @@ async def refund_stats(
                                "with when the reconciler gives up on each", responses=_ERRORS,
      dependencies=queries.forwarded(queries.stuck_refunds))
 async def list_stuck_refunds(
-    request: Request, checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[StuckRefunds]:
     return await _forward(request, "/admin/refunds/stuck", checked_query, who, services)
 
@@ -50,7 +50,7 @@ async def list_stuck_refunds(
 @get("/disputes", summary="Disputes: filter, sort, paginate, or export as CSV", responses=_ERRORS,
      dependencies=queries.forwarded(queries.money_page), operation_class=CsvOrJson)
 async def list_disputes(
-    request: Request, checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[DisputePage]:
     return await _forward(request, "/admin/disputes", checked_query, who, services)
 
@@ -58,7 +58,7 @@ async def list_disputes(
 @get("/disputes/stats", summary="Disputes: count and sum per status", responses=_ERRORS,
      dependencies=queries.forwarded(queries.money_filters))
 async def dispute_stats(
-    request: Request, checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[StatusTotals]:
     return await _forward(request, "/admin/disputes/stats", checked_query, who, services)
 

@@ -17,7 +17,7 @@ from gateway.schemas.queries import CreatorId
      summary="Debts with their cause, amount, remaining and status", responses=api_problems(403),
      dependencies=queries.forwarded(queries.debts))
 async def list_debts(
-    checked_query: str,
+    checked_query: NamedDependency[str],
     who: NamedDependency[Identity],
     services: NamedDependency[Services],
     creator_id: CreatorId = None,

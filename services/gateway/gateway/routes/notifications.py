@@ -113,7 +113,7 @@ async def mark_all_read(
 
 @delete("/notifications/{notification_id:str}", status_code=204,
         summary="Delete one notification (for the caller: hidden from their lists and count)",
-        responses=api_problems(404))
+        responses={**api_problems(404), 204: ResponseSpec(None, description="Deleted (for the caller)")})
 async def delete_notification(
     request: Request, notification_id: FromPath[str], who: NamedDependency[Identity],
     services: NamedDependency[Services],
@@ -185,7 +185,9 @@ async def _fetch(services: Services, who: Identity, path: str) -> dict | None:
 
 
 @get("/notifications/stream", summary="Server-sent events: each new notification and the new unread count",
-     responses=api_problems(meanings={429: "The caller already holds as many streams as allowed"}))
+     responses={**api_problems(meanings={429: "The caller already holds as many streams as allowed"}),
+                200: ResponseSpec(str, media_type="text/event-stream", generate_examples=False,
+                                  description="`unread` then `notification` events (data: JSON), comments as keep-alive")})
 async def stream(
     who: NamedDependency[Identity], services: NamedDependency[Services], live: NamedDependency[LiveHub]
 ) -> ServerSentEvent:

@@ -33,7 +33,7 @@ async def create_payout_account(
      summary="The payout account's state (an admin names the creator with ?creator_id=)",
      responses=api_problems(403, 404), dependencies=queries.forwarded(queries.account_of))
 async def get_payout_account(
-    checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[PayoutAccount]:
     return await services.payouts.forward("GET", "/payouts/account", who, params=checked_query)
 
@@ -60,7 +60,7 @@ async def request_payout(
      summary="The caller's payouts, newest first (?status=, cursor)", responses=api_problems(403),
      dependencies=queries.forwarded(queries.own_payout_page))
 async def list_own_payouts(
-    checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[PayoutPage]:
     return await services.payouts.forward("GET", "/payouts", who, params=checked_query)
 
@@ -90,7 +90,7 @@ async def cancel_payout(
      summary="Payouts: filter (status, creator, dates, amounts), sort, paginate, or ?format=csv",
      responses=api_problems(403), dependencies=queries.forwarded(queries.payout_page), operation_class=CsvOrJson)
 async def list_payouts(
-    request: Request, checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    request: Request, checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[PayoutPage]:
     return await services.payouts.forward(
         "GET", "/admin/payouts", who, params=checked_query, accept=request.headers.get("Accept")
@@ -101,7 +101,7 @@ async def list_payouts(
      summary="Payouts: count and sums per status and currency", responses=api_problems(403),
      dependencies=queries.forwarded(queries.payout_filters))
 async def payout_stats(
-    checked_query: str, who: NamedDependency[Identity], services: NamedDependency[Services]
+    checked_query: NamedDependency[str], who: NamedDependency[Identity], services: NamedDependency[Services]
 ) -> Response[PayoutStats]:
     return await services.payouts.forward("GET", "/admin/payouts/stats", who, params=checked_query)
 

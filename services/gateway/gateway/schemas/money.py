@@ -2,10 +2,19 @@
 
 from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import BeforeValidator, Field
 
-# Strict in what callers send: "1000" or 1000.0 is a 400, never coerced into money.
-MinorUnitsIn = Annotated[StrictInt, Field(description="Minor units (cents), an integer", examples=[8500])]
+
+def _integer(value: object) -> object:
+    # Litestar validates bodies in lax mode, where even StrictInt takes "1000" or
+    # 1000.0: money must arrive as an integer (a 400 otherwise), never be coerced into one.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("must be an integer number of minor units")
+    return value
+
+
+MinorUnitsIn = Annotated[int, BeforeValidator(_integer),
+                         Field(description="Minor units (cents), an integer", examples=[8500])]
 CurrencyIn = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code", examples=["EUR"])]
 
 MinorUnits = Annotated[int, Field(description="Minor units (cents), an integer", examples=[8500])]
