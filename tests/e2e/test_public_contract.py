@@ -89,7 +89,9 @@ async def test_every_route_answers_as_published(checked: Gateway, contract: Publ
     void = await http.post(f"/api/admin/payouts/{first['payout_id']}/void", headers=as_admin, json={"reason": "no"})
     assert void.status_code in (409, 422), void.text
     second = await request_payout(gateway, creator, 1000)
-    assert (await http.post(f"/api/payouts/{second['payout_id']}/cancel", headers=as_creator)).status_code == 200
+    await payout_where(gateway, creator, second["payout_id"], funds_reserved=True)  # a cancel waits for the ledger
+    canceled = await http.post(f"/api/payouts/{second['payout_id']}/cancel", headers=as_creator)
+    assert canceled.status_code == 200, canceled.text
     third = await request_payout(gateway, creator, 1000)
     await payout_where(gateway, creator, third["payout_id"], funds_reserved=True)
     rejected = await http.post(f"/api/admin/payouts/{third['payout_id']}/reject", headers=as_admin,

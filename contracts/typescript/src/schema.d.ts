@@ -592,7 +592,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Amounts */
+        /**
+         * Amounts
+         * @example {
+         *       "creator_share_minor": 8500,
+         *       "currency": "EUR",
+         *       "platform_fee_minor": 1500,
+         *       "price_minor": 10000
+         *     }
+         */
         Amounts: {
             /**
              * @description Minor units (cents), an integer
@@ -615,7 +623,20 @@ export interface components {
              */
             price_minor: number;
         };
-        /** AuditEntry */
+        /**
+         * AuditEntry
+         * @example {
+         *       "actor_id": "creator-42",
+         *       "actor_role": "creator",
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "hash": "5e88489000000000000000000000000000000000000000000000000000000000",
+         *       "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+         *       "metadata": {},
+         *       "new_state": "REQUESTED",
+         *       "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+         *       "seq": 1
+         *     }
+         */
         AuditEntry: {
             actor_id: string;
             actor_role: string;
@@ -652,7 +673,17 @@ export interface components {
             balances: components["schemas"]["CurrencyBalance"][];
             creator_id: string;
         };
-        /** CurrencyBalance */
+        /**
+         * CurrencyBalance
+         * @example {
+         *       "available_minor": 8500,
+         *       "currency": "EUR",
+         *       "debt_minor": 0,
+         *       "disputed_minor": 0,
+         *       "payouts_blocked": false,
+         *       "reserved_minor": 0
+         *     }
+         */
         CurrencyBalance: {
             /**
              * @description Earned, payable
@@ -682,7 +713,23 @@ export interface components {
              */
             reserved_minor: number;
         };
-        /** Debt */
+        /**
+         * Debt
+         * @example {
+         *       "amount_minor": 2125,
+         *       "cause_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "cause_type": "refund",
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "debt_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+         *       "deducted_minor": 1000,
+         *       "remaining_minor": 1125,
+         *       "reversed_minor": 0,
+         *       "status": "PARTIALLY_DEDUCTED",
+         *       "updated_at": "2026-12-02T10:00:00+00:00"
+         *     }
+         */
         Debt: {
             /**
              * @description Minor units (cents), an integer
@@ -721,7 +768,27 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** DebtList */
+        /**
+         * DebtList
+         * @example {
+         *       "debts": [
+         *         {
+         *           "amount_minor": 2125,
+         *           "cause_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *           "cause_type": "refund",
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "debt_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+         *           "deducted_minor": 1000,
+         *           "remaining_minor": 1125,
+         *           "reversed_minor": 0,
+         *           "status": "PARTIALLY_DEDUCTED",
+         *           "updated_at": "2026-12-02T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
         DebtList: {
             debts: components["schemas"]["Debt"][];
         };
@@ -735,13 +802,53 @@ export interface components {
             /** @description Required by the payouts service */
             reason?: string | null;
         };
-        /** DisputePage */
+        /**
+         * DisputePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount": "100.00",
+         *           "amount_minor": 10000,
+         *           "closed": false,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "creator_share_minor": 8500,
+         *           "currency": "EUR",
+         *           "dispute_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+         *           "evidence_due_by": "2026-12-15T00:00:00+00:00",
+         *           "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "reason": "fraudulent",
+         *           "status": "needs_response",
+         *           "stripe_dispute_id": "dp_123",
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
         DisputePage: {
             items: components["schemas"]["DisputeRow"][];
             /** @description Pass as ?cursor= for the next page; null on the last */
             next_cursor: string | null;
         };
-        /** DisputeRow */
+        /**
+         * DisputeRow
+         * @example {
+         *       "amount": "100.00",
+         *       "amount_minor": 10000,
+         *       "closed": false,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "creator_share_minor": 8500,
+         *       "currency": "EUR",
+         *       "dispute_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+         *       "evidence_due_by": "2026-12-15T00:00:00+00:00",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "reason": "fraudulent",
+         *       "status": "needs_response",
+         *       "stripe_dispute_id": "dp_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         DisputeRow: {
             /**
              * @description The same amount as a decimal string, for display only
@@ -776,7 +883,14 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** FieldIssue */
+        /**
+         * FieldIssue
+         * @example {
+         *       "key": "price_minor",
+         *       "message": "Value error, must be an integer number of minor units",
+         *       "source": "body"
+         *     }
+         */
         FieldIssue: {
             /** @description The field, as `a.b[0].c`, or the parameter's name */
             key?: string | null;
@@ -794,7 +908,12 @@ export interface components {
             /** @description An active offer of the catalogue */
             offer_id: string;
         };
-        /** MarkedRead */
+        /**
+         * MarkedRead
+         * @example {
+         *       "marked": 3
+         *     }
+         */
         MarkedRead: {
             /** @description How many were unread */
             marked: number;
@@ -850,7 +969,22 @@ export interface components {
             /** @enum {string} */
             type: "PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED";
         };
-        /** NotificationPage */
+        /**
+         * NotificationPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "body": "You earned 85.00 EUR.",
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "id": "3c2b1a09-8f7e-4d6c-9b5a-493827160504",
+         *           "link": "/payments/5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "recipient_user_id": "creator-42",
+         *           "title": "Payment received",
+         *           "type": "PAYMENT_RECEIVED"
+         *         }
+         *       ]
+         *     }
+         */
         NotificationPage: {
             items: components["schemas"]["Notification"][];
             /** @description Pass as ?cursor= for the next page; null on the last */
@@ -901,11 +1035,47 @@ export interface components {
             price_minor?: number | null;
             title?: string | null;
         };
-        /** OfferList */
+        /**
+         * OfferList
+         * @example {
+         *       "items": [
+         *         {
+         *           "active": true,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9",
+         *           "price_minor": 2500,
+         *           "title": "A 10-minute call",
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
         OfferList: {
             items: components["schemas"]["Offer"][];
         };
-        /** Payment */
+        /**
+         * Payment
+         * @example {
+         *       "amounts": {
+         *         "creator_share_minor": 8500,
+         *         "currency": "EUR",
+         *         "platform_fee_minor": 1500,
+         *         "price_minor": 10000
+         *       },
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "fan_id": "fan-7",
+         *       "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "status": "SUCCEEDED",
+         *       "stripe_charge_id": "ch_123",
+         *       "stripe_payment_intent_id": "pi_123",
+         *       "succeeded_at": "2026-12-01T10:00:00+00:00",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         Payment: {
             amounts: components["schemas"]["Amounts"];
             /** Format: date-time */
@@ -1012,7 +1182,21 @@ export interface components {
             stripe_transfer_id: string | null;
             updated_at: string | null;
         };
-        /** PayoutAccount */
+        /**
+         * PayoutAccount
+         * @example {
+         *       "charges_enabled": true,
+         *       "creator_id": "creator-42",
+         *       "details_submitted": true,
+         *       "payouts_enabled": true,
+         *       "requirements": {
+         *         "currently_due": [],
+         *         "past_due": []
+         *       },
+         *       "stripe_account_id": "acct_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         PayoutAccount: {
             charges_enabled: boolean;
             creator_id: string;
@@ -1025,7 +1209,22 @@ export interface components {
             stripe_account_id: string | null;
             updated_at: string | null;
         };
-        /** PayoutAccountCreated */
+        /**
+         * PayoutAccountCreated
+         * @example {
+         *       "charges_enabled": true,
+         *       "creator_id": "creator-42",
+         *       "details_submitted": true,
+         *       "onboarding_url": "https://connect.stripe.com/setup/s/acct_123",
+         *       "payouts_enabled": true,
+         *       "requirements": {
+         *         "currently_due": [],
+         *         "past_due": []
+         *       },
+         *       "stripe_account_id": "acct_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         PayoutAccountCreated: {
             charges_enabled: boolean;
             creator_id: string;
@@ -1040,12 +1239,53 @@ export interface components {
             stripe_account_id: string | null;
             updated_at: string | null;
         };
-        /** PayoutAudit */
+        /**
+         * PayoutAudit
+         * @example {
+         *       "items": [
+         *         {
+         *           "actor_id": "creator-42",
+         *           "actor_role": "creator",
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "hash": "5e88489000000000000000000000000000000000000000000000000000000000",
+         *           "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+         *           "metadata": {},
+         *           "new_state": "REQUESTED",
+         *           "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+         *           "seq": 1
+         *         }
+         *       ],
+         *       "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+         *     }
+         */
         PayoutAudit: {
             items: components["schemas"]["AuditEntry"][];
             payout_id: string;
         };
-        /** PayoutPage */
+        /**
+         * PayoutPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "all_available": false,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "debt_deducted_minor": 1000,
+         *           "funds_reserved": true,
+         *           "gross_minor": 5000,
+         *           "net_minor": 4000,
+         *           "paid_at": "2026-12-02T10:00:00+00:00",
+         *           "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+         *           "requested_minor": 5000,
+         *           "status": "PAID",
+         *           "stripe_payout_id": "po_123",
+         *           "stripe_transfer_id": "tr_123",
+         *           "updated_at": "2026-12-02T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
         PayoutPage: {
             items: components["schemas"]["Payout"][];
             /** @description Pass as ?cursor= for the next page; null on the last */
@@ -1072,7 +1312,16 @@ export interface components {
              */
             currency: string;
         };
-        /** PayoutStat */
+        /**
+         * PayoutStat
+         * @example {
+         *       "amount_minor": 9000,
+         *       "count": 2,
+         *       "currency": "EUR",
+         *       "net_minor": 8000,
+         *       "status": "PAID"
+         *     }
+         */
         PayoutStat: {
             /**
              * @description Sum of the gross (or requested) amounts
@@ -1093,11 +1342,32 @@ export interface components {
             /** @enum {string} */
             status: "REQUESTED" | "APPROVED" | "PROCESSING" | "PAID" | "FAILED" | "REJECTED" | "CANCELED" | "BLOCKED";
         };
-        /** PayoutStats */
+        /**
+         * PayoutStats
+         * @example {
+         *       "stats": [
+         *         {
+         *           "amount_minor": 9000,
+         *           "count": 2,
+         *           "currency": "EUR",
+         *           "net_minor": 8000,
+         *           "status": "PAID"
+         *         }
+         *       ]
+         *     }
+         */
         PayoutStats: {
             stats: components["schemas"]["PayoutStat"][];
         };
-        /** Preference */
+        /**
+         * Preference
+         * @example {
+         *       "email": false,
+         *       "in_app": true,
+         *       "in_app_required": false,
+         *       "type": "PAYOUT_PAID"
+         *     }
+         */
         Preference: {
             email: boolean;
             in_app: boolean;
@@ -1106,14 +1376,32 @@ export interface components {
             /** @enum {string} */
             type: "PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED";
         };
-        /** PreferenceChange */
+        /**
+         * PreferenceChange
+         * @example {
+         *       "email": false,
+         *       "type": "PAYOUT_PAID"
+         *     }
+         */
         PreferenceChange: {
             email?: boolean | null;
             in_app?: boolean | null;
             /** @enum {string} */
             type: "PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED";
         };
-        /** Preferences */
+        /**
+         * Preferences
+         * @example {
+         *       "preferences": [
+         *         {
+         *           "email": false,
+         *           "in_app": true,
+         *           "in_app_required": false,
+         *           "type": "PAYOUT_PAID"
+         *         }
+         *       ]
+         *     }
+         */
         Preferences: {
             preferences: components["schemas"]["Preference"][];
         };
@@ -1174,7 +1462,22 @@ export interface components {
              */
             type: "about:blank";
         };
-        /** Refund */
+        /**
+         * Refund
+         * @example {
+         *       "amount_minor": 2500,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_clawback_minor": 2125,
+         *       "currency": "EUR",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "reason": "requested_by_customer",
+         *       "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "requested_by": "admin-1",
+         *       "status": "SUCCEEDED",
+         *       "stripe_refund_id": "re_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         Refund: {
             /**
              * @description Minor units (cents), an integer
@@ -1218,13 +1521,51 @@ export interface components {
             /** @enum {null|string} */
             reason?: "duplicate" | "fraudulent" | "requested_by_customer" | null;
         };
-        /** RefundPage */
+        /**
+         * RefundPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount": "25.00",
+         *           "amount_minor": 2500,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_clawback_minor": 2125,
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "reason": "requested_by_customer",
+         *           "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *           "requested_by": "admin-1",
+         *           "status": "SUCCEEDED",
+         *           "stripe_refund_id": "re_123",
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
         RefundPage: {
             items: components["schemas"]["RefundRow"][];
             /** @description Pass as ?cursor= for the next page; null on the last */
             next_cursor: string | null;
         };
-        /** RefundRow */
+        /**
+         * RefundRow
+         * @example {
+         *       "amount": "25.00",
+         *       "amount_minor": 2500,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_clawback_minor": 2125,
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "reason": "requested_by_customer",
+         *       "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "requested_by": "admin-1",
+         *       "status": "SUCCEEDED",
+         *       "stripe_refund_id": "re_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         RefundRow: {
             /**
              * @description The same amount as a decimal string, for display only
@@ -1257,7 +1598,16 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** StatusTotal */
+        /**
+         * StatusTotal
+         * @example {
+         *       "amount": "75.00",
+         *       "amount_minor": 7500,
+         *       "count": 3,
+         *       "currency": "EUR",
+         *       "status": "SUCCEEDED"
+         *     }
+         */
         StatusTotal: {
             /**
              * @description The same amount as a decimal string, for display only
@@ -1277,11 +1627,41 @@ export interface components {
             currency: string;
             status: string;
         };
-        /** StatusTotals */
+        /**
+         * StatusTotals
+         * @example {
+         *       "stats": [
+         *         {
+         *           "amount": "75.00",
+         *           "amount_minor": 7500,
+         *           "count": 3,
+         *           "currency": "EUR",
+         *           "status": "SUCCEEDED"
+         *         }
+         *       ]
+         *     }
+         */
         StatusTotals: {
             stats: components["schemas"]["StatusTotal"][];
         };
-        /** StuckRefund */
+        /**
+         * StuckRefund
+         * @example {
+         *       "amount_minor": 2500,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "give_up_at": "2026-12-02T10:00:00+00:00",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "payment_intent_id": "pi_123",
+         *       "reason": "requested_by_customer",
+         *       "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "requested_by": "admin-1",
+         *       "status": "PENDING",
+         *       "stuck_for_seconds": 900,
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
         StuckRefund: {
             /**
              * @description Minor units (cents), an integer
@@ -1317,7 +1697,28 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** StuckRefunds */
+        /**
+         * StuckRefunds
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_minor": 2500,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "give_up_at": "2026-12-02T10:00:00+00:00",
+         *           "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "payment_intent_id": "pi_123",
+         *           "reason": "requested_by_customer",
+         *           "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *           "requested_by": "admin-1",
+         *           "status": "PENDING",
+         *           "stuck_for_seconds": 900,
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
         StuckRefunds: {
             items: components["schemas"]["StuckRefund"][];
         };
@@ -1330,7 +1731,12 @@ export interface components {
         UnreadCount: {
             unread: number;
         };
-        /** WebhookReceived */
+        /**
+         * WebhookReceived
+         * @example {
+         *       "received": true
+         *     }
+         */
         WebhookReceived: {
             /** @constant */
             received: true;

@@ -2,13 +2,27 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas.money import Currency, DecimalAmount, MinorUnits
-from gateway.schemas.payments import Refund, RefundReason, RefundStatus
+from gateway.schemas.payments import REFUND_EXAMPLE, Refund, RefundReason, RefundStatus
+
+_REFUND_ROW = {**REFUND_EXAMPLE, "creator_id": "creator-42", "amount": "25.00"}
+_DISPUTE_ROW = {
+    "dispute_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091", "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+    "creator_id": "creator-42", "stripe_dispute_id": "dp_123", "amount_minor": 10000, "currency": "EUR",
+    "amount": "100.00", "creator_share_minor": 8500, "status": "needs_response", "closed": False, "outcome": None,
+    "reason": "fraudulent", "evidence_due_by": "2026-12-15T00:00:00+00:00",
+    "created_at": "2026-12-01T10:00:00+00:00", "updated_at": "2026-12-01T10:00:00+00:00"}
+_TOTAL = {"status": "SUCCEEDED", "count": 3, "amount_minor": 7500, "currency": "EUR", "amount": "75.00"}
+_STUCK = {**REFUND_EXAMPLE, "status": "PENDING", "stripe_refund_id": None, "creator_clawback_minor": None,
+          "creator_id": "creator-42", "payment_intent_id": "pi_123", "stuck_for_seconds": 900,
+          "give_up_at": "2026-12-02T10:00:00+00:00"}
 
 
 class RefundRow(BaseModel):
+    model_config = ConfigDict(example=_REFUND_ROW)
+
     refund_id: str
     payment_id: str
     creator_id: str
@@ -26,11 +40,15 @@ class RefundRow(BaseModel):
 
 
 class RefundPage(BaseModel):
+    model_config = ConfigDict(example={"items": [_REFUND_ROW], "next_cursor": None})
+
     items: list[RefundRow]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
 
 
 class DisputeRow(BaseModel):
+    model_config = ConfigDict(example=_DISPUTE_ROW)
+
     dispute_id: str
     payment_id: str
     creator_id: str
@@ -49,11 +67,15 @@ class DisputeRow(BaseModel):
 
 
 class DisputePage(BaseModel):
+    model_config = ConfigDict(example={"items": [_DISPUTE_ROW], "next_cursor": None})
+
     items: list[DisputeRow]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
 
 
 class StatusTotal(BaseModel):
+    model_config = ConfigDict(example=_TOTAL)
+
     status: str
     count: int
     amount_minor: MinorUnits
@@ -62,10 +84,14 @@ class StatusTotal(BaseModel):
 
 
 class StatusTotals(BaseModel):
+    model_config = ConfigDict(example={"stats": [_TOTAL]})
+
     stats: list[StatusTotal]
 
 
 class StuckRefund(Refund):
+    model_config = ConfigDict(example=_STUCK)
+
     creator_id: str
     payment_intent_id: str | None
     stuck_for_seconds: int
@@ -73,4 +99,6 @@ class StuckRefund(Refund):
 
 
 class StuckRefunds(BaseModel):
+    model_config = ConfigDict(example={"items": [_STUCK]})
+
     items: list[StuckRefund]

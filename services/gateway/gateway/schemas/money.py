@@ -9,7 +9,7 @@ def _integer(value: object) -> object:
     # Litestar validates bodies in lax mode, where even StrictInt takes "1000" or
     # 1000.0: money must arrive as an integer (a 400 otherwise), never be coerced into one.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("must be an integer number of minor units")
+        raise ValueError("must be an integer number of minor units")  # noqa: TRY004 - pydantic reports ValueErrors
     return value
 
 

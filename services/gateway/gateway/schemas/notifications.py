@@ -12,13 +12,16 @@ NotificationType = Literal[
     "PAYOUT_CANCELED", "PAYOUT_BLOCKED",
 ]
 
+_NOTIFICATION = {
+    "id": "3c2b1a09-8f7e-4d6c-9b5a-493827160504", "type": "PAYMENT_RECEIVED", "title": "Payment received",
+    "body": "You earned 85.00 EUR.", "link": "/payments/5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+    "recipient_user_id": "creator-42", "recipient_role": None, "created_at": "2026-12-01T10:00:00+00:00",
+    "read_at": None}
+_PREFERENCE = {"type": "PAYOUT_PAID", "in_app": True, "email": False, "in_app_required": False}
+
 
 class Notification(BaseModel):
-    model_config = ConfigDict(example={
-        "id": "3c2b1a09-8f7e-4d6c-9b5a-493827160504", "type": "PAYMENT_RECEIVED", "title": "Payment received",
-        "body": "You earned 85.00 EUR.", "link": "/payments/5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
-        "recipient_user_id": "creator-42", "recipient_role": None, "created_at": "2026-12-01T10:00:00+00:00",
-        "read_at": None})
+    model_config = ConfigDict(example=_NOTIFICATION)
 
     id: str
     type: NotificationType
@@ -32,6 +35,8 @@ class Notification(BaseModel):
 
 
 class NotificationPage(BaseModel):
+    model_config = ConfigDict(example={"items": [_NOTIFICATION], "next_cursor": None})
+
     items: list[Notification]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
 
@@ -43,10 +48,14 @@ class UnreadCount(BaseModel):
 
 
 class MarkedRead(BaseModel):
+    model_config = ConfigDict(example={"marked": 3})
+
     marked: int = Field(description="How many were unread")
 
 
 class Preference(BaseModel):
+    model_config = ConfigDict(example=_PREFERENCE)
+
     type: NotificationType
     in_app: bool
     email: bool
@@ -54,13 +63,15 @@ class Preference(BaseModel):
 
 
 class Preferences(BaseModel):
+    model_config = ConfigDict(example={"preferences": [_PREFERENCE]})
+
     preferences: list[Preference]
 
 
 class PreferenceChange(BaseModel):
     """The channels named change; the others keep their value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", example={"type": "PAYOUT_PAID", "email": False})
 
     type: NotificationType
     in_app: bool | None = None

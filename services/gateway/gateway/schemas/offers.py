@@ -6,6 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas.money import Currency, CurrencyIn, MinorUnits, MinorUnitsIn
 
+_OFFER = {
+    "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9", "creator_id": "creator-42", "title": "A 10-minute call",
+    "price_minor": 2500, "currency": "EUR", "active": True,
+    "created_at": "2026-12-01T10:00:00+00:00", "updated_at": "2026-12-01T10:00:00+00:00"}
+
 
 class NewOffer(BaseModel):
     model_config = ConfigDict(extra="forbid", example={"title": "A 10-minute call", "price_minor": 2500, "currency": "EUR"})
@@ -26,10 +31,7 @@ class OfferChange(BaseModel):
 
 
 class Offer(BaseModel):
-    model_config = ConfigDict(example={
-        "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9", "creator_id": "creator-42", "title": "A 10-minute call",
-        "price_minor": 2500, "currency": "EUR", "active": True,
-        "created_at": "2026-12-01T10:00:00+00:00", "updated_at": "2026-12-01T10:00:00+00:00"})
+    model_config = ConfigDict(example=_OFFER)
 
     offer_id: str
     creator_id: str
@@ -42,4 +44,6 @@ class Offer(BaseModel):
 
 
 class OfferList(BaseModel):
+    model_config = ConfigDict(example={"items": [_OFFER]})
+
     items: list[Offer]

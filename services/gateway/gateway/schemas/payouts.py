@@ -10,8 +10,27 @@ from gateway.schemas.money import Currency, CurrencyIn, MinorUnits, MinorUnitsIn
 PayoutStatus = Literal["REQUESTED", "APPROVED", "PROCESSING", "PAID", "FAILED", "REJECTED", "CANCELED", "BLOCKED"]
 
 
+_AT = "2026-12-01T10:00:00+00:00"
+_ACCOUNT = {"creator_id": "creator-42", "stripe_account_id": "acct_123", "payouts_enabled": True,
+            "charges_enabled": True, "details_submitted": True,
+            "requirements": {"currently_due": [], "past_due": [], "disabled_reason": None}, "updated_at": _AT}
+_PAYOUT = {
+    "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "creator_id": "creator-42", "status": "PAID",
+    "funds_reserved": True, "currency": "EUR", "all_available": False, "requested_minor": 5000,
+    "gross_minor": 5000, "debt_deducted_minor": 1000, "net_minor": 4000, "reason": None, "reason_detail": None,
+    "stripe_transfer_id": "tr_123", "stripe_payout_id": "po_123", "failure_code": None, "failure_message": None,
+    "paid_at": "2026-12-02T10:00:00+00:00", "created_at": "2026-12-01T10:00:00+00:00",
+    "updated_at": "2026-12-02T10:00:00+00:00"}
+_STAT = {"status": "PAID", "currency": "EUR", "count": 2, "amount_minor": 9000, "net_minor": 8000}
+_AUDIT = {"seq": 1, "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "actor_id": "creator-42", "actor_role": "creator",
+          "old_state": None, "new_state": "REQUESTED", "reason": None, "metadata": {}, "created_at": _AT,
+          "prev_hash": "0" * 64, "hash": "5e88489" + "0" * 57}
+
+
 class PayoutAccount(BaseModel):
     """The creator's connected Stripe account, as Stripe last reported it."""
+
+    model_config = ConfigDict(example=_ACCOUNT)
 
     creator_id: str
     stripe_account_id: str | None
@@ -23,6 +42,8 @@ class PayoutAccount(BaseModel):
 
 
 class PayoutAccountCreated(PayoutAccount):
+    model_config = ConfigDict(example={**_ACCOUNT, "onboarding_url": "https://connect.stripe.com/setup/s/acct_123"})
+
     onboarding_url: str = Field(description="Stripe's hosted onboarding page; short-lived")
 
 
@@ -43,13 +64,7 @@ class DecisionBody(BaseModel):
 class Payout(BaseModel):
     """A payout: the gross set aside, the debt deducted from it, the net paid."""
 
-    model_config = ConfigDict(example={
-        "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "creator_id": "creator-42", "status": "PAID",
-        "funds_reserved": True, "currency": "EUR", "all_available": False, "requested_minor": 5000,
-        "gross_minor": 5000, "debt_deducted_minor": 1000, "net_minor": 4000, "reason": None, "reason_detail": None,
-        "stripe_transfer_id": "tr_123", "stripe_payout_id": "po_123", "failure_code": None, "failure_message": None,
-        "paid_at": "2026-12-02T10:00:00+00:00", "created_at": "2026-12-01T10:00:00+00:00",
-        "updated_at": "2026-12-02T10:00:00+00:00"})
+    model_config = ConfigDict(example=_PAYOUT)
 
     payout_id: str
     creator_id: str
@@ -81,11 +96,15 @@ class Payout(BaseModel):
 
 
 class PayoutPage(BaseModel):
+    model_config = ConfigDict(example={"items": [_PAYOUT], "next_cursor": None})
+
     items: list[Payout]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
 
 
 class PayoutStat(BaseModel):
+    model_config = ConfigDict(example=_STAT)
+
     status: PayoutStatus
     currency: Currency
     count: int
@@ -94,11 +113,15 @@ class PayoutStat(BaseModel):
 
 
 class PayoutStats(BaseModel):
+    model_config = ConfigDict(example={"stats": [_STAT]})
+
     stats: list[PayoutStat]
 
 
 class AuditEntry(BaseModel):
     """One transition; rows are hash-chained: `hash` covers the row and `prev_hash`."""
+
+    model_config = ConfigDict(example=_AUDIT)
 
     seq: int
     id: str
@@ -114,5 +137,7 @@ class AuditEntry(BaseModel):
 
 
 class PayoutAudit(BaseModel):
+    model_config = ConfigDict(example={"payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "items": [_AUDIT]})
+
     payout_id: str
     items: list[AuditEntry]

@@ -19,6 +19,9 @@ PROBLEM_TYPES = ("about:blank",)
 class FieldIssue(BaseModel):
     """One offending value of a 400: where it was and what is wrong with it."""
 
+    model_config = ConfigDict(example={"key": "price_minor", "source": "body",
+                                       "message": "Value error, must be an integer number of minor units"})
+
     key: str | None = Field(default=None, description="The field, as `a.b[0].c`, or the parameter's name")
     source: str | None = Field(default=None, description="body, query, header or path")
     message: str

@@ -3,6 +3,7 @@ malformed one (400 naming it) and the OpenAPI lists them. Each provider answers
 the query string as the caller sent it: it is forwarded untouched (repeats, order),
 and the service applies it."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -87,6 +88,6 @@ def account_of(request: Request, creator_id: CreatorId = None) -> str:
     return request.url.query
 
 
-def forwarded(provider) -> dict[str, Provide]:  # noqa: ANN001 - any of the above
+def forwarded(provider: Callable[..., str]) -> dict[str, Provide]:
     """`dependencies=` of a route: its checked query string, as the `checked_query` argument."""
     return {"checked_query": Provide(provider, sync_to_thread=False)}

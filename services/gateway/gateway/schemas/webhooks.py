@@ -2,8 +2,10 @@
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class WebhookReceived(BaseModel):
+    model_config = ConfigDict(example={"received": True})
+
     received: Literal[True]
