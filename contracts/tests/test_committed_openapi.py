@@ -33,8 +33,9 @@ def test_every_operation_names_its_schemas() -> None:
                     if media_type == "application/problem+json":
                         assert schema == {"$ref": "#/components/schemas/Problem"}, f"{method.upper()} {path} {status}"
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            if body is not None:
-                assert "$ref" in body["schema"], f"{method.upper()} {path}: the request body is not a named schema"
+            if body is not None:  # Stripe's events are Stripe's: titled, inline (gateway.schemas.webhooks)
+                named = "$ref" in body["schema"] or path.startswith("/webhooks/") and "title" in body["schema"]
+                assert named, f"{method.upper()} {path}: the request body is not a named schema"
 
 
 def test_committed_typescript_is_generated_from_it() -> None:

@@ -4821,11 +4821,33 @@ export interface operations {
     WebhooksStripeStripeWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description t=<unix time>,v1=<HMAC-SHA256 of f"{t}.{body}"> with the endpoint's secret */
+                "Stripe-Signature": string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Connect events: the connected account */
+                    account?: string;
+                    api_version?: string;
+                    /** @description Unix time */
+                    created?: number;
+                    data: {
+                        /** @description The Stripe object */
+                        object: Record<string, never>;
+                    };
+                    /** @description Stripe's evt_ id; retries of one event share it */
+                    id: string;
+                    livemode?: boolean;
+                    /** @description e.g. payment_intent.succeeded */
+                    type: string;
+                };
+            };
+        };
         responses: {
             /** @description Request fulfilled, document follows */
             200: {
@@ -4877,11 +4899,33 @@ export interface operations {
     WebhooksStripeConnectStripeConnectWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description t=<unix time>,v1=<HMAC-SHA256 of f"{t}.{body}"> with the endpoint's secret */
+                "Stripe-Signature": string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Connect events: the connected account */
+                    account?: string;
+                    api_version?: string;
+                    /** @description Unix time */
+                    created?: number;
+                    data: {
+                        /** @description The Stripe object */
+                        object: Record<string, never>;
+                    };
+                    /** @description Stripe's evt_ id; retries of one event share it */
+                    id: string;
+                    livemode?: boolean;
+                    /** @description e.g. payment_intent.succeeded */
+                    type: string;
+                };
+            };
+        };
         responses: {
             /** @description Request fulfilled, document follows */
             200: {

@@ -15,7 +15,7 @@ from common import logs
 from contracts.events.stripe import StripeEventReceived, StripeEventReceivedData
 from gateway.publisher import KafkaUnavailable, Publisher
 from gateway.schemas.problems import problems
-from gateway.schemas.webhooks import WebhookReceived
+from gateway.schemas.webhooks import StripeWebhook, WebhookReceived
 from gateway.settings import Settings
 
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -125,7 +125,8 @@ _ERRORS = problems(400, 413, 429, 503, meanings={400: "Bad signature, or not a S
                                                  503: "Kafka cannot take the event now: Stripe retries"})
 
 
-@post("/webhooks/stripe", status_code=200, summary="Stripe platform events", responses=_ERRORS)
+@post("/webhooks/stripe", status_code=200, summary="Stripe platform events", responses=_ERRORS,
+      operation_class=StripeWebhook)
 async def stripe_webhook(
     request: Request, publisher: NamedDependency[Publisher], settings: NamedDependency[Settings]
 ) -> WebhookReceived:
@@ -133,7 +134,8 @@ async def stripe_webhook(
                          settings.webhook_tolerance_s, connect=False)
 
 
-@post("/webhooks/stripe/connect", status_code=200, summary="Stripe Connect events", responses=_ERRORS)
+@post("/webhooks/stripe/connect", status_code=200, summary="Stripe Connect events", responses=_ERRORS,
+      operation_class=StripeWebhook)
 async def stripe_connect_webhook(
     request: Request, publisher: NamedDependency[Publisher], settings: NamedDependency[Settings]
 ) -> WebhookReceived:
