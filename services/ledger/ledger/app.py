@@ -7,6 +7,7 @@ from ledger.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
     return create_service_app(
-        "ledger", settings or Settings(), route_handlers=api.route_handlers, handlers=handlers
+        "ledger", settings, route_handlers=api.route_handlers, handlers=handlers, needs=lambda runtime: settings
     )
