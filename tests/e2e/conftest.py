@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from gateway.auth import issue_token
+from tests.support.contract import PublishedContract
 from tests.support.offers import create_offer, open_intent
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
 
@@ -67,9 +68,20 @@ def payment_intent_succeeded(intent: dict[str, Any]) -> dict[str, Any]:
     })
 
 
-@pytest.fixture
-async def gateway(stack) -> AsyncIterator[Gateway]:
+@pytest.fixture(scope="session")
+async def contract(stack) -> PublishedContract:
+    """The OpenAPI document the running gateway serves."""
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        served = await client.get("/schema/openapi.json")
+    assert served.status_code == 200, served.text
+    return PublishedContract(served.json())
+
+
+@pytest.fixture
+async def gateway(stack, contract: PublishedContract) -> AsyncIterator[Gateway]:
+    """Every answer it gets is checked against the published document."""
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30,
+                                 event_hooks={"response": [contract.check]}) as client:
         yield Gateway(client, stack.env)
 
 

@@ -4,32 +4,15 @@
  */
 
 export interface paths {
-    "/api/payments/intents": {
+    "/api/admin/disputes": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
-        /** Start paying for an offer */
-        post: operations["ApiPaymentsIntentsCreatePaymentIntent"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/payments/{payment_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One payment (the payments service checks ownership) */
-        get: operations["ApiPaymentsPaymentIdGetPayment"];
+        /** Disputes: filter, sort, paginate, or export as CSV */
+        get: operations["ApiAdminDisputesListDisputes"];
         put?: never;
         post?: never;
         delete?: never;
@@ -38,33 +21,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/offers": {
+    "/api/admin/disputes/stats": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A creator's active offers, what a fan can buy (no login) */
-        get: operations["ApiOffersListActiveOffers"];
-        put?: never;
-        /** Create an offer (title, price_minor, currency); the caller is its payee */
-        post: operations["ApiOffersCreateOffer"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/offers/mine": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The caller's whole catalogue, disabled offers included */
-        get: operations["ApiOffersMineListOwnOffers"];
+        /** Disputes: count and sum per status */
+        get: operations["ApiAdminDisputesStatsDisputeStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -73,70 +38,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/offers/{offer_id}": {
+    "/api/admin/payouts": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Payouts: filter (status, creator, dates, amounts), sort, paginate, or ?format=csv */
+        get: operations["ApiAdminPayoutsListPayouts"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change one's offer (title, price_minor, currency): a new price applies to new intents only */
-        patch: operations["ApiOffersOfferIdUpdateOffer"];
-        trace?: never;
-    };
-    "/api/offers/{offer_id}/disable": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Disable one's offer: no new intent can name it */
-        post: operations["ApiOffersOfferIdDisableDisableOffer"];
-        delete?: never;
-        options?: never;
-        head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/payments/{payment_id}/refunds": {
+    "/api/admin/payouts/stats": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** A payment's refunds */
-        get: operations["ApiPaymentsPaymentIdRefundsListRefunds"];
+        /** Payouts: count and sums per status and currency */
+        get: operations["ApiAdminPayoutsStatsPayoutStats"];
         put?: never;
-        /** Refund a payment, fully or in part (answers 202: Stripe settles it later) */
-        post: operations["ApiPaymentsPaymentIdRefundsCreateRefund"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/payouts": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The caller's payouts, newest first (?status=, cursor) */
-        get: operations["ApiPayoutsListOwnPayouts"];
-        put?: never;
-        /** Ask for a payout (201; 200 for a replayed Idempotency-Key) */
-        post: operations["ApiPayoutsRequestPayout"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -154,6 +83,23 @@ export interface paths {
         put?: never;
         /** Approve a reserved payout: the transfer and the payout are made at Stripe */
         post: operations["ApiAdminPayoutsPayoutIdApproveApprovePayout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/payouts/{payout_id}/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payout's audit trail, oldest first, with its hash chain */
+        get: operations["ApiAdminPayoutsPayoutIdAuditGetPayoutAudit"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -245,40 +191,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/disputes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Disputes: filter, sort, paginate, or export as CSV */
-        get: operations["ApiAdminDisputesListDisputes"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/admin/disputes/stats": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Disputes: count and sum per status */
-        get: operations["ApiAdminDisputesStatsDisputeStats"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/balance": {
         parameters: {
             query?: never;
@@ -330,38 +242,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/notifications/unread-count": {
+    "/api/notifications/preferences": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** How many notifications are unread; ETag for polling */
-        get: operations["ApiNotificationsUnreadCountUnreadCount"];
-        put?: never;
+        /** The caller's channels (in_app, email) per notification type */
+        get: operations["ApiNotificationsPreferencesGetPreferences"];
+        /** Change channels per type; critical types stay on in the app */
+        put: operations["ApiNotificationsPreferencesPutPreferences"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
-        trace?: never;
-    };
-    "/api/notifications/{notification_id}/read": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /** Mark one notification read (for the caller) */
-        patch: operations["ApiNotificationsNotificationIdReadMarkRead"];
         trace?: never;
     };
     "/api/notifications/read-all": {
@@ -381,34 +277,33 @@ export interface paths {
         patch: operations["ApiNotificationsReadAllMarkAllRead"];
         trace?: never;
     };
-    "/api/notifications/{notification_id}": {
+    "/api/notifications/stream": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Server-sent events: each new notification and the new unread count */
+        get: operations["ApiNotificationsStreamStream"];
         put?: never;
         post?: never;
-        /** Delete one notification (for the caller: hidden from their lists and count) */
-        delete: operations["ApiNotificationsNotificationIdDeleteNotification"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/notifications/preferences": {
+    "/api/notifications/unread-count": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** The caller's channels (in_app, email) per notification type */
-        get: operations["ApiNotificationsPreferencesGetPreferences"];
-        /** Change channels per type; critical types stay on in the app */
-        put: operations["ApiNotificationsPreferencesPutPreferences"];
+        /** How many notifications are unread; ETag for polling */
+        get: operations["ApiNotificationsUnreadCountUnreadCount"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -434,17 +329,173 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/notifications/stream": {
+    "/api/notifications/{notification_id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events: each new notification and the new unread count */
-        get: operations["ApiNotificationsStreamStream"];
+        get?: never;
         put?: never;
         post?: never;
+        /** Delete one notification (for the caller: hidden from their lists and count) */
+        delete: operations["ApiNotificationsNotificationIdDeleteNotification"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Mark one notification read (for the caller) */
+        patch: operations["ApiNotificationsNotificationIdReadMarkRead"];
+        trace?: never;
+    };
+    "/api/offers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A creator's active offers, what a fan can buy (no login) */
+        get: operations["ApiOffersListActiveOffers"];
+        put?: never;
+        /** Create an offer (title, price_minor, currency); the caller is its payee */
+        post: operations["ApiOffersCreateOffer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/offers/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's whole catalogue, disabled offers included */
+        get: operations["ApiOffersMineListOwnOffers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/offers/{offer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change one's offer (title, price_minor, currency): a new price applies to new intents only */
+        patch: operations["ApiOffersOfferIdUpdateOffer"];
+        trace?: never;
+    };
+    "/api/offers/{offer_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Disable one's offer: no new intent can name it */
+        post: operations["ApiOffersOfferIdDisableDisableOffer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/intents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start paying for an offer */
+        post: operations["ApiPaymentsIntentsCreatePaymentIntent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/{payment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One payment (the payments service checks ownership) */
+        get: operations["ApiPaymentsPaymentIdGetPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/{payment_id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payment's refunds */
+        get: operations["ApiPaymentsPaymentIdRefundsListRefunds"];
+        put?: never;
+        /** Refund a payment, fully or in part (answers 202: Stripe settles it later) */
+        post: operations["ApiPaymentsPaymentIdRefundsCreateRefund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's payouts, newest first (?status=, cursor) */
+        get: operations["ApiPayoutsListOwnPayouts"];
+        put?: never;
+        /** Ask for a payout (201; 200 for a replayed Idempotency-Key) */
+        post: operations["ApiPayoutsRequestPayout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -503,57 +554,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/admin/payouts": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Payouts: filter (status, creator, dates, amounts), sort, paginate, or ?format=csv */
-        get: operations["ApiAdminPayoutsListPayouts"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/admin/payouts/stats": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Payouts: count and sums per status and currency */
-        get: operations["ApiAdminPayoutsStatsPayoutStats"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/admin/payouts/{payout_id}/audit": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A payout's audit trail, oldest first, with its hash chain */
-        get: operations["ApiAdminPayoutsPayoutIdAuditGetPayoutAudit"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/webhooks/stripe": {
         parameters: {
             query?: never;
@@ -592,9 +592,1154 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** IntentBody */
+        /**
+         * Amounts
+         * @example {
+         *       "creator_share_minor": 8500,
+         *       "currency": "EUR",
+         *       "platform_fee_minor": 1500,
+         *       "price_minor": 10000
+         *     }
+         */
+        Amounts: {
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            creator_share_minor: number;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            platform_fee_minor: number;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            price_minor: number;
+        };
+        /**
+         * AuditEntry
+         * @example {
+         *       "actor_id": "creator-42",
+         *       "actor_role": "creator",
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "hash": "5e88489000000000000000000000000000000000000000000000000000000000",
+         *       "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+         *       "metadata": {},
+         *       "new_state": "REQUESTED",
+         *       "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+         *       "seq": 1
+         *     }
+         */
+        AuditEntry: {
+            actor_id: string;
+            actor_role: string;
+            /** Format: date-time */
+            created_at: string;
+            hash: string;
+            id: string;
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            new_state: string;
+            old_state: string | null;
+            prev_hash: string;
+            reason: string | null;
+            seq: number;
+        };
+        /**
+         * Balance
+         * @example {
+         *       "balances": [
+         *         {
+         *           "available_minor": 8500,
+         *           "currency": "EUR",
+         *           "debt_minor": 0,
+         *           "disputed_minor": 0,
+         *           "payouts_blocked": false,
+         *           "reserved_minor": 0
+         *         }
+         *       ],
+         *       "creator_id": "creator-42"
+         *     }
+         */
+        Balance: {
+            balances: components["schemas"]["CurrencyBalance"][];
+            creator_id: string;
+        };
+        /**
+         * CurrencyBalance
+         * @example {
+         *       "available_minor": 8500,
+         *       "currency": "EUR",
+         *       "debt_minor": 0,
+         *       "disputed_minor": 0,
+         *       "payouts_blocked": false,
+         *       "reserved_minor": 0
+         *     }
+         */
+        CurrencyBalance: {
+            /**
+             * @description Earned, payable
+             * @example 8500
+             */
+            available_minor: number;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * @description Owed to the platform; deducted from later payouts
+             * @example 8500
+             */
+            debt_minor: number;
+            /**
+             * @description Frozen by open disputes
+             * @example 8500
+             */
+            disputed_minor: number;
+            /** @description The debt is above the threshold: payout requests are refused */
+            payouts_blocked: boolean;
+            /**
+             * @description Set aside for requested payouts
+             * @example 8500
+             */
+            reserved_minor: number;
+        };
+        /**
+         * Debt
+         * @example {
+         *       "amount_minor": 2125,
+         *       "cause_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "cause_type": "refund",
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "debt_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+         *       "deducted_minor": 1000,
+         *       "remaining_minor": 1125,
+         *       "reversed_minor": 0,
+         *       "status": "PARTIALLY_DEDUCTED",
+         *       "updated_at": "2026-12-02T10:00:00+00:00"
+         *     }
+         */
+        Debt: {
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            amount_minor: number;
+            cause_id: string;
+            /** @description What made it: a refund or a lost dispute */
+            cause_type: string;
+            /** Format: date-time */
+            created_at: string;
+            creator_id: string;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            debt_id: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            deducted_minor: number;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            remaining_minor: number;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            reversed_minor: number;
+            /** @enum {string} */
+            status: "OPEN" | "PARTIALLY_DEDUCTED" | "SETTLED" | "REVERSED";
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * DebtList
+         * @example {
+         *       "debts": [
+         *         {
+         *           "amount_minor": 2125,
+         *           "cause_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *           "cause_type": "refund",
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "debt_id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+         *           "deducted_minor": 1000,
+         *           "remaining_minor": 1125,
+         *           "reversed_minor": 0,
+         *           "status": "PARTIALLY_DEDUCTED",
+         *           "updated_at": "2026-12-02T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        DebtList: {
+            debts: components["schemas"]["Debt"][];
+        };
+        /**
+         * DecisionBody
+         * @example {
+         *       "reason": "bank details unverified"
+         *     }
+         */
+        DecisionBody: {
+            /** @description Required by the payouts service */
+            reason?: string | null;
+        };
+        /**
+         * DisputePage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount": "100.00",
+         *           "amount_minor": 10000,
+         *           "closed": false,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "creator_share_minor": 8500,
+         *           "currency": "EUR",
+         *           "dispute_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+         *           "evidence_due_by": "2026-12-15T00:00:00+00:00",
+         *           "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "reason": "fraudulent",
+         *           "status": "needs_response",
+         *           "stripe_dispute_id": "dp_123",
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        DisputePage: {
+            items: components["schemas"]["DisputeRow"][];
+            /** @description Pass as ?cursor= for the next page; null on the last */
+            next_cursor: string | null;
+        };
+        /**
+         * DisputeRow
+         * @example {
+         *       "amount": "100.00",
+         *       "amount_minor": 10000,
+         *       "closed": false,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "creator_share_minor": 8500,
+         *       "currency": "EUR",
+         *       "dispute_id": "2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091",
+         *       "evidence_due_by": "2026-12-15T00:00:00+00:00",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "reason": "fraudulent",
+         *       "status": "needs_response",
+         *       "stripe_dispute_id": "dp_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        DisputeRow: {
+            /**
+             * @description The same amount as a decimal string, for display only
+             * @example 85.00
+             */
+            amount: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            amount_minor: number;
+            closed: boolean;
+            /** Format: date-time */
+            created_at: string;
+            creator_id: string;
+            /** @description The creator's share the dispute froze or took */
+            creator_share_minor: number | null;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            dispute_id: string;
+            evidence_due_by: string | null;
+            /** @description won or lost, once closed */
+            outcome: string | null;
+            payment_id: string;
+            reason: string | null;
+            /** @description Stripe's dispute status: needs_response, under_review, won, lost, ... */
+            status: string;
+            stripe_dispute_id: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * FieldIssue
+         * @example {
+         *       "key": "price_minor",
+         *       "message": "Value error, must be an integer number of minor units",
+         *       "source": "body"
+         *     }
+         */
+        FieldIssue: {
+            /** @description The field, as `a.b[0].c`, or the parameter's name */
+            key?: string | null;
+            message: string;
+            /** @description body, query, header or path */
+            source?: string | null;
+        };
+        /**
+         * IntentBody
+         * @example {
+         *       "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9"
+         *     }
+         */
         IntentBody: {
+            /** @description An active offer of the catalogue */
             offer_id: string;
+        };
+        /**
+         * MarkedRead
+         * @example {
+         *       "marked": 3
+         *     }
+         */
+        MarkedRead: {
+            /** @description How many were unread */
+            marked: number;
+        };
+        /**
+         * NewOffer
+         * @example {
+         *       "currency": "EUR",
+         *       "price_minor": 2500,
+         *       "title": "A 10-minute call"
+         *     }
+         */
+        NewOffer: {
+            /**
+             * @description ISO 4217 code
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * @description What a fan pays, in minor units
+             * @example 8500
+             */
+            price_minor: number;
+            title: string;
+        };
+        /**
+         * Notification
+         * @example {
+         *       "body": "You earned 85.00 EUR.",
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "id": "3c2b1a09-8f7e-4d6c-9b5a-493827160504",
+         *       "link": "/payments/5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "recipient_user_id": "creator-42",
+         *       "title": "Payment received",
+         *       "type": "PAYMENT_RECEIVED"
+         *     }
+         */
+        Notification: {
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** @description Where its object is, relative to the console */
+            link: string | null;
+            read_at: string | null;
+            /**
+             * @description admin: every admin's, read state per admin
+             * @enum {null|string}
+             */
+            recipient_role: "admin" | null;
+            recipient_user_id: string | null;
+            title: string;
+            /** @enum {string} */
+            type: "PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED";
+        };
+        /**
+         * NotificationPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "body": "You earned 85.00 EUR.",
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "id": "3c2b1a09-8f7e-4d6c-9b5a-493827160504",
+         *           "link": "/payments/5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "recipient_user_id": "creator-42",
+         *           "title": "Payment received",
+         *           "type": "PAYMENT_RECEIVED"
+         *         }
+         *       ]
+         *     }
+         */
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            /** @description Pass as ?cursor= for the next page; null on the last */
+            next_cursor: string | null;
+        };
+        /**
+         * Offer
+         * @example {
+         *       "active": true,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9",
+         *       "price_minor": 2500,
+         *       "title": "A 10-minute call",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        Offer: {
+            /** @description false: disabled, no new intent can name it */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            creator_id: string;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            offer_id: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            price_minor: number;
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * OfferChange
+         * @example {
+         *       "price_minor": 3000
+         *     }
+         */
+        OfferChange: {
+            currency?: string | null;
+            price_minor?: number | null;
+            title?: string | null;
+        };
+        /**
+         * OfferList
+         * @example {
+         *       "items": [
+         *         {
+         *           "active": true,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9",
+         *           "price_minor": 2500,
+         *           "title": "A 10-minute call",
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        OfferList: {
+            items: components["schemas"]["Offer"][];
+        };
+        /**
+         * Payment
+         * @example {
+         *       "amounts": {
+         *         "creator_share_minor": 8500,
+         *         "currency": "EUR",
+         *         "platform_fee_minor": 1500,
+         *         "price_minor": 10000
+         *       },
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "fan_id": "fan-7",
+         *       "offer_id": "0b7c2f4e-8a9d-4e1f-b2c3-d4e5f6a7b8c9",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "status": "SUCCEEDED",
+         *       "stripe_charge_id": "ch_123",
+         *       "stripe_payment_intent_id": "pi_123",
+         *       "succeeded_at": "2026-12-01T10:00:00+00:00",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        Payment: {
+            amounts: components["schemas"]["Amounts"];
+            /** Format: date-time */
+            created_at: string;
+            creator_id: string;
+            failure_code: string | null;
+            failure_message: string | null;
+            fan_id: string;
+            offer_id: string;
+            payment_id: string;
+            /** @description NEEDS_REVIEW: what Stripe reported that differs */
+            review_reason: string | null;
+            /** @enum {string} */
+            status: "PENDING" | "SUCCEEDED" | "FAILED" | "NEEDS_REVIEW";
+            stripe_charge_id: string | null;
+            stripe_payment_intent_id: string | null;
+            succeeded_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * PaymentIntentCreated
+         * @example {
+         *       "amounts": {
+         *         "creator_share_minor": 8500,
+         *         "currency": "EUR",
+         *         "platform_fee_minor": 1500,
+         *         "price_minor": 10000
+         *       },
+         *       "client_secret": "pi_123_secret_456",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "status": "PENDING",
+         *       "stripe_payment_intent_id": "pi_123"
+         *     }
+         */
+        PaymentIntentCreated: {
+            amounts: components["schemas"]["Amounts"];
+            /** @description Given in this answer only, never stored */
+            client_secret: string | null;
+            payment_id: string;
+            /** @enum {string} */
+            status: "PENDING" | "SUCCEEDED" | "FAILED" | "NEEDS_REVIEW";
+            stripe_payment_intent_id: string | null;
+        };
+        /**
+         * Payout
+         * @example {
+         *       "all_available": false,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "debt_deducted_minor": 1000,
+         *       "funds_reserved": true,
+         *       "gross_minor": 5000,
+         *       "net_minor": 4000,
+         *       "paid_at": "2026-12-02T10:00:00+00:00",
+         *       "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+         *       "requested_minor": 5000,
+         *       "status": "PAID",
+         *       "stripe_payout_id": "po_123",
+         *       "stripe_transfer_id": "tr_123",
+         *       "updated_at": "2026-12-02T10:00:00+00:00"
+         *     }
+         */
+        Payout: {
+            all_available: boolean;
+            /** @description Admins only */
+            approved_by?: string | null;
+            created_at: string | null;
+            creator_id: string;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            debt_deducted_minor: number | null;
+            failure_code: string | null;
+            failure_message: string | null;
+            funds_reserved: boolean;
+            /** @description Set aside by the ledger, once reserved */
+            gross_minor: number | null;
+            /** @description What reaches the bank: gross minus the debt deducted */
+            net_minor: number | null;
+            paid_at: string | null;
+            payout_id: string;
+            /** @description Why it was rejected, blocked, voided or failed */
+            reason: string | null;
+            reason_detail: string | null;
+            /** @description Admins only */
+            requested_by?: string | null;
+            /** @description null when all that is available was asked for */
+            requested_minor: number | null;
+            /** @enum {string} */
+            status: "REQUESTED" | "APPROVED" | "PROCESSING" | "PAID" | "FAILED" | "REJECTED" | "CANCELED" | "BLOCKED";
+            /** @description Admins only */
+            stripe_account_id?: string | null;
+            /** @description Admins only: the last Stripe error of an APPROVED payout (approving again retries) */
+            stripe_error_code?: string | null;
+            /** @description Admins only */
+            stripe_error_message?: string | null;
+            stripe_payout_id: string | null;
+            /** @description Admins only */
+            stripe_reversal_id?: string | null;
+            stripe_transfer_id: string | null;
+            updated_at: string | null;
+        };
+        /**
+         * PayoutAccount
+         * @example {
+         *       "charges_enabled": true,
+         *       "creator_id": "creator-42",
+         *       "details_submitted": true,
+         *       "payouts_enabled": true,
+         *       "requirements": {
+         *         "currently_due": [],
+         *         "past_due": []
+         *       },
+         *       "stripe_account_id": "acct_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        PayoutAccount: {
+            charges_enabled: boolean;
+            creator_id: string;
+            details_submitted: boolean;
+            payouts_enabled: boolean;
+            /** @description Stripe's requirements object, as sent */
+            requirements: {
+                [key: string]: unknown;
+            } | null;
+            stripe_account_id: string | null;
+            updated_at: string | null;
+        };
+        /**
+         * PayoutAccountCreated
+         * @example {
+         *       "charges_enabled": true,
+         *       "creator_id": "creator-42",
+         *       "details_submitted": true,
+         *       "onboarding_url": "https://connect.stripe.com/setup/s/acct_123",
+         *       "payouts_enabled": true,
+         *       "requirements": {
+         *         "currently_due": [],
+         *         "past_due": []
+         *       },
+         *       "stripe_account_id": "acct_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        PayoutAccountCreated: {
+            charges_enabled: boolean;
+            creator_id: string;
+            details_submitted: boolean;
+            /** @description Stripe's hosted onboarding page; short-lived */
+            onboarding_url: string;
+            payouts_enabled: boolean;
+            /** @description Stripe's requirements object, as sent */
+            requirements: {
+                [key: string]: unknown;
+            } | null;
+            stripe_account_id: string | null;
+            updated_at: string | null;
+        };
+        /**
+         * PayoutAudit
+         * @example {
+         *       "items": [
+         *         {
+         *           "actor_id": "creator-42",
+         *           "actor_role": "creator",
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "hash": "5e88489000000000000000000000000000000000000000000000000000000000",
+         *           "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+         *           "metadata": {},
+         *           "new_state": "REQUESTED",
+         *           "prev_hash": "0000000000000000000000000000000000000000000000000000000000000000",
+         *           "seq": 1
+         *         }
+         *       ],
+         *       "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+         *     }
+         */
+        PayoutAudit: {
+            items: components["schemas"]["AuditEntry"][];
+            payout_id: string;
+        };
+        /**
+         * PayoutPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "all_available": false,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "debt_deducted_minor": 1000,
+         *           "funds_reserved": true,
+         *           "gross_minor": 5000,
+         *           "net_minor": 4000,
+         *           "paid_at": "2026-12-02T10:00:00+00:00",
+         *           "payout_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+         *           "requested_minor": 5000,
+         *           "status": "PAID",
+         *           "stripe_payout_id": "po_123",
+         *           "stripe_transfer_id": "tr_123",
+         *           "updated_at": "2026-12-02T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        PayoutPage: {
+            items: components["schemas"]["Payout"][];
+            /** @description Pass as ?cursor= for the next page; null on the last */
+            next_cursor: string | null;
+        };
+        /**
+         * PayoutRequestBody
+         * @example {
+         *       "amount_minor": 5000,
+         *       "currency": "EUR"
+         *     }
+         */
+        PayoutRequestBody: {
+            /**
+             * @description Ask for all that is available instead of an amount
+             * @default false
+             */
+            all: boolean;
+            /** @description Gross amount in minor units */
+            amount_minor?: number | null;
+            /**
+             * @description ISO 4217 code
+             * @example EUR
+             */
+            currency: string;
+        };
+        /**
+         * PayoutStat
+         * @example {
+         *       "amount_minor": 9000,
+         *       "count": 2,
+         *       "currency": "EUR",
+         *       "net_minor": 8000,
+         *       "status": "PAID"
+         *     }
+         */
+        PayoutStat: {
+            /**
+             * @description Sum of the gross (or requested) amounts
+             * @example 8500
+             */
+            amount_minor: number;
+            count: number;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            net_minor: number;
+            /** @enum {string} */
+            status: "REQUESTED" | "APPROVED" | "PROCESSING" | "PAID" | "FAILED" | "REJECTED" | "CANCELED" | "BLOCKED";
+        };
+        /**
+         * PayoutStats
+         * @example {
+         *       "stats": [
+         *         {
+         *           "amount_minor": 9000,
+         *           "count": 2,
+         *           "currency": "EUR",
+         *           "net_minor": 8000,
+         *           "status": "PAID"
+         *         }
+         *       ]
+         *     }
+         */
+        PayoutStats: {
+            stats: components["schemas"]["PayoutStat"][];
+        };
+        /**
+         * Preference
+         * @example {
+         *       "email": false,
+         *       "in_app": true,
+         *       "in_app_required": false,
+         *       "type": "PAYOUT_PAID"
+         *     }
+         */
+        Preference: {
+            email: boolean;
+            in_app: boolean;
+            /** @description Critical: always shown in the app */
+            in_app_required: boolean;
+            /** @enum {string} */
+            type: "PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED";
+        };
+        /**
+         * PreferenceChange
+         * @example {
+         *       "email": false,
+         *       "type": "PAYOUT_PAID"
+         *     }
+         */
+        PreferenceChange: {
+            email?: boolean | null;
+            in_app?: boolean | null;
+            /** @enum {string} */
+            type: "PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED";
+        };
+        /**
+         * Preferences
+         * @example {
+         *       "preferences": [
+         *         {
+         *           "email": false,
+         *           "in_app": true,
+         *           "in_app_required": false,
+         *           "type": "PAYOUT_PAID"
+         *         }
+         *       ]
+         *     }
+         */
+        Preferences: {
+            preferences: components["schemas"]["Preference"][];
+        };
+        /**
+         * PreferencesChange
+         * @example {
+         *       "preferences": [
+         *         {
+         *           "email": false,
+         *           "type": "PAYOUT_PAID"
+         *         }
+         *       ]
+         *     }
+         */
+        PreferencesChange: {
+            preferences: components["schemas"]["PreferenceChange"][];
+        };
+        /**
+         * Problem
+         * @example {
+         *       "detail": "Validation failed for POST /api/offers",
+         *       "extra": [
+         *         {
+         *           "key": "price_minor",
+         *           "message": "Input should be a valid integer",
+         *           "source": "body"
+         *         }
+         *       ],
+         *       "status": 400,
+         *       "title": "Bad Request",
+         *       "type": "about:blank"
+         *     }
+         */
+        Problem: {
+            /** @description 502: the error code Stripe answered */
+            code?: string | null;
+            /** @description What went wrong this time, for people */
+            detail?: string | null;
+            /** @description 400: each offending field */
+            extra?: components["schemas"]["FieldIssue"][] | null;
+            instance?: string | null;
+            /** @description Payouts: a machine-readable cause, e.g. debt_above_threshold */
+            reason?: string | null;
+            /** @description 502 of a refund: the refund as recorded */
+            refund?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description 502 of a refund: whether asking again may succeed */
+            retryable?: boolean | null;
+            /** @description The HTTP status code */
+            status: number;
+            /** @description A short summary of the problem type */
+            title: string;
+            /**
+             * @description The problem type; absent means about:blank
+             * @default about:blank
+             * @constant
+             */
+            type: "about:blank";
+        };
+        /**
+         * Refund
+         * @example {
+         *       "amount_minor": 2500,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_clawback_minor": 2125,
+         *       "currency": "EUR",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "reason": "requested_by_customer",
+         *       "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "requested_by": "admin-1",
+         *       "status": "SUCCEEDED",
+         *       "stripe_refund_id": "re_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        Refund: {
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            amount_minor: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description What the creator's share lost to it, once known */
+            creator_clawback_minor: number | null;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            failure_reason: string | null;
+            payment_id: string;
+            /** @enum {null|string} */
+            reason: "duplicate" | "fraudulent" | "requested_by_customer" | null;
+            refund_id: string;
+            requested_by: string | null;
+            /** @enum {string} */
+            status: "PENDING" | "REQUIRES_ACTION" | "SUCCEEDED" | "FAILED" | "CANCELED";
+            stripe_refund_id: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * RefundBody
+         * @example {
+         *       "amount_minor": 2500,
+         *       "currency": "EUR",
+         *       "reason": "requested_by_customer"
+         *     }
+         */
+        RefundBody: {
+            /** @description Default: all that is left refundable */
+            amount_minor?: number | null;
+            /** @description Must be the payment's */
+            currency?: string | null;
+            /** @enum {null|string} */
+            reason?: "duplicate" | "fraudulent" | "requested_by_customer" | null;
+        };
+        /**
+         * RefundPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount": "25.00",
+         *           "amount_minor": 2500,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_clawback_minor": 2125,
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "reason": "requested_by_customer",
+         *           "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *           "requested_by": "admin-1",
+         *           "status": "SUCCEEDED",
+         *           "stripe_refund_id": "re_123",
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        RefundPage: {
+            items: components["schemas"]["RefundRow"][];
+            /** @description Pass as ?cursor= for the next page; null on the last */
+            next_cursor: string | null;
+        };
+        /**
+         * RefundRow
+         * @example {
+         *       "amount": "25.00",
+         *       "amount_minor": 2500,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_clawback_minor": 2125,
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "reason": "requested_by_customer",
+         *       "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "requested_by": "admin-1",
+         *       "status": "SUCCEEDED",
+         *       "stripe_refund_id": "re_123",
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        RefundRow: {
+            /**
+             * @description The same amount as a decimal string, for display only
+             * @example 85.00
+             */
+            amount: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            amount_minor: number;
+            /** Format: date-time */
+            created_at: string;
+            creator_clawback_minor: number | null;
+            creator_id: string;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            failure_reason: string | null;
+            payment_id: string;
+            /** @enum {null|string} */
+            reason: "duplicate" | "fraudulent" | "requested_by_customer" | null;
+            refund_id: string;
+            requested_by: string | null;
+            /** @enum {string} */
+            status: "PENDING" | "REQUIRES_ACTION" | "SUCCEEDED" | "FAILED" | "CANCELED";
+            stripe_refund_id: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * StatusTotal
+         * @example {
+         *       "amount": "75.00",
+         *       "amount_minor": 7500,
+         *       "count": 3,
+         *       "currency": "EUR",
+         *       "status": "SUCCEEDED"
+         *     }
+         */
+        StatusTotal: {
+            /**
+             * @description The same amount as a decimal string, for display only
+             * @example 85.00
+             */
+            amount: string;
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            amount_minor: number;
+            count: number;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            status: string;
+        };
+        /**
+         * StatusTotals
+         * @example {
+         *       "stats": [
+         *         {
+         *           "amount": "75.00",
+         *           "amount_minor": 7500,
+         *           "count": 3,
+         *           "currency": "EUR",
+         *           "status": "SUCCEEDED"
+         *         }
+         *       ]
+         *     }
+         */
+        StatusTotals: {
+            stats: components["schemas"]["StatusTotal"][];
+        };
+        /**
+         * StuckRefund
+         * @example {
+         *       "amount_minor": 2500,
+         *       "created_at": "2026-12-01T10:00:00+00:00",
+         *       "creator_id": "creator-42",
+         *       "currency": "EUR",
+         *       "give_up_at": "2026-12-02T10:00:00+00:00",
+         *       "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *       "payment_intent_id": "pi_123",
+         *       "reason": "requested_by_customer",
+         *       "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *       "requested_by": "admin-1",
+         *       "status": "PENDING",
+         *       "stuck_for_seconds": 900,
+         *       "updated_at": "2026-12-01T10:00:00+00:00"
+         *     }
+         */
+        StuckRefund: {
+            /**
+             * @description Minor units (cents), an integer
+             * @example 8500
+             */
+            amount_minor: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description What the creator's share lost to it, once known */
+            creator_clawback_minor: number | null;
+            creator_id: string;
+            /**
+             * @description ISO 4217 code, upper case
+             * @example EUR
+             */
+            currency: string;
+            failure_reason: string | null;
+            /**
+             * Format: date-time
+             * @description When the reconciler fails it if Stripe never made it
+             */
+            give_up_at: string;
+            payment_id: string;
+            payment_intent_id: string | null;
+            /** @enum {null|string} */
+            reason: "duplicate" | "fraudulent" | "requested_by_customer" | null;
+            refund_id: string;
+            requested_by: string | null;
+            /** @enum {string} */
+            status: "PENDING" | "REQUIRES_ACTION" | "SUCCEEDED" | "FAILED" | "CANCELED";
+            stripe_refund_id: string | null;
+            stuck_for_seconds: number;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * StuckRefunds
+         * @example {
+         *       "items": [
+         *         {
+         *           "amount_minor": 2500,
+         *           "created_at": "2026-12-01T10:00:00+00:00",
+         *           "creator_id": "creator-42",
+         *           "currency": "EUR",
+         *           "give_up_at": "2026-12-02T10:00:00+00:00",
+         *           "payment_id": "5f0e3c1a-1d2b-4c3d-9e8f-0a1b2c3d4e5f",
+         *           "payment_intent_id": "pi_123",
+         *           "reason": "requested_by_customer",
+         *           "refund_id": "7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a",
+         *           "requested_by": "admin-1",
+         *           "status": "PENDING",
+         *           "stuck_for_seconds": 900,
+         *           "updated_at": "2026-12-01T10:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        StuckRefunds: {
+            items: components["schemas"]["StuckRefund"][];
+        };
+        /**
+         * UnreadCount
+         * @example {
+         *       "unread": 3
+         *     }
+         */
+        UnreadCount: {
+            unread: number;
+        };
+        /**
+         * WebhookReceived
+         * @example {
+         *       "received": true
+         *     }
+         */
+        WebhookReceived: {
+            /** @constant */
+            received: true;
         };
     };
     responses: never;
@@ -605,6 +1750,2170 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    ApiAdminDisputesListDisputes: {
+        parameters: {
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+                /** @description Created at or after (ISO 8601) */
+                created_from?: string | null;
+                /** @description Created before (ISO 8601) */
+                created_to?: string | null;
+                /** @description At least this many minor units */
+                amount_min?: number | null;
+                /** @description At most this many minor units */
+                amount_max?: number | null;
+                /** @description ISO 4217 */
+                currency?: string | null;
+                /** @description Keep this reason */
+                reason?: string | null;
+                /** @description Sort key */
+                sort?: "created_at" | "amount";
+                /** @description Sort order */
+                order?: "asc" | "desc";
+                /** @description Rows per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description csv: every matching row as a CSV download (so does Accept: text/csv) */
+                format?: "json" | "csv" | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DisputePage"];
+                    "text/csv": string;
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminDisputesStatsDisputeStats: {
+        parameters: {
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+                /** @description Created at or after (ISO 8601) */
+                created_from?: string | null;
+                /** @description Created before (ISO 8601) */
+                created_to?: string | null;
+                /** @description At least this many minor units */
+                amount_min?: number | null;
+                /** @description At most this many minor units */
+                amount_max?: number | null;
+                /** @description ISO 4217 */
+                currency?: string | null;
+                /** @description Keep this reason */
+                reason?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusTotals"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminPayoutsListPayouts: {
+        parameters: {
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+                /** @description Created at or after (ISO 8601) */
+                created_from?: string | null;
+                /** @description Created before (ISO 8601) */
+                created_to?: string | null;
+                /** @description At least this many minor units */
+                amount_min?: number | null;
+                /** @description At most this many minor units */
+                amount_max?: number | null;
+                /** @description ISO 4217 */
+                currency?: string | null;
+                /** @description Sort key */
+                sort?: "created_at" | "amount";
+                /** @description Sort order */
+                order?: "asc" | "desc";
+                /** @description Rows per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description csv: every matching row as a CSV download (so does Accept: text/csv) */
+                format?: "json" | "csv" | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutPage"];
+                    "text/csv": string;
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminPayoutsStatsPayoutStats: {
+        parameters: {
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+                /** @description Created at or after (ISO 8601) */
+                created_from?: string | null;
+                /** @description Created before (ISO 8601) */
+                created_to?: string | null;
+                /** @description At least this many minor units */
+                amount_min?: number | null;
+                /** @description At most this many minor units */
+                amount_max?: number | null;
+                /** @description ISO 4217 */
+                currency?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutStats"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminPayoutsPayoutIdApproveApprovePayout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payout"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin, or the admin who requested it (separation of duties) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The object's state forbids it (already decided, disabled, Idempotency-Key reused) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or failed the call: the payout stays APPROVED; approving again retries */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminPayoutsPayoutIdAuditGetPayoutAudit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutAudit"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminPayoutsPayoutIdRejectRejectPayout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionBody"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payout"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The object's state forbids it (already decided, disabled, Idempotency-Key reused) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminPayoutsPayoutIdVoidVoidPayout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                payout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionBody"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payout"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The object's state forbids it (already decided, disabled, Idempotency-Key reused) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or failed the call */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminRefundsListRefunds: {
+        parameters: {
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+                /** @description Created at or after (ISO 8601) */
+                created_from?: string | null;
+                /** @description Created before (ISO 8601) */
+                created_to?: string | null;
+                /** @description At least this many minor units */
+                amount_min?: number | null;
+                /** @description At most this many minor units */
+                amount_max?: number | null;
+                /** @description ISO 4217 */
+                currency?: string | null;
+                /** @description Keep this reason */
+                reason?: string | null;
+                /** @description Sort key */
+                sort?: "created_at" | "amount";
+                /** @description Sort order */
+                order?: "asc" | "desc";
+                /** @description Rows per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+                /** @description csv: every matching row as a CSV download (so does Accept: text/csv) */
+                format?: "json" | "csv" | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundPage"];
+                    "text/csv": string;
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminRefundsStatsRefundStats: {
+        parameters: {
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+                /** @description Created at or after (ISO 8601) */
+                created_from?: string | null;
+                /** @description Created before (ISO 8601) */
+                created_to?: string | null;
+                /** @description At least this many minor units */
+                amount_min?: number | null;
+                /** @description At most this many minor units */
+                amount_max?: number | null;
+                /** @description ISO 4217 */
+                currency?: string | null;
+                /** @description Keep this reason */
+                reason?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusTotals"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminRefundsStuckListStuckRefunds: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StuckRefunds"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiBalanceGetBalance: {
+        parameters: {
+            query?: {
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Balance"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiDebtsListDebts: {
+        parameters: {
+            query?: {
+                status?: "OPEN" | "PARTIALLY_DEDUCTED" | "SETTLED" | "REVERSED" | null;
+                limit?: number;
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DebtList"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsListNotifications: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number | null;
+                unread?: boolean | null;
+                type?: ("PAYMENT_RECEIVED" | "PAYMENT_NEEDS_REVIEW" | "REFUND_CREATED" | "REFUND_FAILED" | "DISPUTE_CREATED" | "DISPUTE_UPDATED" | "DISPUTE_WON" | "DISPUTE_LOST" | "DEBT_CREATED" | "DEBT_DEDUCTED" | "DEBT_SETTLED" | "PAYOUT_REQUESTED" | "PAYOUT_APPROVED" | "PAYOUT_REJECTED" | "PAYOUT_PROCESSING" | "PAYOUT_PAID" | "PAYOUT_FAILED" | "PAYOUT_CANCELED" | "PAYOUT_BLOCKED")[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description Not changed since the ETag sent as If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsPreferencesGetPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsPreferencesPutPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreferencesChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsReadAllMarkAllRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarkedRead"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsStreamStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `unread` then `notification` events (data: JSON), comments as keep-alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller already holds as many streams as allowed */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsUnreadCountUnreadCount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description Not changed since the ETag sent as If-None-Match */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsUnsubscribeConfirmUnsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page for the person */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsUnsubscribeUnsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page for the person */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsNotificationIdDeleteNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (for the caller) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiNotificationsNotificationIdReadMarkRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiOffersListActiveOffers: {
+        parameters: {
+            query: {
+                creator_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfferList"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiOffersCreateOffer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOffer"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Offer"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiOffersMineListOwnOffers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OfferList"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiOffersOfferIdUpdateOffer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfferChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Offer"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiOffersOfferIdDisableDisableOffer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                offer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Offer"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiPaymentsIntentsCreatePaymentIntent: {
         parameters: {
             query?: never;
@@ -627,22 +3936,106 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PaymentIntentCreated"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a fan, or the fan's own offer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such offer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The offer is disabled, or the Idempotency-Key was used for another offer */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or failed the call */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -664,200 +4057,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Payment"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiOffersListActiveOffers: {
-        parameters: {
-            query: {
-                creator_id: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No such object, or not one the caller may see */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiOffersCreateOffer: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
-            };
-        };
-        responses: {
-            /** @description Document created, URL follows */
-            201: {
+            /** @description Too many requests: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiOffersMineListOwnOffers: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiOffersOfferIdUpdateOffer: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                offer_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiOffersOfferIdDisableDisableOffer: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                offer_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -879,22 +4124,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Refund"][];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -910,9 +4194,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["RefundBody"];
             };
         };
         responses: {
@@ -922,29 +4204,120 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Refund"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The payment cannot be refunded (not succeeded, or nothing left) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or failed the call; `refund` is the refund as recorded */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
     ApiPayoutsListOwnPayouts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Keep these statuses; repeat for several */
+                status?: string[] | null;
+                /** @description Rows per page */
+                limit?: number;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -957,7 +4330,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PayoutPage"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -974,645 +4392,117 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["PayoutRequestBody"];
             };
         };
         responses: {
+            /** @description A replayed Idempotency-Key: the payout it made */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payout"];
+                };
+            };
             /** @description Document created, URL follows */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Payout"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminPayoutsPayoutIdApproveApprovePayout: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                payout_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminPayoutsPayoutIdRejectRejectPayout: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                payout_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description The object's state forbids it (already decided, disabled, Idempotency-Key reused) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description The body is larger than the gateway accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminPayoutsPayoutIdVoidVoidPayout: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                payout_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description Well-formed, but refused by the rules (amounts, currencies, debt, separation of duties) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminRefundsListRefunds: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description Too many requests: see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminRefundsStatsRefundStats: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiAdminRefundsStuckListStuckRefunds: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiAdminDisputesListDisputes: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiAdminDisputesStatsDisputeStats: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiBalanceGetBalance: {
-        parameters: {
-            query?: {
-                creator_id?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiDebtsListDebts: {
-        parameters: {
-            query?: {
-                creator_id?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsListNotifications: {
-        parameters: {
-            query?: {
-                cursor?: string | null;
-                limit?: number | null;
-                unread?: boolean | null;
-                type?: string[] | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsUnreadCountUnreadCount: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiNotificationsNotificationIdReadMarkRead: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                notification_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsReadAllMarkAllRead: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiNotificationsNotificationIdDeleteNotification: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                notification_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": null;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsPreferencesGetPreferences: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-        };
-    };
-    ApiNotificationsPreferencesPutPreferences: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": unknown;
-            };
-        };
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsUnsubscribeConfirmUnsubscribe: {
-        parameters: {
-            query: {
-                token: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsUnsubscribeUnsubscribe: {
-        parameters: {
-            query: {
-                token: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Bad request syntax or unsupported method */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
-                };
-            };
-        };
-    };
-    ApiNotificationsStreamStream: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
     };
     ApiPayoutsAccountGetPayoutAccount: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Keep one creator's */
+                creator_id?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1625,7 +4515,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PayoutAccount"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1645,7 +4589,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["PayoutAccountCreated"];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The object's state forbids it (already decided, disabled, Idempotency-Key reused) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Stripe refused or failed the call */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1667,22 +4674,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Payout"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1704,99 +4750,70 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Payout"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminPayoutsListPayouts: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminPayoutsStatsPayoutStats: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-        };
-    };
-    ApiAdminPayoutsPayoutIdAuditGetPayoutAudit: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                payout_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, document follows */
-            200: {
+            /** @description No such object, or not one the caller may see */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description The object's state forbids it (already decided, disabled, Idempotency-Key reused) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status_code: number;
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1804,11 +4821,33 @@ export interface operations {
     WebhooksStripeStripeWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description t=<unix time>,v1=<HMAC-SHA256 of f"{t}.{body}"> with the endpoint's secret */
+                "Stripe-Signature": string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Connect events: the connected account */
+                    account?: string;
+                    api_version?: string;
+                    /** @description Unix time */
+                    created?: number;
+                    data: {
+                        /** @description The Stripe object */
+                        object: Record<string, never>;
+                    };
+                    /** @description Stripe's evt_ id; retries of one event share it */
+                    id: string;
+                    livemode?: boolean;
+                    /** @description e.g. payment_intent.succeeded */
+                    type: string;
+                };
+            };
+        };
         responses: {
             /** @description Request fulfilled, document follows */
             200: {
@@ -1816,9 +4855,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: boolean;
-                    };
+                    "application/json": components["schemas"]["WebhookReceived"];
+                };
+            };
+            /** @description Bad signature, or not a Stripe event */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka cannot take the event now: Stripe retries */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1826,11 +4899,33 @@ export interface operations {
     WebhooksStripeConnectStripeConnectWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description t=<unix time>,v1=<HMAC-SHA256 of f"{t}.{body}"> with the endpoint's secret */
+                "Stripe-Signature": string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Connect events: the connected account */
+                    account?: string;
+                    api_version?: string;
+                    /** @description Unix time */
+                    created?: number;
+                    data: {
+                        /** @description The Stripe object */
+                        object: Record<string, never>;
+                    };
+                    /** @description Stripe's evt_ id; retries of one event share it */
+                    id: string;
+                    livemode?: boolean;
+                    /** @description e.g. payment_intent.succeeded */
+                    type: string;
+                };
+            };
+        };
         responses: {
             /** @description Request fulfilled, document follows */
             200: {
@@ -1838,9 +4933,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: boolean;
-                    };
+                    "application/json": components["schemas"]["WebhookReceived"];
+                };
+            };
+            /** @description Bad signature, or not a Stripe event */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Kafka cannot take the event now: Stripe retries */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

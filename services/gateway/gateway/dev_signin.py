@@ -32,7 +32,7 @@ class DevToken(BaseModel):
     expires_in_s: int
 
 
-@post("/dev/token", status_code=201, tags=["dev"],
+@post("/dev/token", status_code=201, include_in_schema=False,  # a dev tool, not the public contract
       summary="Development and tests only: a token for any user id and role (absent in production)")
 async def mint_dev_token(data: Annotated[DevSignIn, Body()], settings: NamedDependency[Settings]) -> DevToken:
     if not is_safe_id(data.user_id):

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from common import logs
 from contracts.events.stripe import StripeEventReceived, StripeEventReceivedData
 from gateway.publisher import KafkaUnavailable, Publisher
+from gateway.schemas.problems import problems
+from gateway.schemas.webhooks import StripeWebhook, WebhookReceived
 from gateway.settings import Settings
 
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -100,7 +102,7 @@ def stripe_event_received(
 
 
 async def receive(request: Request, publisher: Publisher, secret: str, tolerance_s: int,
-                  *, connect: bool) -> dict[str, bool]:
+                  *, connect: bool) -> WebhookReceived:
     raw = await request.body()
     try:
         verify_signature(raw, request.headers.get(SIGNATURE_HEADER), secret, tolerance_s)
@@ -115,21 +117,28 @@ async def receive(request: Request, publisher: Publisher, secret: str, tolerance
         raise ServiceUnavailableException(
             "event not stored, retry later", headers={"Retry-After": "10"}
         ) from exc
-    return {"received": True}
+    return WebhookReceived(received=True)
 
 
-@post("/webhooks/stripe", status_code=200, summary="Stripe platform events")
+# Stripe reads only the status: 2xx the event is ours, anything else it retries.
+_ERRORS = problems(400, 413, 429, 503, meanings={400: "Bad signature, or not a Stripe event",
+                                                 503: "Kafka cannot take the event now: Stripe retries"})
+
+
+@post("/webhooks/stripe", status_code=200, summary="Stripe platform events", responses=_ERRORS,
+      operation_class=StripeWebhook)
 async def stripe_webhook(
     request: Request, publisher: NamedDependency[Publisher], settings: NamedDependency[Settings]
-) -> dict[str, bool]:
+) -> WebhookReceived:
     return await receive(request, publisher, settings.stripe_webhook_secret,
                          settings.webhook_tolerance_s, connect=False)
 
 
-@post("/webhooks/stripe/connect", status_code=200, summary="Stripe Connect events")
+@post("/webhooks/stripe/connect", status_code=200, summary="Stripe Connect events", responses=_ERRORS,
+      operation_class=StripeWebhook)
 async def stripe_connect_webhook(
     request: Request, publisher: NamedDependency[Publisher], settings: NamedDependency[Settings]
-) -> dict[str, bool]:
+) -> WebhookReceived:
     return await receive(request, publisher, settings.stripe_connect_webhook_secret,
                          settings.webhook_tolerance_s, connect=True)
 

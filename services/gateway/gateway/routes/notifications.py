@@ -19,17 +19,21 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, TooManyRequestsException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from common.http import Identity
 from gateway.clients import Services, path_segment
 from gateway.live import LiveHub, TooManyStreams
+from gateway.schemas.notifications import (MarkedRead, Notification, NotificationPage, NotificationType,
+                                           Preferences, PreferencesChange, UnreadCount)
+from gateway.schemas.problems import api_problems
 from gateway.validation import READS_NO_BODY
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,12 @@ def _cheap_to_poll(request: Request, answer: Response) -> Response:
     return answer
 
 
-@get("/notifications", summary="List notifications, newest first (cursor pagination); ETag for polling")
+# A poll whose If-None-Match still holds: nothing changed, no body.
+_NOT_MODIFIED = {304: ResponseSpec(None, description="Not changed since the ETag sent as If-None-Match")}
+
+
+@get("/notifications", summary="List notifications, newest first (cursor pagination); ETag for polling",
+     responses={**api_problems(), **_NOT_MODIFIED})
 async def list_notifications(
     request: Request,
     who: NamedDependency[Identity],
@@ -63,8 +72,8 @@ async def list_notifications(
     cursor: FromQuery[str | None] = None,
     limit: Annotated[int | None, QueryParameter(ge=1)] = None,
     unread: FromQuery[bool | None] = None,
-    type_: Annotated[list[str] | None, QueryParameter(name="type")] = None,
-) -> Response:
+    type_: Annotated[list[NotificationType] | None, QueryParameter(name="type")] = None,
+) -> Response[NotificationPage]:
     """`type=PAYOUT_PAID` (repeatable) keeps only those types."""
     params: list[tuple[str, str]] = [(k, str(v).lower() if isinstance(v, bool) else str(v))
                                      for k, v in {"cursor": cursor, "limit": limit, "unread": unread}.items()
@@ -74,34 +83,37 @@ async def list_notifications(
     return _cheap_to_poll(request, answer)
 
 
-@get("/notifications/unread-count", summary="How many notifications are unread; ETag for polling")
+@get("/notifications/unread-count", summary="How many notifications are unread; ETag for polling",
+     responses={**api_problems(), **_NOT_MODIFIED})
 async def unread_count(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
-) -> Response:
+) -> Response[UnreadCount]:
     answer = await services.notifications.forward("GET", "/notifications/unread-count", who)
     return _cheap_to_poll(request, answer)
 
 
-@patch("/notifications/{notification_id:str}/read", summary="Mark one notification read (for the caller)")
+@patch("/notifications/{notification_id:str}/read", summary="Mark one notification read (for the caller)",
+       responses=api_problems(404))
 async def mark_read(
     request: Request, notification_id: FromPath[str], who: NamedDependency[Identity],
     services: NamedDependency[Services],
-) -> Response:
+) -> Response[Notification]:
     """An admin's read of an admins' notification is theirs alone; another's id is a 404."""
     return await services.notifications.forward(
         "PATCH", f"/notifications/{path_segment(notification_id)}/read", who
     )
 
 
-@patch("/notifications/read-all", summary="Mark everything the caller sees read")
+@patch("/notifications/read-all", summary="Mark everything the caller sees read", responses=api_problems())
 async def mark_all_read(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
-) -> Response:
+) -> Response[MarkedRead]:
     return await services.notifications.forward("PATCH", "/notifications/read-all", who)
 
 
 @delete("/notifications/{notification_id:str}", status_code=204,
-        summary="Delete one notification (for the caller: hidden from their lists and count)")
+        summary="Delete one notification (for the caller: hidden from their lists and count)",
+        responses={**api_problems(404), 204: ResponseSpec(None, description="Deleted (for the caller)")})
 async def delete_notification(
     request: Request, notification_id: FromPath[str], who: NamedDependency[Identity],
     services: NamedDependency[Services],
@@ -112,25 +124,33 @@ async def delete_notification(
     )
 
 
-@get("/notifications/preferences", summary="The caller's channels (in_app, email) per notification type")
+@get("/notifications/preferences", summary="The caller's channels (in_app, email) per notification type",
+     responses=api_problems())
 async def get_preferences(
     request: Request, who: NamedDependency[Identity], services: NamedDependency[Services]
-) -> Response:
+) -> Response[Preferences]:
     return await services.notifications.forward("GET", "/notifications/preferences", who)
 
 
-@put("/notifications/preferences", summary="Change channels per type; critical types stay on in the app")
+@put("/notifications/preferences", summary="Change channels per type; critical types stay on in the app",
+     responses=api_problems(422, body=True))
 async def put_preferences(
-    request: Request, data: JSONBody[Any], who: NamedDependency[Identity], services: NamedDependency[Services]
-) -> Response:
+    request: Request, data: JSONBody[PreferencesChange], who: NamedDependency[Identity],
+    services: NamedDependency[Services],
+) -> Response[Preferences]:
     """`{"preferences": [{"type": "PAYOUT_PAID", "email": false}]}`. PAYOUT_FAILED and
     DISPUTE_CREATED cannot be turned off in the app (422)."""
-    return await services.notifications.forward("PUT", "/notifications/preferences", who, json=data)
+    return await services.notifications.forward("PUT", "/notifications/preferences", who,
+                                                json=data.model_dump(exclude_unset=True))
 
 
 # The link in every email: the signed token says who and what, so no login. The
 # service ignores the identity on these routes; the client only needs one to send.
 _LINK_HOLDER = Identity(user_id="unsubscribe-link", role="fan")
+
+
+# What a person following an email's link sees: a page, not JSON.
+_HTML_PAGE = {200: ResponseSpec(str, media_type="text/html", description="A page for the person", generate_examples=False)}
 
 
 def _not_stored(answer: Response) -> Response:
@@ -140,7 +160,8 @@ def _not_stored(answer: Response) -> Response:
 
 
 @get("/notifications/unsubscribe", opt={"exclude_from_auth": True}, security=[],
-     summary="An email's unsubscribe link: a confirmation page, changing nothing (no login; bad token: 400)")
+     summary="An email's unsubscribe link: a confirmation page, changing nothing (no login; bad token: 400)",
+     responses={**api_problems(public=True), **_HTML_PAGE})
 async def confirm_unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
     """A GET changes nothing: mail scanners fetch every link in a message."""
     return _not_stored(await services.notifications.forward("GET", "/notifications/unsubscribe", _LINK_HOLDER,
@@ -149,7 +170,8 @@ async def confirm_unsubscribe(token: FromQuery[str], services: NamedDependency[S
 
 @post("/notifications/unsubscribe", opt={"exclude_from_auth": True, READS_NO_BODY: True}, security=[],
       status_code=200,
-      summary="Stop one type's emails: the page's button or RFC 8058 one-click (no login; bad token: 400)")
+      summary="Stop one type's emails: the page's button or RFC 8058 one-click (no login; bad token: 400)",
+      responses={**api_problems(public=True), **_HTML_PAGE})
 async def unsubscribe(token: FromQuery[str], services: NamedDependency[Services]) -> Response:
     """The List-Unsubscribe URL, POSTed by a mail client (body `List-Unsubscribe=One-Click`)
     or by the confirmation page's form. The token in the URL is the only credential."""
@@ -162,7 +184,10 @@ async def _fetch(services: Services, who: Identity, path: str) -> dict | None:
     return json.loads(answer.content) if answer.status_code == 200 else None
 
 
-@get("/notifications/stream", summary="Server-sent events: each new notification and the new unread count")
+@get("/notifications/stream", summary="Server-sent events: each new notification and the new unread count",
+     responses={**api_problems(meanings={429: "The caller already holds as many streams as allowed"}),
+                200: ResponseSpec(str, media_type="text/event-stream", generate_examples=False,
+                                  description="`unread` then `notification` events (data: JSON), comments as keep-alive")})
 async def stream(
     who: NamedDependency[Identity], services: NamedDependency[Services], live: NamedDependency[LiveHub]
 ) -> ServerSentEvent:

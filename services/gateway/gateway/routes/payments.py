@@ -3,29 +3,24 @@
 from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, ConfigDict, Field
 
-from common.http import IDEMPOTENCY_HEADER, SAFE_ID_PATTERN, Identity, IdempotencyKey
+from common.http import IDEMPOTENCY_HEADER, Identity, IdempotencyKey
 from gateway.auth import requires
 from gateway.clients import Services, path_segment
+from gateway.schemas.payments import IntentBody, Payment, PaymentIntentCreated
+from gateway.schemas.problems import api_problems
 
 
-class IntentBody(BaseModel):
-    """What a fan may say: which offer. Its price, currency and creator are the server's."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # Checked here, at the edge: the id is copied into Stripe metadata, logs and exports.
-    offer_id: str = Field(pattern=SAFE_ID_PATTERN)
-
-
-@post("/payments/intents", guards=[requires("fan")], summary="Start paying for an offer")
+@post("/payments/intents", guards=[requires("fan")], summary="Start paying for an offer",
+      responses=api_problems(403, 404, 409, 422, 502, body=True, meanings={
+          404: "No such offer", 409: "The offer is disabled, or the Idempotency-Key was used for another offer",
+          403: "Not a fan, or the fan's own offer"}))
 async def create_payment_intent(
     data: JSONBody[IntentBody],
     who: NamedDependency[Identity],
     services: NamedDependency[Services],
     idempotency_key: IdempotencyKey = None,
-) -> Response:
+) -> Response[PaymentIntentCreated]:
     """Answers the client secret and the amounts breakdown. The same
     Idempotency-Key from the same fan gives the same payment and PaymentIntent
     (the payments service keeps keys per fan)."""
@@ -34,10 +29,11 @@ async def create_payment_intent(
                                            headers=headers)
 
 
-@get("/payments/{payment_id:str}", summary="One payment (the payments service checks ownership)")
+@get("/payments/{payment_id:str}", summary="One payment (the payments service checks ownership)",
+     responses=api_problems(404))
 async def get_payment(
     payment_id: FromPath[str], who: NamedDependency[Identity], services: NamedDependency[Services]
-) -> Response:
+) -> Response[Payment]:
     return await services.payments.forward("GET", f"/payments/{path_segment(payment_id)}", who)
 
 

@@ -124,7 +124,9 @@ async def test_fan_cannot_read_a_balance(gateway, gateway_settings, fake_service
 async def test_ids_that_could_escape_the_path_are_not_forwarded(gateway, gateway_settings, fake_service):
     response = await gateway.get("/api/balance", params={"creator_id": "../payouts"},
                                  headers=bearer(gateway_settings, "admin-1", "admin"))
-    assert response.status_code == 404
+    # Not a creator id at all: refused by the published query schema, naming it.
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "creator_id"
     assert fake_service.seen == []
 
 

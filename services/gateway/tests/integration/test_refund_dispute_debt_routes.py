@@ -91,7 +91,7 @@ async def test_admin_views_pass_filters_through_as_sent(gateway, gateway_setting
     fake_service.reply(internal, 200, {"items": [], "next_cursor": None})
     query = [("status", "succeeded"), ("status", "pending"), ("creator_id", "creator-7"),
              ("created_from", "2026-01-01T00:00:00+00:00"), ("min_amount_minor", "1000"),
-             ("sort", "-created_at"), ("cursor", "abc=")]
+             ("sort", "amount"), ("order", "asc"), ("cursor", "abc=")]
     response = await gateway.get(public, params=query, headers=bearer(gateway_settings, "admin-1", "admin"))
     assert response.status_code == 200
     assert response.json() == {"items": [], "next_cursor": None}
@@ -99,6 +99,19 @@ async def test_admin_views_pass_filters_through_as_sent(gateway, gateway_setting
     assert call.path == internal
     assert parse_qsl(call.query) == query
     assert call.identity.role == "admin"
+
+
+@pytest.mark.parametrize("public", ["/api/admin/refunds", "/api/admin/disputes", "/api/admin/payouts"])
+@pytest.mark.parametrize(("name", "value"), [("sort", "-created_at"), ("limit", "0"), ("created_from", "yesterday"),
+                                             ("amount_min", "-1"), ("currency", "EURO"), ("creator_id", "../x")])
+async def test_admin_views_refuse_a_filter_unlike_the_published_one(
+    gateway, gateway_settings, fake_service, public, name, value
+):
+    response = await gateway.get(public, params={name: value}, headers=bearer(gateway_settings, "admin-1", "admin"))
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [issue["key"] for issue in response.json()["extra"]] == [name]
+    assert fake_service.seen == []
 
 
 @pytest.mark.parametrize("role", ["fan", "creator"])
