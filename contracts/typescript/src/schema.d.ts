@@ -4,6 +4,40 @@
  */
 
 export interface paths {
+    "/api/admin/dead-letters/{service}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A service's dead letters, and whether each was replayed */
+        get: operations["ApiAdminDeadLettersServiceListDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/dead-letters/{service}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay dead letters through the service's handler and inbox: {"ids": [...]} or {"all": true} */
+        post: operations["ApiAdminDeadLettersServiceReplayReplayDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/disputes": {
         parameters: {
             query?: never;
@@ -712,6 +746,34 @@ export interface components {
              * @example 8500
              */
             reserved_minor: number;
+        };
+        /**
+         * DeadLetter
+         * @example {
+         *       "attempts": "1",
+         *       "error": "InvalidAmounts: creator share 9000 above the price 8000",
+         *       "error_type": "InvalidAmounts",
+         *       "event_id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+         *       "failed_at": "2026-12-02T10:00:00+00:00",
+         *       "id": "payment.succeeded.dlq:2:17",
+         *       "key": "creator-42",
+         *       "replayed": false,
+         *       "topic": "payment.succeeded"
+         *     }
+         */
+        DeadLetter: {
+            attempts: string | null;
+            error: string | null;
+            error_type: string | null;
+            event_id: string | null;
+            failed_at: string | null;
+            /** @description `<dead-letter topic>:<partition>:<offset>` */
+            id: string;
+            key: string | null;
+            /** @description Replayed already (a message is replayed once) */
+            replayed: boolean;
+            /** @description The topic it was read from */
+            topic: string;
         };
         /**
          * Debt
@@ -1599,6 +1661,32 @@ export interface components {
             updated_at: string;
         };
         /**
+         * ReplayOutcome
+         * @example {
+         *       "id": "payment.succeeded.dlq:2:17",
+         *       "outcome": "applied"
+         *     }
+         */
+        ReplayOutcome: {
+            detail: string | null;
+            id: string;
+            /** @enum {string} */
+            outcome: "applied" | "duplicate" | "failed" | "already replayed";
+        };
+        /**
+         * ReplayRequest
+         * @example {
+         *       "ids": [
+         *         "payment.succeeded.dlq:2:17"
+         *       ]
+         *     }
+         */
+        ReplayRequest: {
+            /** @default false */
+            all: boolean;
+            ids?: string[] | null;
+        };
+        /**
          * StatusTotal
          * @example {
          *       "amount": "75.00",
@@ -1750,6 +1838,180 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    ApiAdminDeadLettersServiceListDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetter"][];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiAdminDeadLettersServiceReplayReplayDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayOutcome"][];
+                };
+            };
+            /** @description A malformed body or parameter, or a value no database can hold; `extra` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No bearer token, or one that is expired, badly signed or for another audience */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this (or it is the caller's own offer) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object, or not one the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the gateway accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway (or Kafka) is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiAdminDisputesListDisputes: {
         parameters: {
             query?: {
