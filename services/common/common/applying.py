@@ -10,7 +10,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import inbox, outbox, parking
+from common import inbox, outbox, parking, tracing
 from common.db import Database
 from contracts.envelope import Event
 
@@ -53,11 +53,13 @@ class ReadTooEarly(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event as read from `topic`, with the exact bytes it came in."""
+    """One event as read from `topic`, with the exact bytes it came in and the
+    record's headers (the trace context it continues)."""
 
     topic: str
     event: Event
     payload: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class EventApplier:
@@ -88,7 +90,8 @@ class EventApplier:
                     continue
                 claimed.discard(event_id)  # a second copy in the batch is a duplicate
                 try:
-                    await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
+                    with tracing.applying(delivery.topic, delivery.headers):
+                        await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
                 except parking.NotReady as wait:
                     raise ReadTooEarly(event_id, wait.waits_for) from wait
         await self._release(session, parking.take_announced(session))
@@ -104,7 +107,8 @@ class EventApplier:
                 if not await inbox.claim(session, event.event_id, delivery.topic):
                     log.info("already applied %s %s", delivery.topic, event.event_id)
                     return
-                await self._handlers.subscriptions[delivery.topic].handler(event, session)
+                with tracing.applying(delivery.topic, delivery.headers):
+                    await self._handlers.subscriptions[delivery.topic].handler(event, session)
         except parking.NotReady as wait:
             parking.take_announced(session)
             await self._park(session, delivery, wait.waits_for)

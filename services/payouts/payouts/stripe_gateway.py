@@ -12,6 +12,8 @@ from typing import Any
 
 import stripe
 
+from common.stripe_calls import MeteredHTTPClient
+
 NETWORK_RETRIES = 2  # the SDK retries connection errors and 5xx with the same idempotency key
 
 
@@ -87,7 +89,7 @@ def account_state(account: dict[str, Any]) -> ConnectedAccount:
 
 class StripeGateway:
     def __init__(self, api_key: str, api_base: str | None, *, http_client: stripe.HTTPClient | None = None) -> None:
-        self._http = http_client or stripe.HTTPXClient()
+        self._http = http_client or MeteredHTTPClient()
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,
