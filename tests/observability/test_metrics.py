@@ -17,6 +17,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth import issue_token
+from tests.support.offers import create_offer, open_intent
 
 ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = ROOT / "deploy" / "observability"
@@ -106,6 +107,34 @@ def test_every_process_serves_its_metrics(scraped) -> None:
     assert "callastar_email_queue_depth" in scraped["notifications"]
     assert "callastar_ledger_invariant_check_ok" in scraped["ledger"]
     assert "callastar_stripe_request_duration_seconds" in scraped["payments"]
+
+
+def samples(url: str, name: str) -> list[dict[str, str]]:
+    """The labels of every sample called `name` in one scrape."""
+    text = httpx.get(url, timeout=10).text
+    return [dict(sample.labels) for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == name]
+
+
+def service_metrics(stack, service: str) -> str:
+    return f"http://127.0.0.1:{stack.env[f'CALLASTAR_{service.upper()}_PORT']}/metrics"
+
+
+async def test_consumers_report_lag_per_partition_and_stripe_calls_are_counted(stack) -> None:
+    for service in ("payments", "ledger", "notifications", "payouts"):
+        lag = samples(service_metrics(stack, service), "callastar_consumer_lag")
+        assert lag and {labels["group"] for labels in lag} == {service}, (service, lag)
+        assert all(labels["partition"].isdigit() for labels in lag)
+    # A fan opens a payment: payments asks Stripe (stripe-mock) for a PaymentIntent.
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        creator, fan = (f"{role}-{uuid.uuid4().hex[:8]}" for role in ("creator", "fan"))
+        secret = stack.env["CALLASTAR_JWT_SECRET"]
+        offer = await create_offer(client, {"Authorization": f"Bearer {issue_token(creator, 'creator', secret)}"}, 1500)
+        opened = await open_intent(client, {"Authorization": f"Bearer {issue_token(fan, 'fan', secret)}"},
+                                   offer["offer_id"])
+        assert opened.status_code == 201, opened.text
+    stripe_calls = samples(service_metrics(stack, "payments"), "callastar_stripe_request_duration_seconds_count")
+    assert {"operation": "POST /v1/payment_intents", "outcome": "ok"} in stripe_calls, stripe_calls
 
 
 def test_routes_are_counted_by_template_and_metrics_stay_off_the_public_port(stack, scraped) -> None:

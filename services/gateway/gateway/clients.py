@@ -13,7 +13,7 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.response import Stream
 
-from common import logs
+from common import logs, tracing
 from common import internal_identity
 from common.http import CORRELATION_HEADER, Identity, is_safe_id
 from gateway.settings import Settings
@@ -82,6 +82,7 @@ class ServiceClient:
                    internal_identity.HEADER: internal_identity.sign(who, self.name, self._signing_key)}
         if correlation_id := logs.correlation_id.get():
             headers[CORRELATION_HEADER] = correlation_id
+        headers.update(tracing.carrier() or {})  # the service's request span joins this trace
         if accept:
             headers["Accept"] = accept
         request = self._http.build_request(method, path, params=params, json=json, headers=headers)
