@@ -138,7 +138,10 @@ def consumer_lag(broker: Any) -> Refresher:
                 highwater = consumer.highwater(partition)
                 if highwater is None:  # nothing fetched from it yet
                     continue
-                position = await asyncio.wait_for(consumer.position(partition), 1.0)
+                try:
+                    position = await asyncio.wait_for(consumer.position(partition), 1.0)
+                except TimeoutError:  # its offset is still being looked up: next scrape
+                    continue
                 CONSUMER_LAG.labels(subscriber.group_id, partition.topic, str(partition.partition)).set(
                     max(highwater - position, 0)
                 )
