@@ -59,8 +59,8 @@ def promqlcheck() -> Path:
     newest_source = max(path.stat().st_mtime for path in source.iterdir())
     if not binary.exists() or binary.stat().st_mtime < newest_source:
         binary.parent.mkdir(parents=True, exist_ok=True)
-        built = subprocess.run(["go", "build", "-o", str(binary), "."], cwd=source, capture_output=True, text=True, check=False,
-                               env={**os.environ, "GOFLAGS": "-mod=mod"}, timeout=600)
+        built = subprocess.run(["go", "build", "-o", str(binary), "."], cwd=source, capture_output=True,
+                               text=True, check=False, env={**os.environ, "GOFLAGS": "-mod=mod"}, timeout=600)
         assert built.returncode == 0, built.stderr
     return binary
 
