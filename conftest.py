@@ -113,7 +113,8 @@ def infra(request):
     try:
         handle, seconds = timed(f"{backend.name} infrastructure started", backend.start_infra)
         installs = getattr(getattr(backend, "runner", None), "install_seconds", {})
-        request.config.stash[SETUP_SECONDS] = {**installs, "infrastructure start": seconds - sum(installs.values())}
+        request.config.stash.setdefault(SETUP_SECONDS, {}).update(
+            {**installs, "infrastructure start": seconds - sum(installs.values())})
     except BaseException as exc:
         stop()
         if isinstance(exc, Exception):
@@ -185,3 +186,20 @@ async def publish_events(infra):
 
     yield send
     await producer.stop()
+
+
+@pytest.fixture(scope="session")
+def kustomize(request):
+    """The kustomize binary that renders deploy/k8s, built once into .state/bin."""
+    from stack import kustomize as tool
+    from stack.config import StackConfig
+
+    bin_dir = StackConfig.for_profile("test").bin_dir
+    fresh = not tool.binary_path(bin_dir).exists()
+    try:
+        binary, seconds = timed(f"kustomize {tool.VERSION} ready", tool.install, bin_dir)
+    except StackError as exc:
+        pytest.fail(f"kustomize could not be built: {exc}", pytrace=False)
+    if fresh:
+        request.config.stash.setdefault(SETUP_SECONDS, {})["kustomize (go install)"] = seconds
+    return binary

@@ -140,6 +140,13 @@ def cmd_secrets(cfg: StackConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_strimzi(cfg: StackConfig, args: argparse.Namespace) -> int:
+    from stack.strimzi import render
+
+    print(render(args.partitions), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description="Callastar local stack runner")
     common = argparse.ArgumentParser(add_help=False)
@@ -158,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     databases.add_argument("--admin-dsn", default=os.environ.get("CALLASTAR_POSTGRES_ADMIN_DSN"),
                            help="a superuser's postgresql:// DSN (default: CALLASTAR_POSTGRES_ADMIN_DSN)")
     sub.add_parser("secrets", parents=[common], help="random values for every secret docker-compose.yml needs")
+    strimzi = sub.add_parser("strimzi", parents=[common],
+                             help="the topics, principals and ACLs as Strimzi resources (deploy/k8s/strimzi)")
+    strimzi.add_argument("--partitions", type=int, default=6, help="partitions per topic (6)")
     args = parser.parse_args(argv)
     cfg = StackConfig.for_profile(args.profile)
     handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env, "topics": cmd_topics,
-               "databases": cmd_databases, "secrets": cmd_secrets}[args.command]
+               "databases": cmd_databases, "secrets": cmd_secrets, "strimzi": cmd_strimzi}[args.command]
     try:
         return handler(cfg, args)
     except StackError as exc:

@@ -52,12 +52,13 @@ DEV_DEFAULTS: dict[str, str] = {
 }
 
 # The test profile's clients (e2e tests, the benchmark) all call from 127.0.0.1,
-# so the per-client rate limit would throttle the suite itself; its own tests
+# so the per-client rate limits (the API's and the webhooks') would throttle the suite itself; its own tests
 # run against a gateway configured with a low limit.
 PROFILE_DEFAULTS: dict[str, dict[str, str]] = {
     "test": {
         "CALLASTAR_GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000",
         "CALLASTAR_GATEWAY_SENSITIVE_RATE_LIMIT_PER_MINUTE": "1000000",
+        "CALLASTAR_GATEWAY_WEBHOOK_RATE_LIMIT_PER_MINUTE": "1000000",  # the bench offers up to 700 webhooks/s
     },
 }
 

@@ -8,7 +8,6 @@ emptied since (or point elsewhere for another user)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from stack.config import STRIPE_MOCK_KEY, STRIPE_MOCK_VERSION, StackConfig
+from stack.gotools import go_install
 from stack.procs import PidFile, StackError, spawn, wait_until
 
 MODULE = "github.com/stripe/stripe-mock"
@@ -40,14 +40,9 @@ def install(cfg: StackConfig) -> Path:
     if installed(cfg):
         return binary
     print(f"Building stripe-mock {STRIPE_MOCK_VERSION} with go install (once) ...", flush=True)
-    cfg.bin_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOBIN": str(cfg.bin_dir)}
-    result = subprocess.run(
-        ["go", "install", f"{MODULE}@{STRIPE_MOCK_VERSION}"],
-        env=env, capture_output=True, text=True, cwd=cfg.bin_dir,
-    )
-    if result.returncode != 0 or not binary.exists():
-        raise StackError(f"go install of stripe-mock failed: {(result.stdout + result.stderr).strip()[-2000:]}")
+    env = go_install(MODULE, STRIPE_MOCK_VERSION, cfg.bin_dir)
+    if not binary.exists():
+        raise StackError(f"go install of stripe-mock made no {binary}")
     # The module source is in the cache `go install` just used: ask the same go, with the same environment.
     listed = subprocess.run(
         ["go", "mod", "download", "-json", f"{MODULE}@{STRIPE_MOCK_VERSION}"],

@@ -29,6 +29,17 @@ answered 200" to "the ledger entry that event causes committed"
 (p50/p95/p99). Each wait for the ledger is bounded by `--timeout`. With
 `--rate`, operations (a dispute's three webhooks count as one) start at that rate.
 
+    ./callastar bench --baseline [--baseline-rate R] [any of the above]
+
+After the run above, the same kind of payment webhooks (`--payments` of them,
+offered at `--baseline-rate`, default `--rate`) go through a pipeline that does
+the same essential work with no framework (tests.load.baseline), on the same
+Kafka and PostgreSQL (the suite's services stopped first), measured the same way; then both rates, CPU per payment
+and their ratios, and issue 13's floors (met or not; printed, not asserted).
+
+After the suite's run it prints each service's resident memory (flagged above
+200 MB).
+
 By default it starts its own stack (profile `bench`-like: the test profile's
 ports); `--gateway-url` and `--ledger-dsn` point it at one already running.
 """
@@ -41,20 +52,24 @@ import random
 import secrets
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import aiohttp
 import asyncpg
 
 from gateway.auth import issue_token
-from tests.load.cpu import CpuSample, report
+from stack.handle import StackHandle
+from stack.config import StackConfig
+from stack.procs import PidFile, terminate
+from stack.runner import LocalStack
+from tests.load import floors, memory
+from tests.load.baseline import launcher
+from tests.load.cpu import PROCESSES, CpuSample, report, stack_pids
+from tests.load.measured import Measured, percentile
 from tests.support.stripe_events import sign_stripe_payload, stripe_event
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 async def create_payments(client: aiohttp.ClientSession, jwt_secret: str, n: int, concurrency: int) -> list[dict]:
@@ -147,44 +162,64 @@ async def wait_for_ledger(dsn: str, creators: list[str], timeout: float) -> dict
         await connection.close()
 
 
-def print_rates(args: argparse.Namespace, accepted: int, committed: int, push_seconds: float,
+def print_rates(rate: float, concurrency: int, accepted: int, committed: int, push_seconds: float,
                 all_seconds: float) -> None:
-    load = f"offered {args.rate:.0f} operations/s" if args.rate else f"concurrency {args.concurrency}"
+    load = f"offered {rate:.0f} operations/s" if rate else f"concurrency {concurrency}"
     print(f"webhooks: {accepted} accepted in {push_seconds:.2f}s = {accepted / push_seconds:.0f}/s ({load})")
     print(f"end to end: {committed}/{accepted} ledger entries in {all_seconds:.2f}s = "
           f"{committed / all_seconds:.0f}/s")
 
 
-async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str]) -> None:
-    async with http_client(gateway_url, args.concurrency) as client:
-        started = time.monotonic()
-        intents = await create_payments(client, env["CALLASTAR_JWT_SECRET"], args.payments, args.concurrency)
-        print(f"created {len(intents)} payments in {time.monotonic() - started:.1f}s")
-        cpu_before = CpuSample.take()
-        started = time.monotonic()
-        accepted = await push_webhooks(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents, args.concurrency,
-                                       args.rate)
-        push_seconds = time.monotonic() - started
+# The processes whose CPU counts (None: every part of any stack on this machine).
+Scope = Callable[[], set[int] | None]
+
+
+def everywhere() -> None:
+    return None
+
+
+async def time_payments(client: aiohttp.ClientSession, secret: str, intents: list[dict], ledger_dsn: str,
+                        args: argparse.Namespace, rate: float, scope: Scope) -> Measured:
+    """Push one payment webhook per intent and wait for their ledger entries."""
+    cpu_before = CpuSample.take(scope())
+    started = time.monotonic()
+    accepted = await push_webhooks(client, secret, intents, args.concurrency, rate)
+    push_seconds = time.monotonic() - started
     committed = await wait_for_ledger(ledger_dsn, list(accepted), args.timeout)
     all_seconds = time.monotonic() - started
-    cpu_spent = CpuSample.take().since(cpu_before)
-    print_rates(args, len(accepted), len(committed), push_seconds, all_seconds)
-    if committed:
-        # In the order the webhooks were accepted.
-        in_order = [committed[c].timestamp() - accepted[c] for c in sorted(committed, key=accepted.__getitem__)]
-        latencies = sorted(in_order)
+    cpu_spent = CpuSample.take(scope()).since(cpu_before)
+    # In the order the webhooks were accepted.
+    in_order = [committed[c].timestamp() - accepted[c] for c in sorted(committed, key=accepted.__getitem__)]
+    return Measured(rate, len(accepted), len(committed), push_seconds, all_seconds, in_order, cpu_spent)
+
+
+def print_payments(run: Measured, concurrency: int, timeout: float) -> None:
+    print_rates(run.offered, concurrency, run.accepted, run.committed, run.push_seconds, run.all_seconds)
+    if run.committed:
+        latencies = sorted(run.latencies)
         print("latency webhook accepted -> ledger entry written: "
               f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms, "
               f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms, "
               f"mean {statistics.fmean(latencies) * 1000:.0f} ms")
         # Sustained means the pipeline keeps pace: the latency of the last
         # webhooks is no higher than that of the first ones.
-        quarters = [sorted(in_order[q * len(in_order) // 4:(q + 1) * len(in_order) // 4]) for q in range(4)]
         print("p50 latency by quarter of the webhooks: "
-              + ", ".join(f"{percentile(q, 50) * 1000:.0f} ms" for q in quarters if q))
-        print(report(cpu_spent, len(committed)))
-    if len(committed) != len(accepted):
-        raise SystemExit(f"only {len(committed)} of {len(accepted)} webhooks reached the ledger in {args.timeout}s")
+              + ", ".join(f"{p50 * 1000:.0f} ms" for p50 in run.quarter_p50s()))
+        print(report(run.cpu, run.committed))
+    if run.committed != run.accepted:
+        raise SystemExit(f"only {run.committed} of {run.accepted} webhooks reached the ledger in {timeout}s")
+
+
+async def run(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str],
+              scope: Scope = everywhere) -> Measured:
+    async with http_client(gateway_url, args.concurrency) as client:
+        started = time.monotonic()
+        intents = await create_payments(client, env["CALLASTAR_JWT_SECRET"], args.payments, args.concurrency)
+        print(f"created {len(intents)} payments in {time.monotonic() - started:.1f}s")
+        measured = await time_payments(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents, ledger_dsn, args,
+                                       args.rate, scope)
+    print_payments(measured, args.concurrency, args.timeout)
+    return measured
 
 
 # ---- the mixed workload (--mix) ----------------------------------------------------
@@ -301,7 +336,8 @@ def latency_line(label: str, seconds: list[float]) -> str:
             f"max {values[-1] * 1000:6.0f} ms")
 
 
-async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str]) -> None:
+async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, env: dict[str, str],
+                  scope: Scope = everywhere) -> Measured:
     kinds = plan_mix(args.operations, args.seed)
     rng = random.Random(args.seed)
     n_targets = sum(kind != "payment" for kind in kinds)
@@ -327,14 +363,14 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
         webhooks = counts["payment"] + counts["refund"] + 3 * counts["dispute"]
         print(f"mix (seed {args.seed}): {counts['payment']} payments, {counts['refund']} partial refunds, "
               f"{counts['dispute']} disputes = {webhooks} webhooks; set up in {time.monotonic() - started:.1f}s")
-        cpu_before = CpuSample.take()
+        cpu_before = CpuSample.take(scope())
         started = time.monotonic()
         accepted = await push_mix(client, env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], ops, args.concurrency, args.rate)
         push_seconds = time.monotonic() - started
     committed = await wait_for_entries(ledger_dsn, set(accepted), args.timeout)
     all_seconds = time.monotonic() - started
-    cpu_spent = CpuSample.take().since(cpu_before)
-    print_rates(args, len(accepted), len(committed), push_seconds, all_seconds)
+    cpu_spent = CpuSample.take(scope()).since(cpu_before)
+    print_rates(args.rate, args.concurrency, len(accepted), len(committed), push_seconds, all_seconds)
     print("latency webhook accepted -> its ledger entry written, per event type:")
     for event_type, kind in LEDGER_KIND.items():
         seconds = [committed[key].timestamp() - accepted[key] for key in committed if key[1] == kind]
@@ -346,6 +382,50 @@ async def run_mix(args: argparse.Namespace, gateway_url: str, ledger_dsn: str, e
         missing = sorted({kind for _, kind in accepted.keys() - committed.keys()})
         raise SystemExit(f"only {len(committed)} of {len(accepted)} webhooks reached the ledger in "
                          f"{args.timeout}s (missing kinds: {', '.join(missing)})")
+    in_order = [committed[key].timestamp() - accepted[key] for key in sorted(committed, key=accepted.__getitem__)]
+    return Measured(args.rate * webhooks / len(ops), len(accepted), len(committed), push_seconds, all_seconds,
+                    in_order, cpu_spent)
+
+
+# ---- the no-framework baseline (--baseline) -------------------------------------------
+
+def stop_services(runner: LocalStack) -> None:
+    """The suite's services, before the baseline runs: their idle polling of
+    Kafka and PostgreSQL is not the baseline's cost."""
+    services = [proc for proc in runner.pidfile.load() if proc.name in PROCESSES]
+    terminate(services)
+    for proc in services:
+        runner.pidfile.remove(proc.name)
+
+
+async def run_baseline(args: argparse.Namespace, handle: StackHandle, logs_dir: Path, pidfile: PidFile,
+                       scope: Scope) -> Measured:
+    """The same payment webhooks through the baseline (tests.load.baseline), on
+    the same Kafka and PostgreSQL, after the suite's run."""
+    rate = args.rate if args.baseline_rate is None else args.baseline_rate
+    async with launcher.running(handle, logs_dir, pidfile) as baseline:
+        intents = await launcher.seed_payments(baseline.dsns["payments"], args.payments)
+        print(f"\nbaseline (no framework): {len(intents)} payments seeded")
+        async with http_client(baseline.intake_url, args.concurrency) as client:
+            measured = await time_payments(client, handle.env["CALLASTAR_STRIPE_WEBHOOK_SECRET"], intents,
+                                           baseline.dsns["ledger"], args, rate, scope)
+    print_payments(measured, args.concurrency, args.timeout)
+    return measured
+
+
+async def bench_own_stack(args: argparse.Namespace, runner: LocalStack, handle: StackHandle) -> None:
+    # Only this stack's processes: the machine may run others.
+    def scope() -> set[int]:
+        return stack_pids(proc.pid for proc in runner.pidfile.load())
+
+    suite = await (run_mix if args.mix else run)(args, handle.gateway_url, handle.asyncpg_dsn("ledger"), handle.env,
+                                                 scope)
+    print(memory.report(memory.services_rss(runner.pidfile.load())))
+    if args.baseline:
+        stop_services(runner)
+        baseline = await run_baseline(args, handle, runner.cfg.logs_dir, runner.pidfile, scope)
+        print()
+        print("\n".join(floors.comparison(suite, baseline, mix=args.mix)))
 
 
 def main() -> None:
@@ -359,25 +439,27 @@ def main() -> None:
                         help="payments 85 %%, partial refunds 10 %%, disputes 5 %% instead of payments only")
     parser.add_argument("--operations", type=int, default=1000, help="with --mix: how many operations")
     parser.add_argument("--seed", type=int, default=4, help="with --mix: the seed of the mix")
+    parser.add_argument("--baseline", action="store_true",
+                        help="then run --payments payment webhooks through the no-framework baseline and compare")
+    parser.add_argument("--baseline-rate", type=float,
+                        help="with --baseline: the rate offered to the baseline (default: --rate)")
     parser.add_argument("--gateway-url", help="a running gateway (default: start a stack)")
     parser.add_argument("--ledger-dsn", help="the running ledger's database (postgresql://...)")
     args = parser.parse_args()
     if args.mix and args.operations < 20:
         parser.error("--operations: at least 20, so that every kind of operation occurs")
-    bench = run_mix if args.mix else run
     if args.gateway_url:
         if not args.ledger_dsn:
             parser.error("--ledger-dsn goes with --gateway-url")
-        asyncio.run(bench(args, args.gateway_url, args.ledger_dsn, dict(os.environ)))
+        if args.baseline:
+            parser.error("--baseline runs on the stack the bench starts, not with --gateway-url")
+        asyncio.run((run_mix if args.mix else run)(args, args.gateway_url, args.ledger_dsn, dict(os.environ)))
         return
-    from stack.config import StackConfig
-    from stack.runner import LocalStack
-
     runner = LocalStack(StackConfig.for_profile("test"))
     try:
         runner.start_infra(reset=True)
         handle = runner.start_services()
-        asyncio.run(bench(args, handle.gateway_url, handle.asyncpg_dsn("ledger"), handle.env))
+        asyncio.run(bench_own_stack(args, runner, handle))
     finally:
         runner.stop()
 

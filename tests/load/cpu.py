@@ -3,6 +3,7 @@ machine, read before and after the timed part."""
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psutil
@@ -10,6 +11,8 @@ import psutil
 from stack.config import SERVICES
 
 PROCESSES = (*SERVICES, "gateway")  # each runs as `python -m <name> serve`
+BASELINE_MODULE = "tests.load.baseline."  # `-m ….intake`, `-m ….stages <stage>`
+BASELINE_ROLE = "baseline "
 
 
 def role_of(process: psutil.Process) -> str | None:
@@ -26,7 +29,21 @@ def role_of(process: psutil.Process) -> str | None:
         return "stripe-mock"
     if len(command) >= 4 and command[1:2] == ["-m"] and command[2] in PROCESSES and command[3] == "serve":
         return command[2]
+    if len(command) >= 3 and command[1:2] == ["-m"] and command[2].startswith(BASELINE_MODULE):
+        return BASELINE_ROLE + (command[3] if len(command) >= 4 else command[2].removeprefix(BASELINE_MODULE))
     return None
+
+
+def stack_pids(recorded: Iterable[int]) -> set[int]:
+    """One stack's processes: those its runner recorded, their descendants
+    (PostgreSQL's backends) and this one; not another stack's on the same machine."""
+    pids = {os.getpid()}
+    for pid in recorded:
+        try:
+            pids |= {pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))}
+        except psutil.NoSuchProcess:
+            continue
+    return pids
 
 
 @dataclass(frozen=True)
@@ -34,9 +51,12 @@ class CpuSample:
     seconds: dict[int, tuple[str, float]]  # pid -> (role, user + system CPU seconds)
 
     @classmethod
-    def take(cls) -> "CpuSample":
+    def take(cls, within: set[int] | None = None) -> "CpuSample":
+        """Every part of a stack running on this machine, or only the processes `within`."""
         seconds = {}
         for process in psutil.process_iter(["cmdline", "cpu_times"]):
+            if within is not None and process.pid not in within:
+                continue
             role = role_of(process)
             times = process.info["cpu_times"]
             if role and times:

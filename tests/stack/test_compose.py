@@ -1,6 +1,8 @@
-"""docker-compose.yml (which cannot run here: no Docker) held to the code it mirrors:
-no secret with a default, only the gateway published, the broker secured as the
-local one is, and a `./callastar secrets` .env that every service accepts in production."""
+"""docker-compose.yml (which cannot run here: no Docker) held to the Compose
+specification's JSON schema (the copy check-jsonschema ships, so nothing is
+downloaded) and to the code it mirrors: no secret with a default, only the gateway
+published, the broker secured as the local one is, and a `./callastar secrets` .env
+that every service accepts in production."""
 
 from __future__ import annotations
 
@@ -37,6 +39,30 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         raise KeyError(name)
 
     return VARIABLE.sub(one, str(value))
+
+
+def compose_spec_errors(path) -> str:
+    """What the Compose specification's schema finds wrong in the file at `path` ('' if nothing)."""
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                           str(path)], capture_output=True, text=True, timeout=120)
+    return "" if done.returncode == 0 else done.stdout + done.stderr
+
+
+def test_the_compose_file_follows_the_compose_specification():
+    assert compose_spec_errors(COMPOSE) == ""
+
+
+def test_a_compose_file_against_the_specification_fails(tmp_path):
+    broken = compose()
+    broken["services"]["gateway"]["ports"] = "8000:8000"  # a list in the specification
+    broken["services"]["ledger"]["restart_policy"] = "always"  # no such key
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+
+    errors = compose_spec_errors(path)
+
+    assert "$.services.gateway.ports: '8000:8000' is not of type 'array'" in errors
+    assert "'restart_policy' was unexpected" in errors
 
 
 def test_no_secret_has_a_default():

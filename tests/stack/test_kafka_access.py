@@ -100,12 +100,12 @@ async def test_a_service_cannot_read_in_another_services_group(infra):
 def test_the_access_table_matches_what_each_service_subscribes_to():
     from ledger.handlers import handlers as ledger
     from notifications.handlers import handlers as notifications
-    from payments.handlers import make_handlers as payments
-    from payouts.handlers import make_handlers as payouts
+    from payments.handlers import handlers as payments
+    from payouts.handlers import handlers as payouts
 
     subscribed = {
         "ledger": ledger.subscriptions, "notifications": notifications.subscriptions,
-        "payments": payments(None).subscriptions, "payouts": payouts(None).subscriptions,
+        "payments": payments.subscriptions, "payouts": payouts.subscriptions,
     }
 
     assert {svc: set(topics_) for svc, topics_ in subscribed.items()} == {

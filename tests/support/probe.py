@@ -14,10 +14,10 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import consumers, parking
-from common.consumers import EventHandlers, PermanentError, RetryPolicy
+from common.applying import Applying, EventHandlers, PermanentError, one_at_a_time
+from common.consumers import RetryPolicy
 from common.db import Database
 from common.kafka import KafkaAccess, make_producer
 from common.tables import messaging_metadata
@@ -54,7 +54,9 @@ def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | Non
     handlers = EventHandlers()
 
     @handlers.on(model)
-    async def on_probe(event: Event, session: AsyncSession) -> None:
+    @one_at_a_time
+    async def on_probe(event: Event, applying: Applying[None]) -> None:
+        session = applying.session
         if event.data.behaviour == POISON:
             raise RuntimeError(f"probe {event.event_id} always fails")
         if event.data.behaviour == "permanent":
@@ -64,7 +66,7 @@ def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | Non
         ):
             raise parking.NotReady(waits_for=event.data.waits_for)
         await session.execute(sa.insert(effects).values(event_id=event.event_id, key=event.data.key))
-        parking.ready(session, event.data.key)
+        applying.ready(event.data.key)
         if on_applied:
             on_applied(event)
 
@@ -114,6 +116,7 @@ class ProbeConsumer:
         consumers.subscribe(
             self.broker,
             probe_handlers(probe_model(topic), on_applied),
+            needs=None,
             group_id=group_id,
             db=db,
             dead_letters=self.producer,

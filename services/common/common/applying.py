@@ -1,11 +1,28 @@
-"""Applying events to a service's database: the inbox claim, the handler,
-parking and the release of parked events. Kafka is consumers.py's business."""
+"""Applying events to a service's database, the one way every service does it.
 
+A service declares, per event type, a handler that is given the batch's events
+of that type (in order, duplicates already dropped by the inbox) and an
+`Applying`: the transaction, the service's own `needs` (what its create_app
+built from its Settings, e.g. its Stripe gateway) and where it announces what
+now exists. Nothing reaches a handler any other way:
+
+    handlers = EventHandlers[Needs](permanent=(LedgerError,))
+
+    @handlers.on(PaymentSucceeded)
+    @one_at_a_time
+    async def on_payment_succeeded(event: PaymentSucceeded, applying: Applying[Needs]) -> None: ...
+
+Rules stay pure in each service's domain; a handler reads rows, asks the rules,
+writes the effects and emits events through the outbox. Kafka is consumers.py's
+business; the inbox claim, parking and the release of parked events are here.
+"""
+
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,10 +30,67 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common import inbox, outbox, parking, tracing
 from common.db import Database
 from contracts.envelope import Event
+from contracts.events.stripe import StripeEventReceived
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, AsyncSession], Awaitable[None]]
+N = TypeVar("N")  # what a service's handlers need: its own dataclass of dependencies
+E = TypeVar("E", bound=Event)
+
+
+class PermanentError(Exception):
+    """A message that can never succeed (unknown id, broken invariant): no retries,
+    straight to the dead-letter topic with this message as the reason."""
+
+
+@dataclass
+class Applying(Generic[N]):
+    """Given to every handler with its events."""
+
+    session: AsyncSession
+    needs: N
+    announced: set[str] = field(default_factory=set)
+
+    def ready(self, key: str) -> None:
+        """`key` now exists: the events parked waiting for it are applied after this
+        batch's handlers, in the same transaction."""
+        self.announced.add(key)
+
+
+Handler = Callable[[Sequence[Any], Applying[Any]], Awaitable[None]]
+OneEventHandler = Callable[[Any, Applying[Any]], Awaitable[None]]
+
+
+def one_at_a_time(handle: Callable[[E, Applying[N]], Awaitable[None]]) -> Callable[[Sequence[E], Applying[N]], Awaitable[None]]:
+    """A handler made of one event's work, applied to each event of the batch in
+    turn: for events rare enough that a statement or two each costs nothing.
+    An event that waits for its prerequisite is named in the NotReady it raises."""
+
+    @functools.wraps(handle)
+    async def each(events: Sequence[E], applying: Applying[N]) -> None:
+        for event in events:
+            try:
+                await handle(event, applying)
+            except parking.NotReady as wait:
+                raise parking.NotReady(wait.waits_for, event_id=event.event_id) from wait
+
+    return each
+
+
+def by_stripe_type(table: Mapping[str, OneEventHandler], *, connect: bool) -> Handler:
+    """The handler of stripe.event.received for a service that acts on the Stripe
+    event types in `table`, arrived on the Connect endpoint or not (`connect`);
+    the others are not its business."""
+
+    @one_at_a_time
+    async def on_stripe_event(event: StripeEventReceived, applying: Applying[Any]) -> None:
+        handle = table.get(event.data.type) if event.data.connect == connect else None
+        if handle is None:
+            log.debug("not applying Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
+            return
+        await handle(event, applying)
+
+    return on_stripe_event
 
 
 @dataclass(frozen=True)
@@ -26,10 +100,16 @@ class Subscription:
 
 
 @dataclass
-class EventHandlers:
-    """The events a service applies: `@handlers.on(PaymentSucceeded)`."""
+class EventHandlers(Generic[N]):
+    """The events a service applies, a handler per event type. `permanent`: the
+    service's rule errors, which no retry can fix (dead-lettered at once, like
+    PermanentError)."""
 
+    permanent: tuple[type[Exception], ...] = ()
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.permanent = (PermanentError, *self.permanent)
 
     def on(self, model: type[Event]) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -62,24 +142,28 @@ class Delivery:
     headers: Sequence[tuple[str, bytes]] = ()
 
 
-class EventApplier:
-    def __init__(self, handlers: EventHandlers) -> None:
+class EventApplier(Generic[N]):
+    def __init__(self, handlers: EventHandlers[N], needs: N) -> None:
         self._handlers = handlers
+        self._needs = needs
 
     async def apply_all(
         self, session: AsyncSession, deliveries: Sequence[Delivery], parked: Mapping[UUID, str] = MappingProxyType({})
     ) -> None:
-        """The fast path for a batch: one inbox statement, then every handler in
-        delivery order, no savepoints, and the events they emit written to the
-        outbox in one statement. The events in `parked` (id -> what each waits
-        for) are parked instead of handled. A handler's NotReady raises
-        ReadTooEarly, any other exception propagates: either way the caller's
-        transaction is to be rolled back and the batch redone."""
+        """The fast path for a batch: one inbox statement, then each run of
+        consecutive events of one type to its handler at once, in delivery order,
+        no savepoints, and the events they emit written to the outbox in one
+        statement. The events in `parked` (id -> what each waits for) are parked
+        instead of handled. A handler's NotReady raises ReadTooEarly, any other
+        exception propagates: either way the caller's transaction is to be rolled
+        back and the batch redone."""
         claimed = await inbox.claim_many(
             session, [(d.event.event_id, d.topic) for d in deliveries if d.event.event_id not in parked]
         )
-        parking.take_announced(session)
+        applying = Applying(session, self._needs)
         async with outbox.written_together(session):
+            run: list[Delivery] = []
+            run_topic = ""
             for delivery in deliveries:
                 event_id = delivery.event.event_id
                 if event_id in parked:
@@ -89,31 +173,41 @@ class EventApplier:
                     log.info("already applied %s %s", delivery.topic, event_id)
                     continue
                 claimed.discard(event_id)  # a second copy in the batch is a duplicate
-                try:
-                    with tracing.applying(delivery.topic, delivery.headers):
-                        await self._handlers.subscriptions[delivery.topic].handler(delivery.event, session)
-                except parking.NotReady as wait:
-                    raise ReadTooEarly(event_id, wait.waits_for) from wait
-        await self._release(session, parking.take_announced(session))
+                if delivery.topic != run_topic:
+                    await self._handle_run(run_topic, run, applying)
+                    run, run_topic = [], delivery.topic
+                run.append(delivery)
+            await self._handle_run(run_topic, run, applying)
+        await self._release(session, applying.announced)
+
+    async def _handle_run(self, topic: str, run: list[Delivery], applying: Applying[N]) -> None:
+        if not run:
+            return
+        try:
+            with tracing.applying(topic, [(d.event.correlation_id, d.headers) for d in run]):
+                await self._handlers.subscriptions[topic].handler([d.event for d in run], applying)
+        except parking.NotReady as wait:
+            if wait.event_id is None:
+                raise  # a handler's bug: not one of its events is named; redone record by record
+            raise ReadTooEarly(wait.event_id, wait.waits_for) from wait
 
     async def apply_or_park(self, session: AsyncSession, delivery: Delivery) -> None:
         """Claim and handle one delivery; park it if its prerequisite is missing;
         then apply the parked events its handler announced as ready. Runs inside
         the caller's savepoint or transaction, which an exception rolls back whole."""
-        parking.take_announced(session)
         event = delivery.event
+        applying = Applying(session, self._needs)
         try:
             async with session.begin_nested():
                 if not await inbox.claim(session, event.event_id, delivery.topic):
                     log.info("already applied %s %s", delivery.topic, event.event_id)
                     return
-                with tracing.applying(delivery.topic, delivery.headers):
-                    await self._handlers.subscriptions[delivery.topic].handler(event, session)
+                with tracing.applying(delivery.topic, [(event.correlation_id, delivery.headers)]):
+                    await self._handlers.subscriptions[delivery.topic].handler([event], applying)
         except parking.NotReady as wait:
-            parking.take_announced(session)
             await self._park(session, delivery, wait.waits_for)
             return
-        await self._release(session, parking.take_announced(session))
+        await self._release(session, applying.announced)
 
     async def _park(self, session: AsyncSession, delivery: Delivery, waits_for: str) -> None:
         await parking.park(session, event_id=delivery.event.event_id, topic=delivery.topic,

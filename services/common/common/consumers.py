@@ -31,11 +31,6 @@ from contracts.topics import dlq
 log = logging.getLogger(__name__)
 
 
-class PermanentError(Exception):
-    """A message that can never succeed (unknown id, broken invariant): no retries,
-    straight to the dead-letter topic with this message as the reason."""
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 3
@@ -54,7 +49,8 @@ class EventConsumer:
         self,
         *,
         group_id: str,
-        handlers: EventHandlers,
+        handlers: EventHandlers[Any],
+        needs: Any,
         db: Database,
         dead_letters: AIOKafkaProducer,
         retry: RetryPolicy,
@@ -62,7 +58,7 @@ class EventConsumer:
     ) -> None:
         self.group_id = group_id
         self._handlers = handlers
-        self._applier = EventApplier(handlers)
+        self._applier = EventApplier(handlers, needs)
         self._db = db
         self._dead_letters = dead_letters
         self._retry = retry
@@ -150,7 +146,7 @@ class EventConsumer:
                 async with self._db.transaction() as session:
                     await self._applier.apply_or_park(session, delivery)
                 return
-            except PermanentError as error:
+            except self._handlers.permanent as error:
                 await self._dead_letter(record, error, attempts=attempt)
                 return
             except Exception as error:  # noqa: BLE001 - any failure is retried, then parked
@@ -186,8 +182,9 @@ class EventConsumer:
 
 def subscribe(
     broker: KafkaBroker,
-    handlers: EventHandlers,
+    handlers: EventHandlers[Any],
     *,
+    needs: Any,
     group_id: str,
     db: Database,
     dead_letters: AIOKafkaProducer,
@@ -202,6 +199,7 @@ def subscribe(
     consumer = EventConsumer(
         group_id=group_id,
         handlers=handlers,
+        needs=needs,
         db=db,
         dead_letters=dead_letters,
         retry=retry,

@@ -28,6 +28,8 @@ def decode(cursor: str, sort: str, order: str) -> tuple[datetime | int, uuid.UUI
         key = datetime.fromisoformat(value) if sort == "created_at" else value
         if sort == "amount" and (not isinstance(key, int) or isinstance(key, bool)):
             raise InvalidCursor("not a cursor of this list")
+        if isinstance(key, datetime) and key.tzinfo is None:
+            raise InvalidCursor("not a cursor of this list")  # every time we list is aware
         return key, uuid.UUID(row_id)
     except InvalidCursor:
         raise

@@ -7,9 +7,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.params import HeaderParameter
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
@@ -78,6 +78,20 @@ def _unhandled(exc: Exception) -> ProblemDetailsException:
         status_code=500, title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
         detail="the request could not be completed; it has been logged",
     )
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> ProblemDetailsException:
+    """An RFC 9457 answer for a route to raise; `extra` adds members (e.g. `reason`)."""
+    return ProblemDetailsException(status_code=status, title=title, detail=detail, extra=extra or None)
+
+
+def answered_as(status: int, title: str) -> Callable[[Request, Exception], Response[dict[str, Any]]]:
+    """An exception handler answering a domain error as `status`, its message as the detail."""
+
+    def handle(request: Request, error: Exception) -> Response[dict[str, Any]]:
+        return problem(status, title, str(error)).to_response(request)
+
+    return handle
 
 
 def problem_details() -> ProblemDetailsPlugin:

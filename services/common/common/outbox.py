@@ -37,7 +37,7 @@ async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
     session.info[WRITTEN] = True
     row = {"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event),
-           "trace_context": tracing.carrier()}
+           "trace_context": tracing.carrier_for(event.correlation_id)}
     buffer = session.info.get(_BUFFER)
     if buffer is not None:
         buffer.append(row)

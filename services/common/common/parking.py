@@ -5,7 +5,7 @@ Each event type is its own topic, so a consumer can read a refund before the
 payment it refunds, or a dispute's close before its opening. The handler raises
 `NotReady(waits_for=...)`; the consumer parks the event (in the same batch
 transaction, its inbox claim rolled back) and commits its offset. When a later
-handler announces that key with `ready(session, key)`, the consumer applies the
+handler announces that key (`Applying.ready(key)`), the consumer applies the
 parked events in the same transaction, in the order they were parked. Every
 service that consumes also sweeps its parked events every few seconds, for a
 park and an announce that raced in two transactions. An event that never gets
@@ -22,15 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.tables import parked_events
 
-_READY = "parking.ready"
-
-
 class NotReady(Exception):
-    """Raised by a handler whose prerequisite (`waits_for`) is not applied yet."""
+    """Raised by a handler whose prerequisite (`waits_for`) is not applied yet;
+    a handler of many events names the one that waits (`event_id`)."""
 
-    def __init__(self, waits_for: str) -> None:
+    def __init__(self, waits_for: str, *, event_id: UUID | None = None) -> None:
         super().__init__(f"waiting for {waits_for}")
         self.waits_for = waits_for
+        self.event_id = event_id
 
 
 @dataclass(frozen=True)
@@ -38,15 +37,6 @@ class ParkedEvent:
     id: int
     topic: str
     payload: bytes
-
-
-def ready(session: AsyncSession, key: str) -> None:
-    """Announce, inside the handler's transaction, that `key` now exists."""
-    session.info.setdefault(_READY, set()).add(key)
-
-
-def take_announced(session: AsyncSession) -> set[str]:
-    return session.info.pop(_READY, set())
 
 
 async def park(session: AsyncSession, *, event_id: UUID, topic: str, payload: bytes, waits_for: str) -> None:

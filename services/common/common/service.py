@@ -95,17 +95,19 @@ def create_service_app(
     settings: ServiceSettings,
     *,
     route_handlers: Sequence[Any],
-    handlers: EventHandlers | Callable[[Runtime], EventHandlers] | None = None,
+    handlers: EventHandlers[Any] | None = None,
+    needs: Callable[[Runtime], Any] = lambda runtime: None,
     exception_handlers: dict | None = None,
     extra_dependencies: dict[str, Provide] | None = None,
     on_start: Callable[[Runtime], Any] | None = None,
     gauges: Callable[[Runtime], Sequence[metrics.Refresher]] | None = None,
 ) -> Litestar:
     """A service's app: internal routes behind the internal-token guard, the
-    outbox relay, and one batch consumer per handled topic (group id = name).
-    `on_start(runtime)` runs before the consumers start and may return
-    background tasks, cancelled at shutdown. `gauges(runtime)` are the
-    service's own metrics refreshers, run when /metrics is scraped."""
+    outbox relay, and one batch consumer for its `handlers` (group id = name),
+    which are given `needs(runtime)` with their events. `on_start(runtime)` runs
+    before the consumers start and may return background tasks, cancelled at
+    shutdown. `gauges(runtime)` are the service's own metrics refreshers, run
+    when /metrics is scraped."""
     logs.configure(name, settings.log_level)
     tracing.configure(name)
     holder: dict[str, Runtime] = {}
@@ -122,11 +124,12 @@ def create_service_app(
         runtime = Runtime(name, settings, db, producer, relay, broker)
         holder["runtime"] = runtime
         app.state.runtime = runtime
-        event_handlers = handlers(runtime) if callable(handlers) else handlers
-        if event_handlers:
+        if handlers:
+            handler_needs = needs(runtime)
             consumers.subscribe(
                 broker,
-                event_handlers,
+                handlers,
+                needs=handler_needs,
                 group_id=name,
                 db=db,
                 dead_letters=producer,
@@ -137,10 +140,9 @@ def create_service_app(
             )
         relay_task = asyncio.create_task(relay.run(), name=f"{name}-outbox-relay")
         background = [relay_task]
-        if event_handlers:
-            background.append(
-                asyncio.create_task(_sweep_parked(EventApplier(event_handlers), db), name=f"{name}-parking")
-            )
+        if handlers:
+            parked = EventApplier(handlers, handler_needs)
+            background.append(asyncio.create_task(_sweep_parked(parked, db), name=f"{name}-parking"))
         try:
             if on_start:
                 # The tasks it returns (a service's own background loops) are

@@ -13,6 +13,7 @@ span continuing the trace of the record's headers.
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -22,6 +23,8 @@ ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 _provider: Any = None
 _tracer = trace.get_tracer("callastar")
+# While a run of records is applied: correlation id -> its record's span, as W3C headers.
+_causes: ContextVar[dict[str | None, dict[str, str]]] = ContextVar("trace_causes", default={})  # noqa: B039 - never mutated
 
 
 def configure(service: str) -> None:
@@ -63,13 +66,46 @@ def kafka_headers(context: dict[str, str] | None) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in (context or {}).items()]
 
 
-def applying(topic: str, headers: Sequence[tuple[str, bytes]]) -> Any:
-    """The span of applying one record, continuing the trace its headers carry."""
+def applying(topic: str, records: Sequence[tuple[str | None, Sequence[tuple[str, bytes]]]]) -> Any:
+    """A span per record of a run applied together (each continuing the trace of
+    its headers), open while the handler runs. A handler is given the whole run,
+    so what it emits is matched to its cause by correlation id (`carrier_for`)."""
     if _provider is None:
         return nullcontext()
-    parent = propagate.extract({name: value.decode("latin-1") for name, value in headers})
-    return _tracer.start_as_current_span(f"apply {topic}", context=parent, kind=SpanKind.CONSUMER,
-                                         attributes={"messaging.destination.name": topic})
+    return _applying(topic, records)
+
+
+@contextmanager
+def _applying(topic: str, records: Sequence[tuple[str | None, Sequence[tuple[str, bytes]]]]) -> Iterator[None]:
+    spans, causes = [], {}
+    for correlation_id, headers in records:
+        parent = propagate.extract({name: value.decode("latin-1") for name, value in headers})
+        span = _tracer.start_span(f"apply {topic}", context=parent, kind=SpanKind.CONSUMER,
+                                  attributes={"messaging.destination.name": topic})
+        spans.append(span)
+        if correlation_id is not None:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier, context=trace.set_span_in_context(span))
+            causes.setdefault(correlation_id, carrier)
+    token = _causes.set(causes)
+    try:
+        yield
+    except BaseException as error:
+        for span in spans:
+            span.record_exception(error)
+        raise
+    finally:
+        _causes.reset(token)
+        for span in spans:
+            span.end()
+
+
+def carrier_for(correlation_id: str | None) -> dict[str, str] | None:
+    """The trace context an event of this correlation id continues: the span of
+    the record being applied that has it, else the current one (a request's)."""
+    if _provider is None:
+        return None
+    return _causes.get().get(correlation_id) if correlation_id in _causes.get() else carrier()
 
 
 @contextmanager

@@ -47,5 +47,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return [asyncio.create_task(check_invariants_periodically(settings), name="ledger-invariant-check")]
 
     return create_service_app(
-        "ledger", settings, route_handlers=api.route_handlers, handlers=handlers, on_start=start_background
+        "ledger", settings, route_handlers=api.route_handlers, handlers=handlers, needs=lambda runtime: settings,
+        on_start=start_background,
     )

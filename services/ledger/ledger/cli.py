@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-import stripe
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from common.service import Command
+from common.stripe_api import StripeApi
 from ledger import chain, domain, models, reconcile as reconciling
 from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.models import Debt, JournalEntry, PayoutReservation, PostingRow
@@ -161,16 +161,17 @@ def _reconcile_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def stripe_transactions(settings: Settings, since: int, until: int) -> list[reconciling.StripeTransaction]:
     """Stripe's balance transactions created in [since, until), Unix seconds, every page."""
-    base = settings.stripe_api_base
-    client = stripe.StripeClient(
-        settings.stripe_api_key, base_addresses={"api": base} if base else None, http_client=stripe.HTTPXClient()
-    )
-    page = await client.v1.balance_transactions.list_async({"created": {"gte": since, "lt": until}, "limit": 100})
-    return [
-        reconciling.StripeTransaction(txn.id, txn.type, txn.net, txn.currency.upper())
-        async for txn in page.auto_paging_iter()
-        if since <= txn.created < until  # the filter is Stripe's; kept here too, it costs nothing
-    ]
+    api = StripeApi(settings.stripe_api_key, settings.stripe_api_base)
+    try:
+        created = {"gte": since, "lt": until}
+        page = await api.call(api.v1.balance_transactions.list_async({"created": created, "limit": 100}))
+        return [
+            reconciling.StripeTransaction(txn.id, txn.type, txn.net, txn.currency.upper())
+            async for txn in page.auto_paging_iter()
+            if since <= txn.created < until  # the filter is Stripe's; kept here too, it costs nothing
+        ]
+    finally:
+        await api.close()
 
 
 async def reconciliation(settings: Settings, since: datetime, until: datetime) -> reconciling.Reconciliation:

@@ -9,7 +9,6 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common import parking
 from ledger import chain, domain, entitlement
 
 
@@ -170,8 +169,6 @@ async def post_entry(
     })
     if entry_id is None:
         return None
-    if reference is not None:
-        parking.ready(session, entry_key(kind, reference))  # releases events parked on it
     await session.execute(_INSERT_POSTING, [
         {"entry_id": entry_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
         for p in postings

@@ -15,13 +15,14 @@ from uuid import UUID
 from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
-from litestar.plugins.problem_details import ProblemDetailsException
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.http import Identity
+from common import cursors
+from common.http import Identity, problem
 from common.service import IdentityDep, Runtime, RuntimeDep
 from notifications import domain, mailer, models, tokens
 
+NEWEST_FIRST = ("created_at", "desc")  # the one order notifications are listed in
 
 
 def _item(seen: models.Seen) -> dict:
@@ -37,10 +38,6 @@ def _item(seen: models.Seen) -> dict:
         "created_at": notification.created_at.isoformat(),
         "read_at": seen.read_at.isoformat() if seen.read_at else None,
     }
-
-
-def _invalid(title: str, detail: str, status_code: int = 400) -> ProblemDetailsException:
-    return ProblemDetailsException(status_code=status_code, title=title, detail=detail)
 
 
 @asynccontextmanager
@@ -66,20 +63,20 @@ async def list_notifications(
     """Newest first; pass `next_cursor` back as `cursor` for the next page.
     `type=` (repeatable) keeps only those types."""
     try:
-        after = domain.decode_cursor(cursor) if cursor is not None else None
-    except domain.InvalidCursor as error:
-        raise _invalid("Invalid cursor", str(error)) from error
+        after = cursors.decode(cursor, *NEWEST_FIRST) if cursor is not None else None
+    except cursors.InvalidCursor as error:
+        raise problem(400, "Invalid cursor", str(error)) from error
     try:
         types = [domain.NotificationType(t) for t in type_ or ()]
     except ValueError as error:
-        raise _invalid("Invalid type", f"unknown notification type: {error}") from error
+        raise problem(400, "Invalid type", f"unknown notification type: {error}") from error
     async with _as_caller(runtime, request, who) as session:
         # One row more than asked tells whether another page exists.
         rows = await models.list_notifications(session, who, unread_only=unread, limit=limit + 1, after=after,
                                                types=types)
     page, more = rows[:limit], len(rows) > limit
     last = page[-1].notification if more else None
-    next_cursor = domain.encode_cursor(last.created_at, last.id) if last else None
+    next_cursor = cursors.encode(*NEWEST_FIRST, last.created_at, last.id) if last else None
     return {"items": [_item(n) for n in page], "next_cursor": next_cursor}
 
 
@@ -155,7 +152,7 @@ async def put_preferences(data: JSONBody[Any], request: Request, runtime: Runtim
     try:
         changes = domain.parse_preferences(data)
     except domain.InvalidPreferences as error:
-        raise _invalid("Invalid preferences", str(error), status_code=422) from error
+        raise problem(422, "Invalid preferences", str(error)) from error
     async with _as_caller(runtime, request, who) as session:
         await models.set_preferences(session, who.user_id, changes)
         return _preferences(await models.preferences_of(session, who.user_id))
@@ -165,7 +162,7 @@ def _unsubscribing(token: str, runtime: Runtime) -> tokens.Unsubscribe:
     try:
         return tokens.verify(token, secret=runtime.settings.unsubscribe_secret, now=int(time.time()))
     except tokens.InvalidToken as error:
-        raise _invalid("Invalid unsubscribe link", str(error)) from error
+        raise problem(400, "Invalid unsubscribe link", str(error)) from error
 
 
 def _page(template: str, **values: str) -> Response:

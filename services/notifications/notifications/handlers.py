@@ -1,26 +1,28 @@
 """The events notifications applies. Each runs inside the consumer's transaction,
 after the inbox has claimed the event id (see common.consumers)."""
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Sequence
 
 from common import outbox
-from common.consumers import EventHandlers
+from common.applying import Applying, EventHandlers
 from contracts.envelope import Event
 from contracts.events.notifications import NotificationCreated, NotificationCreatedData
 from notifications import domain, mailer, models
 
 PRODUCER = "notifications"
 
-handlers = EventHandlers()
+handlers: EventHandlers[None] = EventHandlers()
 
 
-async def notify(event: Event, session: AsyncSession) -> None:
-    """Store the event's notifications, queue their emails, and announce each new
-    one (live push)."""
-    created = await models.add_notifications(session, event.event_id, domain.drafts_for(event))
+async def notify(events: Sequence[Event], applying: Applying[None]) -> None:
+    """Store the batch's notifications and queue their emails, a statement each
+    for the whole batch, and announce each new notification (live push)."""
+    session = applying.session
+    by_id = {event.event_id: event for event in events}
+    created = await models.add_notifications(session, {e.event_id: domain.drafts_for(e) for e in events})
+    if await models.queue_emails(session, created):
+        session.info[mailer.QUEUED] = True  # wakes the mailer after the commit
     for notification in created:
-        if await models.queue_emails(session, notification):
-            session.info[mailer.QUEUED] = True
         await outbox.add(
             session,
             NotificationCreated.new(
@@ -37,7 +39,7 @@ async def notify(event: Event, session: AsyncSession) -> None:
                 producer=PRODUCER,
                 # The key: one user's notifications stay in order on one partition.
                 creator_id=notification.recipient_user_id,
-                cause=event,
+                cause=by_id[notification.source_event_id],
             ),
         )
 

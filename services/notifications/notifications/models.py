@@ -1,14 +1,14 @@
 """Notifications as rows, and the queries the service needs."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -166,16 +166,17 @@ def recipient_keys(who: Identity) -> list[str]:
 
 # Built once (every notification passes here); the rows go as parameters.
 _ADD_NOTIFICATIONS = (
-    insert(Notification).on_conflict_do_nothing(constraint="notifications_once_per_recipient").returning(Notification)
+    insert(Notification)
+    .on_conflict_do_nothing(constraint="notifications_once_per_recipient")
+    .returning(Notification, sort_by_parameter_order=True)
 )
 
 
 async def add_notifications(
-    session: AsyncSession, source_event_id: uuid.UUID, drafts: Sequence[domain.NotificationDraft]
+    session: AsyncSession, drafts_by_event: Mapping[uuid.UUID, Sequence[domain.NotificationDraft]]
 ) -> list[Notification]:
-    """Insert the drafts; those already made from this event are skipped, not returned."""
-    if not drafts:
-        return []
+    """Insert the drafts of a batch of events (by source event id) in one
+    statement, in order; those already made from their event are skipped, not returned."""
     rows = [
         {
             "id": uuid.uuid4(),
@@ -187,8 +188,11 @@ async def add_notifications(
             "link": draft.link,
             "source_event_id": source_event_id,
         }
+        for source_event_id, drafts in drafts_by_event.items()
         for draft in drafts
     ]
+    if not rows:
+        return []
     return list(await session.scalars(_ADD_NOTIFICATIONS, rows))
 
 
@@ -352,36 +356,46 @@ async def remember_caller(session: AsyncSession, who: Identity, email: str | Non
 # --- email deliveries --------------------------------------------------------
 
 
-def _email_recipients(reached: sa.ColumnElement[bool]) -> sa.Insert:
-    notification = sa.bindparam("notification_id", type_=UUID(as_uuid=True))
-    opted_out = sa.exists().where(Preference.user_id == Contact.user_id, Preference.type == sa.bindparam("type"),
-                                  Preference.email.is_(False))
-    recipients = sa.select(notification, Contact.user_id, Contact.email).where(reached, ~opted_out)
-    return (
-        insert(EmailDelivery.__table__)
-        .from_select(["notification_id", "user_id", "to_address"], recipients)
-        .on_conflict_do_nothing(constraint="email_deliveries_once_per_person")
+# One statement for a batch of notifications, whatever its size: a PENDING
+# delivery for each person a notification reaches who has an address and has
+# not turned its type's email off; a role reaches each person seen in that role
+# within their contact's `role_expires_at`.
+_QUEUE_EMAILS = sa.text("""
+    WITH made AS (
+        SELECT * FROM unnest(:ids, :types, :user_ids, :roles) AS made(id, type, user_id, role)
+    ), reached AS (
+        SELECT made.id, made.type, contacts.user_id, contacts.email
+        FROM made JOIN contacts ON contacts.user_id = made.user_id
+        UNION ALL
+        SELECT made.id, made.type, contacts.user_id, contacts.email
+        FROM made JOIN contacts ON made.user_id IS NULL AND contacts.role = made.role
+                               AND contacts.role_expires_at > now()
     )
-
-
-# Built once: every notification runs one of them.
-_QUEUE_EMAIL_TO_USER = _email_recipients(Contact.user_id == sa.bindparam("recipient"))
-_QUEUE_EMAILS_TO_ROLE = _email_recipients(
-    sa.and_(Contact.role == sa.bindparam("recipient"), Contact.role_expires_at > sa.func.now())
+    INSERT INTO email_deliveries (notification_id, user_id, to_address)
+    SELECT reached.id, reached.user_id, reached.email FROM reached
+    WHERE NOT EXISTS (
+        SELECT FROM notification_preferences AS p
+        WHERE p.user_id = reached.user_id AND p.type = reached.type AND p.email IS FALSE
+    )
+    ON CONFLICT ON CONSTRAINT email_deliveries_once_per_person DO NOTHING
+""").bindparams(
+    sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+    sa.bindparam("types", type_=ARRAY(sa.Text)),
+    sa.bindparam("user_ids", type_=ARRAY(sa.Text)),
+    sa.bindparam("roles", type_=ARRAY(sa.Text)),
 )
 
 
-async def queue_emails(session: AsyncSession, notification: Notification) -> int:
-    """A PENDING delivery for each person the notification reaches who has an
-    address and has not turned this type's email off (for a role: each person
-    seen in that role within their contact's `role_expires_at`); how many."""
-    if notification.recipient_user_id is not None:
-        statement, recipient = _QUEUE_EMAIL_TO_USER, notification.recipient_user_id
-    else:
-        statement, recipient = _QUEUE_EMAILS_TO_ROLE, notification.recipient_role
-    result = await session.execute(
-        statement, {"notification_id": notification.id, "type": notification.type, "recipient": recipient}
-    )
+async def queue_emails(session: AsyncSession, notifications: Sequence[Notification]) -> int:
+    """Queue the emails of `notifications` (see _QUEUE_EMAILS); how many."""
+    if not notifications:
+        return 0
+    result = await session.execute(_QUEUE_EMAILS, {
+        "ids": [n.id for n in notifications],
+        "types": [n.type for n in notifications],
+        "user_ids": [n.recipient_user_id for n in notifications],
+        "roles": [n.recipient_role for n in notifications],
+    })
     return result.rowcount
 
 

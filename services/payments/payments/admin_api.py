@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from litestar import Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
-from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
-from common.db import Database
 from common import csv_export, cursors
-from common.http import Identity, require_role
+from common.db import Database
+from common.http import Identity, problem, require_role
+from common.money import CurrencyQuery
 from common.service import DatabaseDep, IdentityDep
 from contracts.money import decimal_string
 from payments.models import Dispute, Payment, Refund
@@ -197,17 +197,13 @@ def _key(row: sa.Row, sort: Sort) -> tuple[datetime | int, uuid.UUID]:
     return (record.created_at if sort == "created_at" else record.amount_minor), record.id
 
 
-def _bad_request(title: str, detail: str) -> ProblemDetailsException:
-    return ProblemDetailsException(status_code=400, title=title, detail=detail)
-
-
 async def _listing(
     view: View, request: Request, db: Database, who: Identity, filters: Filters,
     sort: Sort, order: Order, limit: int, cursor: str | None, format: str | None,
 ) -> Response:
     require_role(who, "admin")
     if filters.created_from and filters.created_to and filters.created_from > filters.created_to:
-        raise _bad_request("Invalid date range", "created_from is after created_to")
+        raise problem(400, "Invalid date range", "created_from is after created_to")
     if format == "csv" or format is None and "text/csv" in request.headers.get("accept", ""):
         return Stream(
             csv_export.lines(view.csv_header, _all_rows(view, db, filters, sort, order)),
@@ -217,7 +213,7 @@ async def _listing(
     try:
         after = cursors.decode(cursor, sort, order) if cursor is not None else None
     except cursors.InvalidCursor as error:
-        raise _bad_request("Invalid cursor", str(error)) from error
+        raise problem(400, "Invalid cursor", str(error)) from error
     async with db.transaction() as session:
         rows = list(await session.execute(_page_query(view, filters, sort, order, after, limit + 1)))
     page, more = rows[:limit], len(rows) > limit
@@ -261,7 +257,6 @@ CreatedFromQuery = Annotated[datetime | None, QueryParameter(description="inclus
 CreatedToQuery = Annotated[datetime | None, QueryParameter(description="exclusive, ISO 8601")]
 AmountMinQuery = Annotated[int | None, QueryParameter(ge=0, description="minor units, inclusive")]
 AmountMaxQuery = Annotated[int | None, QueryParameter(ge=0, description="minor units, inclusive")]
-CurrencyQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{3}$")]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)]
 
 

@@ -12,12 +12,13 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.db import Database
-from common.http import SAFE_ID_PATTERN, IdempotencyKey, require_role
+from common.http import SAFE_ID_PATTERN, IdempotencyKey, answered_as, require_role
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
+from common.stripe_api import StripeCallFailed
 from payments import domain, models, offers
 from payments.domain import PaymentStatus
 from payments.models import Payment
-from payments.stripe_gateway import PaymentIntent, StripeCallFailed, StripeGateway
+from payments.stripe_gateway import PaymentIntent, StripeGateway
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +170,6 @@ def payment_view(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _problem(status: int, title: str):  # noqa: ANN202 - a Litestar exception handler
-    def handle(request: Request, error: Exception) -> Response[dict[str, Any]]:
-        return ProblemDetailsException(status_code=status, title=title, detail=str(error)).to_response(request)
-
-    return handle
-
-
 def _stripe_failed(request: Request, error: StripeCallFailed) -> Response[dict[str, Any]]:
     log.warning("stripe call failed: %s (%s)", error, error.code)
     problem = ProblemDetailsException(
@@ -189,11 +183,11 @@ route_handlers = [create_payment_intent, get_payment]
 # One map from domain errors to problem-details answers (most specific first wins
 # in Litestar's MRO lookup).
 exception_handlers = {
-    domain.IdempotencyKeyReused: _problem(409, "Idempotency-Key reused"),
-    domain.OfferNotFound: _problem(404, "No such offer"),
-    domain.OfferDisabled: _problem(409, "Offer disabled"),
-    domain.OwnOfferRefused: _problem(403, "Own offer"),
-    domain.InvalidOffer: _problem(422, "Invalid offer"),
-    domain.PaymentError: _problem(422, "Payment refused"),
+    domain.IdempotencyKeyReused: answered_as(409, "Idempotency-Key reused"),
+    domain.OfferNotFound: answered_as(404, "No such offer"),
+    domain.OfferDisabled: answered_as(409, "Offer disabled"),
+    domain.OwnOfferRefused: answered_as(403, "Own offer"),
+    domain.InvalidOffer: answered_as(422, "Invalid offer"),
+    domain.PaymentError: answered_as(422, "Payment refused"),
     StripeCallFailed: _stripe_failed,
 }

@@ -6,7 +6,7 @@ from litestar.di import Provide
 
 from common.service import Runtime, create_service_app
 from payments import admin_api, api, offers_api, refunds_api, refunds_reconciler
-from payments.handlers import make_handlers
+from payments.handlers import Needs, handlers
 from payments.settings import Settings
 from payments.stripe_gateway import StripeGateway
 
@@ -29,7 +29,8 @@ def create_app(settings: Settings | None = None, *, stripe_http_client: stripe.H
         settings,
         route_handlers=[*api.route_handlers, *offers_api.route_handlers, *refunds_api.route_handlers,
                         *admin_api.route_handlers],
-        handlers=make_handlers(gateway),
+        handlers=handlers,
+        needs=lambda runtime: Needs(stripe=gateway),
         exception_handlers={**api.exception_handlers, **refunds_api.exception_handlers},
         extra_dependencies={"stripe_gateway": Provide(lambda: gateway, sync_to_thread=False)},
         on_start=start_reconciling,

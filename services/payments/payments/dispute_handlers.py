@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox, parking
-from common.consumers import PermanentError
+from common.applying import Applying, PermanentError
 from contracts.events.disputes import (
     DisputeClosed,
     DisputeClosedData,
@@ -36,7 +36,8 @@ PRODUCER = "payments"
 log = logging.getLogger(__name__)
 
 
-async def on_charge_dispute(event: StripeEventReceived, session: AsyncSession) -> None:
+async def on_charge_dispute(event: StripeEventReceived, applying: Applying[Any]) -> None:
+    session = applying.session
     obj = event.data.payload.get("data", {}).get("object")
     if not isinstance(obj, dict):
         raise PermanentError(f"Stripe event {event.data.stripe_event_id} has no data.object")

@@ -6,15 +6,15 @@ id is dropped by the state machine, so only the first transition emits.
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import outbox, parking
-from common.consumers import EventHandlers, PermanentError
+from common import outbox
+from common.applying import Applying, EventHandlers, PermanentError, by_stripe_type
+from common.stripe_api import StripeCallFailed
 from contracts.events.payments import (
     PaymentFailed,
     PaymentFailedData,
@@ -31,38 +31,26 @@ from payments.dispute_handlers import on_charge_dispute
 from payments.domain import PaymentStatus
 from payments.models import Payment
 from payments.refund_records import apply_stripe_refund, object_id
-from payments.stripe_gateway import StripeCallFailed, StripeGateway
+from payments.stripe_gateway import StripeGateway
 
 PRODUCER = "payments"
 
 log = logging.getLogger(__name__)
 
-# The app's Stripe gateway while a Stripe event is applied (for the few rows of
-# the routing table that must ask Stripe, e.g. for a charge's fee).
-_stripe: ContextVar[StripeGateway] = ContextVar("stripe_gateway")
+
+@dataclass(frozen=True)
+class Needs:
+    """What payments' handlers need beside their events: Stripe, for the few
+    event types that must ask it (e.g. for a charge's fee)."""
+
+    stripe: StripeGateway
 
 
-def make_handlers(stripe_gateway: StripeGateway) -> EventHandlers:
-    handlers = EventHandlers()
-
-    @handlers.on(StripeEventReceived)
-    async def on_stripe_event(event: StripeEventReceived, session: AsyncSession) -> None:
-        if event.data.connect:
-            return  # connected accounts' events (payouts, account updates) are not payments'
-        apply = _BY_TYPE.get(event.data.type)
-        if apply is None:
-            log.info("ignoring Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
-            return
-        token = _stripe.set(stripe_gateway)
-        try:
-            await apply(event, session)
-        finally:
-            _stripe.reset(token)
-
-    return handlers
+PaymentsApplying = Applying[Needs]
 
 
-async def on_payment_intent_succeeded(event: StripeEventReceived, session: AsyncSession) -> None:
+async def on_payment_intent_succeeded(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+    session = applying.session
     intent = _event_object(event)
     payment = await _find_payment(session, intent)
     if payment is None:
@@ -81,7 +69,7 @@ async def on_payment_intent_succeeded(event: StripeEventReceived, session: Async
     payment.status = PaymentStatus.SUCCEEDED
     payment.stripe_charge_id = _latest_charge_id(intent)
     payment.succeeded_at = datetime.fromtimestamp(event.data.created, UTC)
-    parking.ready(session, models.payment_succeeded_key(payment.id))  # releases early disputes
+    applying.ready(models.payment_succeeded_key(payment.id))  # releases early disputes
     await outbox.add(
         session,
         PaymentSucceeded.new(
@@ -141,7 +129,8 @@ async def _hold_for_review(
     )
 
 
-async def on_payment_intent_payment_failed(event: StripeEventReceived, session: AsyncSession) -> None:
+async def on_payment_intent_payment_failed(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+    session = applying.session
     intent = _event_object(event)
     payment = await _find_payment(session, intent)
     if payment is None or not _moves(payment, PaymentStatus.FAILED, event):
@@ -171,9 +160,10 @@ async def on_payment_intent_payment_failed(event: StripeEventReceived, session: 
     )
 
 
-async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: AsyncSession) -> None:
+async def on_charge_succeeded_or_updated(event: StripeEventReceived, applying: PaymentsApplying) -> None:
     """Stripe's processing fee, once per payment, when the charge has its
     balance transaction (often only on a later charge.updated)."""
+    session = applying.session
     charge = _event_object(event)
     intent_id = object_id(charge.get("payment_intent"))
     if charge.get("status") != "succeeded" or intent_id is None or charge.get("balance_transaction") is None:
@@ -184,7 +174,7 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: As
     txn = charge["balance_transaction"]
     if not isinstance(txn, dict):  # only the id: read it through the charge, expanded
         try:
-            charge = await _stripe.get().retrieve_charge_with_balance_transaction(charge["id"])
+            charge = await applying.needs.stripe.retrieve_charge_with_balance_transaction(charge["id"])
         except StripeCallFailed as error:
             if error.retryable:
                 raise
@@ -224,14 +214,16 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, session: As
     )
 
 
-async def on_refund_event(event: StripeEventReceived, session: AsyncSession) -> None:
+async def on_refund_event(event: StripeEventReceived, applying: PaymentsApplying) -> None:
     """refund.created / .updated / .failed and charge.refund.updated: the object is the Refund."""
-    await apply_stripe_refund(session, _event_object(event), _stripe.get(), cause=event)
+    session = applying.session
+    await apply_stripe_refund(session, _event_object(event), applying.needs.stripe, cause=event)
 
 
-async def on_charge_refunded(event: StripeEventReceived, session: AsyncSession) -> None:
+async def on_charge_refunded(event: StripeEventReceived, applying: PaymentsApplying) -> None:
     """A cross-check only: on current API versions the charge carries no refund
     ids, so the refunds themselves arrive as refund.* events."""
+    session = applying.session
     charge = _event_object(event)
     intent_id = object_id(charge.get("payment_intent"))
     payment = await (models.get_payment_by_intent_for_update(session, intent_id) if intent_id
@@ -246,7 +238,9 @@ async def on_charge_refunded(event: StripeEventReceived, session: AsyncSession) 
         )
 
 
-_BY_TYPE: dict[str, Callable[[StripeEventReceived, AsyncSession], Awaitable[None]]] = {
+# Connected accounts' events (payouts, account updates) are not payments'.
+handlers: EventHandlers[Needs] = EventHandlers()
+handlers.on(StripeEventReceived)(by_stripe_type({
     "payment_intent.succeeded": on_payment_intent_succeeded,
     "payment_intent.payment_failed": on_payment_intent_payment_failed,
     "charge.succeeded": on_charge_succeeded_or_updated,
@@ -261,7 +255,7 @@ _BY_TYPE: dict[str, Callable[[StripeEventReceived, AsyncSession], Awaitable[None
     "charge.dispute.closed": on_charge_dispute,
     "charge.dispute.funds_withdrawn": on_charge_dispute,
     "charge.dispute.funds_reinstated": on_charge_dispute,
-}
+}, connect=False))
 
 
 def _event_object(event: StripeEventReceived) -> dict[str, Any]:

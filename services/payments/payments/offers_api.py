@@ -6,25 +6,17 @@ from typing import Annotated, Any
 
 from litestar import Response, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.http import SAFE_ID_PATTERN, Identity, require_role
+from common.money import CurrencyCode, MinorUnits
 from common.service import DatabaseDep, IdentityDep
 from payments import domain, offers
 from payments.offers import Offer, offer_view
 
 
-def _integer(value: object) -> object:
-    # Litestar validates bodies in lax mode, which would turn "1000" or 1000.0
-    # into 1000: money must arrive as an integer, never be coerced into one.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("price_minor must be an integer number of minor units")
-    return value
-
-
-PriceMinor = Annotated[int, BeforeValidator(_integer), Field(description="What a fan pays, in minor units")]
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217")]
+PriceMinor = Annotated[MinorUnits, Field(description="What a fan pays, in minor units")]
 
 
 class NewOffer(BaseModel):

@@ -11,14 +11,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox
-from common.consumers import PermanentError
+from common.applying import PermanentError
+from common.stripe_api import StripeCallFailed
 from contracts.envelope import Event
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from payments import fees, models, refunds
 from payments.clawback import clawback
 from payments.models import Payment, Refund
 from payments.refunds import RefundStatus
-from payments.stripe_gateway import StripeCallFailed, StripeGateway
+from payments.stripe_gateway import StripeGateway
 
 PRODUCER = "payments"
 

@@ -9,17 +9,18 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.db import Database
-from common.http import require_role
+from common.http import answered_as, require_role
+from common.money import CurrencyCode, MinorUnits
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
+from common.stripe_api import StripeCallFailed
 from payments import models, refunds, refunds_reconciler
 from payments.api import StripeGatewayDep
 from payments.models import Refund
 from payments.refund_records import apply_answer
 from payments.refunds import RefundStatus
-from payments.stripe_gateway import StripeCallFailed
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +28,9 @@ log = logging.getLogger(__name__)
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_minor: int | None = Field(default=None, description="Minor units; all that is left refundable if omitted")
-    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217; must be the payment's")
+    amount_minor: MinorUnits | None = Field(default=None, description="Minor units; all that is left refundable if omitted")
+    currency: CurrencyCode | None = Field(default=None, description="ISO 4217; must be the payment's")
     reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
-
-    @field_validator("amount_minor", mode="before")
-    @classmethod
-    def _minor_units_are_integers(cls, value: object) -> object:
-        # Litestar validates bodies in lax mode: "1000" or 1000.0 must be refused, not coerced.
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError("amount_minor must be an integer number of minor units")
-        return value
 
 
 class RefundNotStarted(Exception):
@@ -170,13 +163,6 @@ def refund_view(refund: Refund) -> dict[str, Any]:
     }
 
 
-def _problem(status: int, title: str):  # noqa: ANN202 - a Litestar exception handler
-    def handle(request: Request, error: Exception) -> Response[dict[str, Any]]:
-        return ProblemDetailsException(status_code=status, title=title, detail=str(error)).to_response(request)
-
-    return handle
-
-
 def _not_started(request: Request, error: RefundNotStarted) -> Response[dict[str, Any]]:
     log.warning("refund %s: stripe call failed: %s (%s)", error.refund.id, error.error, error.error.code)
     problem = ProblemDetailsException(
@@ -191,7 +177,7 @@ def _not_started(request: Request, error: RefundNotStarted) -> Response[dict[str
 route_handlers = [create_refund, list_refunds, list_stuck_refunds]
 
 exception_handlers = {
-    refunds.PaymentNotRefundable: _problem(409, "Payment not refundable"),
-    refunds.InvalidRefund: _problem(422, "Refund refused"),
+    refunds.PaymentNotRefundable: answered_as(409, "Payment not refundable"),
+    refunds.InvalidRefund: answered_as(422, "Refund refused"),
     RefundNotStarted: _not_started,
 }

@@ -21,11 +21,12 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from common.db import Database
+from common.stripe_api import StripeCallFailed
 from payments import refund_records, refunds
 from payments.models import Payment, Refund
 from payments.refunds import RefundStatus
 from payments.settings import Settings
-from payments.stripe_gateway import StripeCallFailed, StripeGateway
+from payments.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
 

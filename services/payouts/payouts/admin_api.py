@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from litestar import Response, get
 from litestar.params import FromQuery, QueryParameter
-from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Stream
 
 from common import csv_export, cursors
 from common.db import Database
-from common.http import require_role
+from common.http import problem, require_role
+from common.money import CurrencyQuery
 from common.service import DatabaseDep, IdentityDep
 from payouts.models import Payout
 from payouts.views import payout_view
@@ -53,10 +53,6 @@ class Filters:
         return query.where(*(c for c in conditions if c is not None))
 
 
-def _bad_request(detail: str) -> ProblemDetailsException:
-    return ProblemDetailsException(status_code=400, title="Bad Request", detail=detail, extra={"reason": "bad_query"})
-
-
 def _sort_column(sort: Sort) -> sa.ColumnElement:
     return Payout.created_at if sort == "created_at" else AMOUNT
 
@@ -81,7 +77,7 @@ async def page(
     try:
         after = cursors.decode(cursor, sort, order) if cursor is not None else None
     except cursors.InvalidCursor as error:
-        raise _bad_request(str(error)) from error
+        raise problem(400, "Bad Request", str(error), reason="bad_query") from error
     async with db.transaction() as session:
         rows = list(await session.scalars(_page_query(filters, sort, order, after, limit + 1)))
     shown, more = rows[:limit], len(rows) > limit
@@ -125,7 +121,6 @@ StatusQuery = Annotated[list[str] | None, QueryParameter(description="repeat for
 CreatedFromQuery = Annotated[datetime | None, QueryParameter(description="inclusive, ISO 8601")]
 CreatedToQuery = Annotated[datetime | None, QueryParameter(description="exclusive, ISO 8601")]
 AmountQuery = Annotated[int | None, QueryParameter(ge=0, description="minor units, inclusive")]
-CurrencyQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{3}$")]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)]
 
 
@@ -134,7 +129,7 @@ def _filters(
     amount_min: int | None, amount_max: int | None, currency: str | None,
 ) -> Filters:
     if created_from and created_to and created_from > created_to:
-        raise _bad_request("created_from is after created_to")
+        raise problem(400, "Bad Request", "created_from is after created_to", reason="bad_query")
     return Filters(tuple(s.upper() for s in status or ()), creator_id, created_from, created_to,
                    amount_min, amount_max, currency)
 

@@ -10,16 +10,18 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.plugins.problem_details import ProblemDetailsException
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert
 
 from common.http import require_role
+from common.money import CurrencyCode, MinorUnits
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
+from common.stripe_api import StripeCallFailed
 from payouts import admin_api, approval, domain, models, workflow
 from payouts.domain import Move, Trigger
 from payouts.models import Payout, PayoutAccount
 from payouts.views import account_view, payout_view
-from payouts.stripe_gateway import StripeCallFailed, StripeGateway
+from payouts.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +116,9 @@ async def get_payout_account(
 class PayoutRequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_minor: int | None = Field(default=None, description="Gross amount in minor units")
+    amount_minor: MinorUnits | None = Field(default=None, description="Gross amount in minor units")
     all: bool = Field(default=False, description="Ask for all that is available instead of an amount")
-    currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217")
-
-    @field_validator("amount_minor", mode="before")
-    @classmethod
-    def _minor_units_are_integers(cls, value: object) -> object:
-        # Litestar validates in lax mode, which would turn "1000" or 1000.0 into
-        # 1000: money must arrive as an integer, never be coerced into one.
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ValueError("amount_minor must be an integer number of minor units")
-        return value
+    currency: CurrencyCode
 
 
 @post("/payouts")

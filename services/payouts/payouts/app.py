@@ -6,7 +6,7 @@ from litestar.di import Provide
 
 from common.service import Runtime, create_service_app
 from payouts import admin_api, api, approval
-from payouts.handlers import make_handlers
+from payouts.handlers import Needs, handlers
 from payouts.settings import Settings
 from payouts.stripe_gateway import StripeGateway
 
@@ -26,7 +26,8 @@ def create_app(settings: Settings | None = None, *, stripe_http_client: stripe.H
         "payouts",
         settings,
         route_handlers=[*api.route_handlers, *admin_api.route_handlers],
-        handlers=make_handlers(gateway),
+        handlers=handlers,
+        needs=lambda runtime: Needs(stripe=gateway),
         exception_handlers=api.exception_handlers,
         extra_dependencies={"stripe_gateway": Provide(lambda: gateway, sync_to_thread=False)},
         on_start=start_resuming,

@@ -24,10 +24,11 @@ import sqlalchemy as sa
 
 from common.db import Database
 from common.http import Identity
+from common.stripe_api import StripeCallFailed
 from payouts import domain, models, workflow
 from payouts.domain import Move, Resume, Trigger
 from payouts.models import Payout, PayoutAccount
-from payouts.stripe_gateway import StripeCallFailed, StripeGateway
+from payouts.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
 

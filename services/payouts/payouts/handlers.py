@@ -3,13 +3,14 @@ after the inbox has claimed the event id (see common.consumers)."""
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import parking
-from common.consumers import EventHandlers, PermanentError
+from common.applying import Applying, EventHandlers, PermanentError, by_stripe_type, one_at_a_time
 from contracts.events.ledger import BalanceChanged
 from contracts.events.payouts import PayoutFundsRejected, PayoutFundsReserved
 from contracts.events.stripe import StripeEventReceived
@@ -21,67 +22,84 @@ from payouts.stripe_gateway import StripeGateway, account_state
 log = logging.getLogger(__name__)
 
 
-def make_handlers(gateway: StripeGateway) -> EventHandlers:
-    handlers = EventHandlers()
+@dataclass(frozen=True)
+class Needs:
+    """What payouts' handlers need beside their events: Stripe, to take a
+    transfer back when the bank refuses a payout."""
 
-    @handlers.on(BalanceChanged)
-    async def on_balance_changed(event: BalanceChanged, session: AsyncSession) -> None:
-        if not await models.apply_balance_changed(session, event):
-            log.info(
-                "ignored stale balance of %s in %s (%s)",
-                event.data.creator_id, event.data.currency, event.event_id,
-            )
+    stripe: StripeGateway
 
-    @handlers.on(PayoutFundsReserved)
-    async def on_payout_funds_reserved(event: PayoutFundsReserved, session: AsyncSession) -> None:
-        data = event.data
-        payout = await _payout_for_update(session, data.payout_id)
-        net = data.net_minor if data.net_minor is not None else data.amount_minor - data.debt_deducted_minor
-        outcome = workflow.decide(payout, domain.funds_reserved_trigger(net))
-        if not isinstance(outcome, Move):
-            return
-        payout.gross_minor = data.amount_minor
-        payout.debt_deducted_minor = data.debt_deducted_minor
-        payout.net_minor = net
-        payout.funds_reserved = True
-        if outcome.to is domain.Stage.PAID:
-            # Everything went to the creator's debt: settled without any Stripe call.
-            payout.paid_at = datetime.now(UTC)
-        await workflow.move(
-            session, payout, outcome, workflow.SYSTEM,
-            reason="settled_by_debt" if outcome.to is domain.Stage.PAID else None,
-            metadata={"deductions": [d.model_dump() for d in data.deductions]}, cause=event,
+
+PayoutsApplying = Applying[Needs]
+handlers: EventHandlers[Needs] = EventHandlers()
+
+
+@handlers.on(BalanceChanged)
+@one_at_a_time
+async def on_balance_changed(event: BalanceChanged, applying: PayoutsApplying) -> None:
+    if not await models.apply_balance_changed(applying.session, event):
+        log.info(
+            "ignored stale balance of %s in %s (%s)",
+            event.data.creator_id, event.data.currency, event.event_id,
         )
 
-    @handlers.on(PayoutFundsRejected)
-    async def on_payout_funds_rejected(event: PayoutFundsRejected, session: AsyncSession) -> None:
-        data = event.data
-        payout = await _payout_for_update(session, data.payout_id)
-        outcome = workflow.decide(payout, domain.funds_rejection_trigger(data.reason))
-        if not isinstance(outcome, Move):
-            return
-        payout.reason = data.reason
-        payout.reason_detail = data.detail
-        await workflow.move(
-            session, payout, outcome, workflow.SYSTEM, reason=data.reason,
-            metadata={"detail": data.detail, "available_minor": data.available_minor, "debt_minor": data.debt_minor},
-            cause=event,
-        )
 
-    @handlers.on(StripeEventReceived)
-    async def on_stripe_event_received(event: StripeEventReceived, session: AsyncSession) -> None:
-        data = event.data
-        if not data.connect:
-            return  # payouts acts on connected accounts' events only
-        stripe_object: dict[str, Any] = data.payload.get("data", {}).get("object", {})
-        if data.type == "account.updated":
-            await _account_updated(session, data.account or stripe_object.get("id"), stripe_object, data.created)
-        elif data.type == "payout.paid":
-            await _stripe_payout_paid(session, stripe_object, event)
-        elif data.type == "payout.failed":
-            await _stripe_payout_failed(session, stripe_object, event, gateway)
+@handlers.on(PayoutFundsReserved)
+@one_at_a_time
+async def on_payout_funds_reserved(event: PayoutFundsReserved, applying: PayoutsApplying) -> None:
+    data = event.data
+    payout = await _payout_for_update(applying.session, data.payout_id)
+    net = data.net_minor if data.net_minor is not None else data.amount_minor - data.debt_deducted_minor
+    outcome = workflow.decide(payout, domain.funds_reserved_trigger(net))
+    if not isinstance(outcome, Move):
+        return
+    payout.gross_minor = data.amount_minor
+    payout.debt_deducted_minor = data.debt_deducted_minor
+    payout.net_minor = net
+    payout.funds_reserved = True
+    if outcome.to is domain.Stage.PAID:
+        # Everything went to the creator's debt: settled without any Stripe call.
+        payout.paid_at = datetime.now(UTC)
+    await workflow.move(
+        applying.session, payout, outcome, workflow.SYSTEM,
+        reason="settled_by_debt" if outcome.to is domain.Stage.PAID else None,
+        metadata={"deductions": [d.model_dump() for d in data.deductions]}, cause=event,
+    )
 
-    return handlers
+
+@handlers.on(PayoutFundsRejected)
+@one_at_a_time
+async def on_payout_funds_rejected(event: PayoutFundsRejected, applying: PayoutsApplying) -> None:
+    data = event.data
+    payout = await _payout_for_update(applying.session, data.payout_id)
+    outcome = workflow.decide(payout, domain.funds_rejection_trigger(data.reason))
+    if not isinstance(outcome, Move):
+        return
+    payout.reason = data.reason
+    payout.reason_detail = data.detail
+    await workflow.move(
+        applying.session, payout, outcome, workflow.SYSTEM, reason=data.reason,
+        metadata={"detail": data.detail, "available_minor": data.available_minor, "debt_minor": data.debt_minor},
+        cause=event,
+    )
+
+
+async def on_account_updated(event: StripeEventReceived, applying: PayoutsApplying) -> None:
+    data = event.data
+    account = _stripe_object(event)
+    await _account_updated(applying.session, data.account or account.get("id"), account, data.created)
+
+
+async def on_payout_paid(event: StripeEventReceived, applying: PayoutsApplying) -> None:
+    await _stripe_payout_paid(applying.session, _stripe_object(event), event)
+
+
+async def on_payout_failed(event: StripeEventReceived, applying: PayoutsApplying) -> None:
+    await _stripe_payout_failed(applying.session, _stripe_object(event), event, applying.needs.stripe)
+
+
+def _stripe_object(event: StripeEventReceived) -> dict[str, Any]:
+    return event.data.payload.get("data", {}).get("object", {})
 
 
 async def _payout_for_update(session: AsyncSession, payout_id: str) -> Payout:
@@ -205,3 +223,11 @@ async def _stripe_payout_failed(
                   "was_paid": payout.paid_at is not None},
         cause=event,
     )
+
+
+# Payouts acts on connected accounts' events only.
+handlers.on(StripeEventReceived)(by_stripe_type({
+    "account.updated": on_account_updated,
+    "payout.paid": on_payout_paid,
+    "payout.failed": on_payout_failed,
+}, connect=True))

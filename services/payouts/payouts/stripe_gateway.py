@@ -10,26 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import stripe
-
-from common.stripe_calls import MeteredHTTPClient
-
-NETWORK_RETRIES = 2  # the SDK retries connection errors and 5xx with the same idempotency key
-
-
-class StripeCallFailed(Exception):
-    """Stripe refused the call or could not be reached."""
-
-    def __init__(self, error: stripe.StripeError) -> None:
-        super().__init__(error.user_message or str(error) or type(error).__name__)
-        self.code = error.code or type(error).__name__
-
-    @property
-    def public_detail(self) -> str:
-        """What a caller may read: the code, never Stripe's words (they can name the
-        platform's account, a key's prefix or the parameters of our request);
-        those go to the log only."""
-        return f"Stripe refused the call ({self.code})"
+from common.stripe_api import StripeApi
 
 
 def account_idempotency_key(creator_id: str) -> str:
@@ -87,16 +68,7 @@ def account_state(account: dict[str, Any]) -> ConnectedAccount:
     )
 
 
-class StripeGateway:
-    def __init__(self, api_key: str, api_base: str | None, *, http_client: stripe.HTTPClient | None = None) -> None:
-        self._http = http_client or MeteredHTTPClient()
-        self._client = stripe.StripeClient(
-            api_key,
-            base_addresses={"api": api_base} if api_base else None,
-            http_client=self._http,
-            max_network_retries=NETWORK_RETRIES,
-        )
-
+class StripeGateway(StripeApi):
     async def create_account(self, creator_id: str) -> ConnectedAccount:
         # `controller` instead of the deprecated `type=express`: an Express
         # dashboard requires the platform to pay Stripe's fees and bear losses.
@@ -112,55 +84,43 @@ class StripeGateway:
             "settings": {"payouts": {"schedule": {"interval": "manual"}}},
             "metadata": {"creator_id": creator_id},
         }
-        try:
-            account = await self._client.v1.accounts.create_async(
-                params, options={"idempotency_key": account_idempotency_key(creator_id)}
-            )
-        except stripe.StripeError as error:
-            raise StripeCallFailed(error) from error
+        account = await self.call(self.v1.accounts.create_async(
+            params, options={"idempotency_key": account_idempotency_key(creator_id)}
+        ))
         return account_state(account.to_dict())
 
     async def create_onboarding_link(self, account_id: str, *, return_url: str, refresh_url: str) -> str:
         # No idempotency key on purpose: a link is single-use and expires, and
         # creating one moves no money; a repeated call must give a fresh link.
-        try:
-            link = await self._client.v1.account_links.create_async(
-                {"account": account_id, "type": "account_onboarding",
-                 "return_url": return_url, "refresh_url": refresh_url}
-            )
-        except stripe.StripeError as error:
-            raise StripeCallFailed(error) from error
+        link = await self.call(self.v1.account_links.create_async(
+            {"account": account_id, "type": "account_onboarding",
+             "return_url": return_url, "refresh_url": refresh_url}
+        ))
         return link.url
 
     async def create_transfer(
         self, *, payout_id: uuid.UUID, amount_minor: int, currency: str, destination: str
     ) -> str:
         """Move the net amount from the platform's balance to the connected account."""
-        try:
-            transfer = await self._client.v1.transfers.create_async(
-                {
-                    "amount": amount_minor,
-                    "currency": currency.lower(),
-                    "destination": destination,
-                    "transfer_group": transfer_group(payout_id),
-                    "metadata": {"payout_id": str(payout_id)},
-                },
-                options={"idempotency_key": transfer_idempotency_key(payout_id)},
-            )
-        except stripe.StripeError as error:
-            raise StripeCallFailed(error) from error
+        transfer = await self.call(self.v1.transfers.create_async(
+            {
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "destination": destination,
+                "transfer_group": transfer_group(payout_id),
+                "metadata": {"payout_id": str(payout_id)},
+            },
+            options={"idempotency_key": transfer_idempotency_key(payout_id)},
+        ))
         return transfer.id
 
     async def find_transfer(self, payout_id: uuid.UUID) -> str | None:
         """The transfer already made for this payout, if any. Asked before creating
         one: Stripe forgets an idempotency key after 24 h, so a resume later than
         that would otherwise make a second transfer."""
-        try:
-            page = await self._client.v1.transfers.list_async(
-                {"transfer_group": transfer_group(payout_id), "limit": 100}
-            )
-        except stripe.StripeError as error:
-            raise StripeCallFailed(error) from error
+        page = await self.call(self.v1.transfers.list_async(
+            {"transfer_group": transfer_group(payout_id), "limit": 100}
+        ))
         return transfer_made_for((t.to_dict() for t in page.data), payout_id)
 
     async def create_payout(
@@ -168,30 +128,21 @@ class StripeGateway:
     ) -> str:
         """Send the money from the connected account to the creator's bank
         (a call made on the connected account: the Stripe-Account header)."""
-        try:
-            payout = await self._client.v1.payouts.create_async(
-                {
-                    "amount": amount_minor,
-                    "currency": currency.lower(),
-                    "metadata": {"payout_id": str(payout_id)},
-                },
-                options={"idempotency_key": payout_idempotency_key(payout_id), "stripe_account": account_id},
-            )
-        except stripe.StripeError as error:
-            raise StripeCallFailed(error) from error
+        payout = await self.call(self.v1.payouts.create_async(
+            {
+                "amount": amount_minor,
+                "currency": currency.lower(),
+                "metadata": {"payout_id": str(payout_id)},
+            },
+            options={"idempotency_key": payout_idempotency_key(payout_id), "stripe_account": account_id},
+        ))
         return payout.id
 
     async def reverse_transfer(self, *, payout_id: uuid.UUID, transfer_id: str) -> str:
         """Take the whole transfer back to the platform (after the bank refused the payout)."""
-        try:
-            reversal = await self._client.v1.transfers.reversals.create_async(
-                transfer_id,
-                {"metadata": {"payout_id": str(payout_id)}},
-                options={"idempotency_key": reversal_idempotency_key(payout_id, transfer_id)},
-            )
-        except stripe.StripeError as error:
-            raise StripeCallFailed(error) from error
+        reversal = await self.call(self.v1.transfers.reversals.create_async(
+            transfer_id,
+            {"metadata": {"payout_id": str(payout_id)}},
+            options={"idempotency_key": reversal_idempotency_key(payout_id, transfer_id)},
+        ))
         return reversal.id
-
-    async def close(self) -> None:
-        await self._http.close_async()

@@ -89,12 +89,13 @@ async def test_a_batch_is_applied_in_one_pass_each_event_once_with_what_it_emits
     handlers = EventHandlers()
 
     @handlers.on(model)
-    async def apply_and_emit(event, session) -> None:
-        await session.execute(sa.insert(effects).values(event_id=event.event_id, key=event.data.key))
-        await outbox.add(session, probe_event(model, key=f"emitted-by-{event.event_id}"))
+    async def apply_and_emit(events, applying) -> None:
+        for event in events:
+            await applying.session.execute(sa.insert(effects).values(event_id=event.event_id, key=event.data.key))
+            await outbox.add(applying.session, probe_event(model, key=f"emitted-by-{event.event_id}"))
 
     events = [probe_event(model, key=f"batch-{n}") for n in range(3)]
-    applier = EventApplier(handlers)
+    applier = EventApplier(handlers, None)
     batch = [Delivery(probe_topic, event, encode(event)) for event in [*events, events[0]]]
     async with probe_db.transaction() as session:
         await applier.apply_all(session, batch)
@@ -115,7 +116,7 @@ async def test_an_event_read_before_its_prerequisite_in_one_pass_is_parked_then_
     early = probe_event(model, key="pass-early", waits_for="pass-first")
     first = probe_event(model, key="pass-first")
     batch = [Delivery(probe_topic, event, encode(event)) for event in (early, first)]
-    applier = EventApplier(probe_handlers(model))
+    applier = EventApplier(probe_handlers(model), None)
     with pytest.raises(ReadTooEarly) as raised:
         async with probe_db.transaction() as session:
             await applier.apply_all(session, batch)

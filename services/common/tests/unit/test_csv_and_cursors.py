@@ -38,7 +38,14 @@ def test_a_cursor_reads_back_for_its_own_sort_only():
         decode_cursor(encode_cursor("amount", "asc", 4_000, row_id), "amount", "desc")
 
 
-@pytest.mark.parametrize("cursor", ["", "%%%", "bm90IGEgY3Vyc29y", "WyJhbW91bnQiLCAiYXNjIiwgIngiLCAieSJd"])
+@pytest.mark.parametrize("cursor", ["", "%%%", "not base64 !", "\u00e9\u00e9\u00e9\u00e9", "bm90IGEgY3Vyc29y",
+                                    "WyJhbW91bnQiLCAiYXNjIiwgIngiLCAieSJd"])
 def test_a_made_up_cursor_is_invalid(cursor):
     with pytest.raises(InvalidCursor):
         decode_cursor(cursor, "amount", "asc")
+
+
+def test_a_cursor_with_a_naive_time_is_not_one_we_issue():
+    naive = encode_cursor("created_at", "desc", datetime(2026, 3, 1), uuid.uuid4())
+    with pytest.raises(InvalidCursor):
+        decode_cursor(naive, "created_at", "desc")

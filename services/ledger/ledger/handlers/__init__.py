@@ -6,9 +6,7 @@ Entries that read a creator's balance first take the creator's lock
 one the entry lands on.
 """
 
-from ledger.handlers import earnings, payouts
-from ledger.handlers.earnings import on_payment_succeeded, on_refund_created
-from ledger.handlers.payouts import on_payout_requested
+from ledger.handlers import earnings, payouts  # noqa: F401 - importing them registers their handlers
 from ledger.handlers.registry import handlers
 
-__all__ = ["earnings", "handlers", "on_payment_succeeded", "on_payout_requested", "on_refund_created", "payouts"]
+__all__ = ["handlers"]

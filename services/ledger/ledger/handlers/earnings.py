@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.applying import one_at_a_time
 from contracts.events.disputes import (
     DisputeClosed,
     DisputeCreated,
@@ -24,17 +25,26 @@ from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from ledger import domain, entitlement, models, settlement
 from ledger.chain import EntryFacts
-from ledger.handlers.registry import announce_balance, on, post_creator_entry, require_posted
+from ledger.handlers.registry import (
+    LedgerApplying,
+    announce_balance,
+    handlers,
+    post_creator_entry,
+    post_entry,
+    require_posted,
+)
 
 
-@on(PaymentSucceeded)
-async def on_payment_succeeded(event: PaymentSucceeded, session: AsyncSession) -> None:
+@handlers.on(PaymentSucceeded)
+@one_at_a_time
+async def on_payment_succeeded(event: PaymentSucceeded, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     entitlement.PaymentTotals(data.price_minor, data.creator_share_minor)  # refuses impossible amounts
     # A payment while in debt still credits `available`: debt is deducted at payout time.
     postings = domain.payment_postings(data.creator_id, data.price_minor, data.creator_share_minor, data.currency)
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind="payment",
         creator_id=data.creator_id,
@@ -50,11 +60,12 @@ async def on_payment_succeeded(event: PaymentSucceeded, session: AsyncSession) -
         await announce_balance(session, data.creator_id, data.currency, entry_id, cause=event)
 
 
-@on(PaymentFeeRecorded)
-async def on_payment_fee_recorded(event: PaymentFeeRecorded, session: AsyncSession) -> None:
+@handlers.on(PaymentFeeRecorded)
+@one_at_a_time
+async def on_payment_fee_recorded(event: PaymentFeeRecorded, applying: LedgerApplying) -> None:
     data = event.data
-    await models.post_entry(
-        session,
+    await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind="processing_fee",
         creator_id=data.creator_id,
@@ -79,8 +90,10 @@ async def _payment_totals(
     return totals
 
 
-@on(RefundCreated)
-async def on_refund_created(event: RefundCreated, session: AsyncSession) -> None:
+@handlers.on(RefundCreated)
+@one_at_a_time
+async def on_refund_created(event: RefundCreated, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     await require_posted(session, "payment", f"payment:{data.payment_id}", event)
     await models.lock_creator(session, data.creator_id)
@@ -98,15 +111,17 @@ async def on_refund_created(event: RefundCreated, session: AsyncSession) -> None
     models.add_takeback(session, reference=reference, payment_id=data.payment_id, kind=entitlement.REFUND,
                         amount_minor=data.amount_minor, status=entitlement.REFUNDED)
     await post_creator_entry(
-        session, event, kind="refund", creator_id=data.creator_id, currency=data.currency,
+        applying, event, kind="refund", creator_id=data.creator_id, currency=data.currency,
         cause=("refund", data.refund_id), postings=postings,
         facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.amount_minor,
                          stripe_balance_transaction_id=data.balance_transaction_id),
     )
 
 
-@on(RefundFailed)
-async def on_refund_failed(event: RefundFailed, session: AsyncSession) -> None:
+@handlers.on(RefundFailed)
+@one_at_a_time
+async def on_refund_failed(event: RefundFailed, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     if not data.was_succeeded:
         return  # never posted, nothing to reverse
@@ -127,8 +142,8 @@ async def on_refund_failed(event: RefundFailed, session: AsyncSession) -> None:
         debt.remaining_minor if debt else 0, data.currency,
         stripe_side=settlement.refund_failure_stripe_side(_refund_settled(data)),
     )
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind="refund_reversal",
         creator_id=data.creator_id,
@@ -146,8 +161,10 @@ async def on_refund_failed(event: RefundFailed, session: AsyncSession) -> None:
     await announce_balance(session, data.creator_id, data.currency, entry_id, cause=event)
 
 
-@on(DisputeCreated)
-async def on_dispute_created(event: DisputeCreated, session: AsyncSession) -> None:
+@handlers.on(DisputeCreated)
+@one_at_a_time
+async def on_dispute_created(event: DisputeCreated, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     await require_posted(session, "payment", f"payment:{data.payment_id}", event)
     await models.lock_creator(session, data.creator_id)
@@ -164,7 +181,7 @@ async def on_dispute_created(event: DisputeCreated, session: AsyncSession) -> No
     models.add_takeback(session, reference=reference, payment_id=data.payment_id, kind=entitlement.DISPUTE,
                         amount_minor=data.amount_minor, status=entitlement.DISPUTE_OPEN)
     await post_creator_entry(
-        session, event, kind="dispute_opened", creator_id=data.creator_id, currency=data.currency,
+        applying, event, kind="dispute_opened", creator_id=data.creator_id, currency=data.currency,
         cause=("dispute", data.dispute_id), postings=postings,
         facts=EntryFacts(payment_id=data.payment_id, dispute_id=data.dispute_id, fact_amount_minor=data.amount_minor),
     )
@@ -179,11 +196,12 @@ def _balance_transaction_reference(data: DisputeFundsData) -> str:
     return f"balance_transaction:{transaction_id}"
 
 
-@on(DisputeFundsWithdrawn)
-async def on_dispute_funds_withdrawn(event: DisputeFundsWithdrawn, session: AsyncSession) -> None:
+@handlers.on(DisputeFundsWithdrawn)
+@one_at_a_time
+async def on_dispute_funds_withdrawn(event: DisputeFundsWithdrawn, applying: LedgerApplying) -> None:
     data = event.data
-    await models.post_entry(
-        session,
+    await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind="dispute_funds_withdrawn",
         creator_id=data.creator_id,
@@ -193,11 +211,12 @@ async def on_dispute_funds_withdrawn(event: DisputeFundsWithdrawn, session: Asyn
     )
 
 
-@on(DisputeFundsReinstated)
-async def on_dispute_funds_reinstated(event: DisputeFundsReinstated, session: AsyncSession) -> None:
+@handlers.on(DisputeFundsReinstated)
+@one_at_a_time
+async def on_dispute_funds_reinstated(event: DisputeFundsReinstated, applying: LedgerApplying) -> None:
     data = event.data
-    await models.post_entry(
-        session,
+    await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind="dispute_funds_reinstated",
         creator_id=data.creator_id,
@@ -207,8 +226,10 @@ async def on_dispute_funds_reinstated(event: DisputeFundsReinstated, session: As
     )
 
 
-@on(DisputeClosed)
-async def on_dispute_closed(event: DisputeClosed, session: AsyncSession) -> None:
+@handlers.on(DisputeClosed)
+@one_at_a_time
+async def on_dispute_closed(event: DisputeClosed, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     reference = f"dispute:{data.dispute_id}"
     await require_posted(session, "dispute_opened", reference, event)
@@ -232,8 +253,8 @@ async def on_dispute_closed(event: DisputeClosed, session: AsyncSession) -> None
         change = entitlement.entitlement_change(before, after)
         postings = domain.dispute_lost_postings(data.creator_id, disputed, change.entitled_minor,
                                                 change.frozen_minor, data.currency)
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind="dispute_closed",
         creator_id=data.creator_id,

@@ -1,10 +1,9 @@
 """Payouts: the reservation that answers a request, and what follows it."""
 
-import functools
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox, parking
+from common.applying import one_at_a_time
 from contracts.envelope import Event
 from contracts.events.debts import (
     DebtDeducted,
@@ -25,8 +24,7 @@ from contracts.events.payouts import (
     PayoutRequested,
 )
 from ledger import domain, models
-from ledger.handlers.registry import PRODUCER, announce_balance, log, on
-from ledger.settings import Settings
+from ledger.handlers.registry import PRODUCER, LedgerApplying, announce_balance, handlers, log, post_entry
 
 # Journal entry kinds of a payout, each posted at most once per payout (reference payout:<id>).
 PAYOUT_RESERVED = "payout_reserved"
@@ -35,14 +33,11 @@ PAYOUT_PAID = "payout_paid"
 PAYOUT_FAILED_AFTER_PAID = "payout_failed_after_paid"
 
 
-@functools.cache
-def _settings() -> Settings:
-    return Settings()
-
-
-@on(PayoutRequested)
-async def on_payout_requested(event: PayoutRequested, session: AsyncSession) -> None:
+@handlers.on(PayoutRequested)
+@one_at_a_time
+async def on_payout_requested(event: PayoutRequested, applying: LedgerApplying) -> None:
     """Reserve the gross (deducting open debt, oldest first) or refuse; never both, once per payout."""
+    session = applying.session
     data = event.data
     await models.lock_creator(session, data.creator_id)
     if await models.get_reservation_for_update(session, data.payout_id) is not None:
@@ -55,7 +50,7 @@ async def on_payout_requested(event: PayoutRequested, session: AsyncSession) -> 
         open_debts=[domain.OpenDebt(str(d.id), d.remaining_minor) for d in debts],
         requested=data.amount_minor,
         minimum=data.minimum_minor,
-        threshold=_settings().debt_block_threshold_minor,
+        threshold=applying.needs.debt_block_threshold_minor,
         currency_known=data.currency in balances,
     )
     await models.add_reservation(
@@ -65,7 +60,7 @@ async def on_payout_requested(event: PayoutRequested, session: AsyncSession) -> 
     if isinstance(decision, domain.Refusal):
         # Nothing is posted, but events parked on the reservation must not wait
         # for ever: released now, they find the refusal and change nothing.
-        parking.ready(session, models.entry_key(PAYOUT_RESERVED, reference))
+        applying.ready(models.entry_key(PAYOUT_RESERVED, reference))
         await outbox.add(
             session,
             PayoutFundsRejected.new(
@@ -78,8 +73,8 @@ async def on_payout_requested(event: PayoutRequested, session: AsyncSession) -> 
             ),
         )
         return
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind=PAYOUT_RESERVED,
         creator_id=data.creator_id,
@@ -110,20 +105,26 @@ async def on_payout_requested(event: PayoutRequested, session: AsyncSession) -> 
     await announce_balance(session, data.creator_id, data.currency, entry_id, cause=event)
 
 
-@on(PayoutRejected)
-async def on_payout_rejected(event: PayoutRejected, session: AsyncSession) -> None:
+@handlers.on(PayoutRejected)
+@one_at_a_time
+async def on_payout_rejected(event: PayoutRejected, applying: LedgerApplying) -> None:
+    session = applying.session
     if reservation := await _reservation(session, event, event.data.payout_id, event.data.creator_id):
-        await _release(session, event, reservation, domain.RESERVATION_RELEASED)
+        await _release(applying, event, reservation, domain.RESERVATION_RELEASED)
 
 
-@on(PayoutCanceled)
-async def on_payout_canceled(event: PayoutCanceled, session: AsyncSession) -> None:
+@handlers.on(PayoutCanceled)
+@one_at_a_time
+async def on_payout_canceled(event: PayoutCanceled, applying: LedgerApplying) -> None:
+    session = applying.session
     if reservation := await _reservation(session, event, event.data.payout_id, event.data.creator_id):
-        await _release(session, event, reservation, domain.RESERVATION_RELEASED)
+        await _release(applying, event, reservation, domain.RESERVATION_RELEASED)
 
 
-@on(PayoutPaid)
-async def on_payout_paid(event: PayoutPaid, session: AsyncSession) -> None:
+@handlers.on(PayoutPaid)
+@one_at_a_time
+async def on_payout_paid(event: PayoutPaid, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     reservation = await _reservation(session, event, data.payout_id, data.creator_id)
     if reservation is None:
@@ -132,11 +133,11 @@ async def on_payout_paid(event: PayoutPaid, session: AsyncSession) -> None:
     if reservation.net_minor == 0:
         # Settled wholly by debt: no money leaves, nothing to post; a failure
         # event parked on the payment still has to be released.
-        parking.ready(session, models.entry_key(PAYOUT_PAID, reference))
+        applying.ready(models.entry_key(PAYOUT_PAID, reference))
         models.set_reservation_status(reservation, domain.RESERVATION_PAID)
         return
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind=PAYOUT_PAID,
         creator_id=data.creator_id,
@@ -149,8 +150,10 @@ async def on_payout_paid(event: PayoutPaid, session: AsyncSession) -> None:
     await announce_balance(session, data.creator_id, reservation.currency, entry_id, cause=event)
 
 
-@on(PayoutFailed)
-async def on_payout_failed(event: PayoutFailed, session: AsyncSession) -> None:
+@handlers.on(PayoutFailed)
+@one_at_a_time
+async def on_payout_failed(event: PayoutFailed, applying: LedgerApplying) -> None:
+    session = applying.session
     data = event.data
     reference = f"payout:{data.payout_id}"
     await models.lock_creator(session, data.creator_id)
@@ -159,14 +162,14 @@ async def on_payout_failed(event: PayoutFailed, session: AsyncSession) -> None:
         # payout.paid is another topic: a failure that follows a payment waits for it.
         raise parking.NotReady(waits_for=models.entry_key(PAYOUT_PAID, reference))
     if reservation.status == domain.RESERVATION_RESERVED:
-        await _release(session, event, reservation, domain.RESERVATION_FAILED)
+        await _release(applying, event, reservation, domain.RESERVATION_FAILED)
         return
     if reservation.status != domain.RESERVATION_PAID:
         log.warning("payout.failed for payout %s, reservation %s: ignored", data.payout_id, reservation.status)
         return
     undone = await _restore_debts(session, reservation)
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind=PAYOUT_FAILED_AFTER_PAID,
         creator_id=data.creator_id,
@@ -204,16 +207,17 @@ async def _reservation(
 
 
 async def _release(
-    session: AsyncSession,
+    applying: LedgerApplying,
     event: PayoutRejected | PayoutCanceled | PayoutFailed,
     reservation: models.PayoutReservation,
     status: str,
 ) -> None:
     """Reverse the reservation and its debt deduction."""
     data = event.data
+    session = applying.session
     undone = await _restore_debts(session, reservation)
-    entry_id = await models.post_entry(
-        session,
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind=PAYOUT_RELEASED,
         creator_id=data.creator_id,

@@ -1,16 +1,14 @@
 """The ledger's handler registry and what its handlers share: posting a
 creator's entry and announcing the new balance."""
 
-import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox, parking
-from common.consumers import EventHandlers, PermanentError
+from common.applying import Applying, EventHandlers
 from contracts.envelope import Event
 from contracts.events.debts import (
     DebtCreated,
@@ -19,28 +17,24 @@ from contracts.events.debts import (
 from contracts.events.ledger import BalanceChanged, BalanceChangedData
 from ledger import domain, models
 from ledger.chain import EntryFacts
+from ledger.settings import Settings
 
 PRODUCER = "ledger"
 
 log = logging.getLogger(__name__)
 
-handlers = EventHandlers()
+# The ledger's rule errors are permanent: a retry cannot fix them.
+handlers: EventHandlers[Settings] = EventHandlers(permanent=(domain.LedgerError,))
+LedgerApplying = Applying[Settings]
 
 
-def on(model: type[Event]) -> Callable[[Callable[..., Awaitable[None]]], Any]:
-    """handlers.on, with the ledger's rule errors made permanent (a retry cannot fix them)."""
-
-    def register(handler: Callable[..., Awaitable[None]]) -> Any:
-        @functools.wraps(handler)
-        async def applying_rules(event: Event, session: AsyncSession) -> None:
-            try:
-                await handler(event, session)
-            except domain.LedgerError as error:
-                raise PermanentError(f"{type(error).__name__}: {error}") from error
-
-        return handlers.on(model)(applying_rules)
-
-    return register
+async def post_entry(applying: LedgerApplying, **entry: Any) -> uuid.UUID | None:
+    """models.post_entry, then the entry announced: events parked waiting for it
+    (models.entry_key) are applied after this batch's handlers."""
+    entry_id = await models.post_entry(applying.session, **entry)
+    if entry_id is not None and entry["reference"] is not None:
+        applying.ready(models.entry_key(entry["kind"], entry["reference"]))
+    return entry_id
 
 
 async def require_posted(session: AsyncSession, kind: str, reference: str, event: Event) -> list[domain.Posting]:
@@ -53,7 +47,7 @@ async def require_posted(session: AsyncSession, kind: str, reference: str, event
 
 
 async def post_creator_entry(
-    session: AsyncSession,
+    applying: LedgerApplying,
     event: Event,
     *,
     kind: str,
@@ -65,8 +59,9 @@ async def post_creator_entry(
 ) -> None:
     """Post an entry that takes from the creator; a shortfall opens a debt."""
     cause_type, cause_id = cause
-    entry_id = await models.post_entry(
-        session,
+    session = applying.session
+    entry_id = await post_entry(
+        applying,
         cause_event_id=event.event_id,
         kind=kind,
         creator_id=creator_id,

@@ -9,26 +9,25 @@ from litestar.testing import AsyncTestClient
 from common.db import Database, migrate
 from ledger.app import create_app
 from ledger.settings import Settings
+from tests.support.in_process import migrated, service_database
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+MIGRATIONS = SERVICE_DIR / "migrations"
 
 
 @pytest.fixture(scope="module")
 async def client(infra):
     """The whole service in-process (consumers, outbox relay, API) on the test stack."""
-    settings = Settings()  # the infra fixture has put the stack's addresses in os.environ
-    await asyncio.to_thread(migrate, MIGRATIONS, settings.owner_database_url)
+    # The infra fixture has put the stack's addresses in os.environ.
+    settings = await asyncio.to_thread(migrated, Settings(), SERVICE_DIR)
     async with AsyncTestClient(create_app(settings)) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 async def db(client):
-    """The service's database from the tests' own event loop (the test client runs
-    the app on another loop, so the app's engine cannot be shared)."""
-    database = Database(Settings().database_url)
-    yield database
-    await database.dispose()
+    async with service_database(Settings()) as database:
+        yield database
 
 
 

@@ -27,9 +27,10 @@ from contracts.events.disputes import (
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded, PaymentSucceededData
 from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData
-from ledger import handlers, models
+from ledger import models
 from ledger.chain import EntryFacts
 from ledger.domain import Posting
+from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.ledger_cli import append_unchecked_entry, asyncpg_url, run_ledger
 
 CREATOR = "c_sound"
@@ -59,7 +60,7 @@ def _new(model, data):
 async def apply(db: Database, event) -> None:
     """Through the handler the consumer would run, in a transaction of its own."""
     async with db.transaction() as session:
-        await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
+        await applied.apply(session, event)
 
 
 async def sound_ledger(db: Database) -> None:

@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
-from common.consumers import PermanentError
 from common.db import Database, migrate
 
 from contracts.events.disputes import (
@@ -25,6 +24,7 @@ from contracts.events.disputes import (
 )
 from contracts.events.refunds import RefundFailed, RefundFailedData
 from ledger import domain, handlers, models
+from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.test_postings import (
     amounts,
     balance,
@@ -174,7 +174,7 @@ async def test_payments_posted_before_the_entitlement_tables_get_their_terms_and
             assert terms == [("pay_old", creator, "EUR", 10000, 8500)]
             old = payment(creator)
             old = old.model_copy(update={"data": old.data.model_copy(update={"payment_id": "pay_old"})})
-            await handlers.on_refund_created(refund(old, amount=1001, clawback=850), session)
+            await applied.apply(session, refund(old, amount=1001, clawback=850))
             assert (await models.creator_balance(session, creator, "EUR")).available_minor == 7650
     finally:
         await database.dispose()
@@ -193,8 +193,8 @@ async def test_what_cannot_be_booked_by_the_rule_is_refused_with_its_reason_not_
     elsewhere = refund(paid, amount=100, clawback=85)
     elsewhere = elsewhere.model_copy(update={"data": elsewhere.data.model_copy(update={"currency": "USD"})})
     async with db.transaction() as session:
-        await handlers.on_payment_succeeded(paid, session)
+        await applied.apply(session, paid)
     for event, reason in ((nameless, "names no one balance transaction"), (elsewhere, "not .* in USD")):
-        with pytest.raises(PermanentError, match=reason):  # dead-lettered with that reason
+        with pytest.raises(handlers.handlers.permanent, match=reason):  # dead-lettered at once, with that reason
             async with db.transaction() as session:
-                await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
+                await applied.apply(session, event)

@@ -11,7 +11,8 @@ import pytest
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
 from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData
-from ledger import domain, handlers, models
+from ledger import domain, models
+from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.ledger_cli import append_unchecked_entry, asyncpg_url, run_ledger
 
 
@@ -71,9 +72,9 @@ async def test_check_passes_on_a_sound_ledger_and_fails_on_a_broken_entry(scratc
         producer="payouts", creator_id=creator,
     )
     async with database.transaction() as session:
-        await handlers.on_payment_succeeded(paid, session)
-        await handlers.on_payout_requested(reserved, session)  # 60.00 reserved: the refund below runs short
-        await handlers.on_refund_created(refunded, session)  # 2500 from available, 6000 debt
+        await applied.apply(session, paid)
+        await applied.apply(session, reserved)  # 60.00 reserved: the refund below runs short
+        await applied.apply(session, refunded)  # 2500 from available, 6000 debt
 
     sound = await asyncio.to_thread(run_ledger, url, "check")
     assert sound.returncode == 0, sound.stdout + sound.stderr

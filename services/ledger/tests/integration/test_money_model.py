@@ -114,7 +114,7 @@ async def entitled_on_payment(session, payment_id: str) -> tuple[int, int]:
 
 
 async def run_through_the_ledger(database: Database, creator: str, delivered: list[Event], model: Model) -> None:
-    applier = EventApplier(handlers.handlers)
+    applier = EventApplier(handlers.handlers, Settings())
     session = database.sessions()
     await session.begin()
     try:

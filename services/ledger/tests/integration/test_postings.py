@@ -21,7 +21,8 @@ from contracts.events.ledger import BalanceChanged
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded, PaymentSucceededData
 from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from ledger import domain, handlers, models
+from ledger import domain, models
+from services.ledger.tests.integration import applied
 from tests.support.polling import eventually
 from tests.support.internal_calls import as_caller
 
@@ -165,7 +166,7 @@ async def drain_available(db, creator: str, amount: int, currency: str = "EUR") 
         producer="payouts", creator_id=creator,
     )
     async with db.transaction() as session:
-        await handlers.on_payout_requested(request, session)
+        await applied.apply(session, request)
     assert (await balance(db, creator, currency)).reserved_minor >= amount
 
 

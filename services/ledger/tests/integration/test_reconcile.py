@@ -14,8 +14,8 @@ import httpx
 
 from contracts.events.disputes import DisputeFundsData, DisputeFundsWithdrawn
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded, PaymentSucceededData
-from ledger import handlers
 from ledger.settings import Settings
+from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.ledger_cli import run_ledger
 
 
@@ -36,7 +36,7 @@ def period_around(created: int) -> list[str]:
 
 async def apply(db, event) -> None:
     async with db.transaction() as session:
-        await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
+        await applied.apply(session, event)
 
 
 async def test_reconcile_reports_nothing_for_a_booked_charge_then_the_one_difference_made(infra, scratch_ledger):

@@ -26,7 +26,8 @@ from contracts.events.disputes import (
 )
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded, PaymentSucceededData
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from ledger import handlers, models
+from ledger import models
+from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.ledger_cli import run_ledger
 
 CREATOR, PAYMENT, DISPUTE, REFUND = "c_converted", "pay_converted", "dsp_converted", "ref_converted"
@@ -78,7 +79,7 @@ def _paid_and_settled() -> list:
 async def apply(db, events) -> None:
     for event in events:
         async with db.transaction() as session:
-            await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
+            await applied.apply(session, event)
 
 
 def assert_each_currency_balances(totals) -> None:
@@ -173,7 +174,7 @@ async def test_a_eur_charge_on_a_usd_balance_balances_each_currency_on_its_own(s
     events.append(_new(DisputeClosed, DisputeClosedData(**_dispute(outcome), outcome=outcome)))
     for event in events:
         async with db.transaction() as session:
-            await handlers.handlers.subscriptions[event.TOPIC].handler(event, session)
+            await applied.apply(session, event)
 
     totals = await sums(db)
     for currency in ("EUR", "USD"):

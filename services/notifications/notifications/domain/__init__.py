@@ -6,17 +6,14 @@ Pure rules, no I/O: the database, Kafka and SMTP stay with the callers.
 - `rules`: which notifications each contract event makes (`RULES`, `drafts_for`)
 - `preferences`: who turned which channel off, and what cannot be turned off
 - `retries`: how long a failed email waits before its next try
-- `cursors`: opaque positions in a listed page of notifications
 - `addresses`: email addresses as they are stored
 """
 
 from notifications.domain.addresses import parse_address
-from notifications.domain.cursors import decode_cursor, encode_cursor
 from notifications.domain.preferences import CHANNELS, CRITICAL_IN_APP, Preference, parse_preferences
 from notifications.domain.retries import retry_delay
 from notifications.domain.rules import RULES, drafts_for
 from notifications.domain.vocabulary import (
-    InvalidCursor,
     InvalidPreferences,
     NotificationDraft,
     NotificationError,
@@ -28,15 +25,12 @@ __all__ = [
     "CHANNELS",
     "CRITICAL_IN_APP",
     "RULES",
-    "InvalidCursor",
     "InvalidPreferences",
     "NotificationDraft",
     "NotificationError",
     "NotificationType",
     "Preference",
-    "decode_cursor",
     "drafts_for",
-    "encode_cursor",
     "format_money",
     "parse_address",
     "parse_preferences",

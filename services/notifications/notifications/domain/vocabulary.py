@@ -12,10 +12,6 @@ class NotificationError(Exception):
     """Base of the notifications service's domain errors."""
 
 
-class InvalidCursor(NotificationError):
-    pass
-
-
 class InvalidPreferences(NotificationError):
     pass
 

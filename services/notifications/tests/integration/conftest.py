@@ -9,11 +9,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 
-from common.db import Database, migrate
 from notifications.app import create_app
 from notifications.settings import Settings
+from tests.support.in_process import migrated, service_database
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 class MailServer:
@@ -65,17 +65,14 @@ async def client(infra, mail_server):
     # The infra fixture has put the stack's addresses in os.environ.
     settings = Settings(smtp_port=mail_server.port, email_retry_base_s=0.2, email_retry_cap_s=1.0,
                         email_poll_s=0.2)
-    await asyncio.to_thread(migrate, MIGRATIONS, settings.owner_database_url)
+    await asyncio.to_thread(migrated, settings, SERVICE_DIR)
     async with AsyncTestClient(create_app(settings)) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 async def db(client):
-    """The service's database from the tests' own event loop (the test client runs
-    the app on another loop, so the app's engine cannot be shared)."""
-    database = Database(Settings().database_url)
-    yield database
-    await database.dispose()
+    async with service_database(Settings()) as database:
+        yield database
 
 

@@ -97,8 +97,8 @@ async def listed(client, user: str, role: str = "creator", **params: Any) -> lis
 async def seed(db: Database, user: str, *types: NotificationType) -> None:
     async with db.transaction() as session:
         for type_ in types:
-            await models.add_notifications(session, uuid.uuid4(), [NotificationDraft(
-                type=type_, title="t", body="b", link=None, recipient_user_id=user)])
+            await models.add_notifications(session, {uuid.uuid4(): [NotificationDraft(
+                type=type_, title="t", body="b", link=None, recipient_user_id=user)]})
 
 
 # --- email -------------------------------------------------------------------------
@@ -361,8 +361,8 @@ async def test_delete_hides_a_notification_and_only_the_owner_can(client, db) ->
 async def test_an_admin_deletes_an_admins_notification_for_themselves_only(client, db) -> None:
     (first, _), (second, _) = person("admin"), person("admin")
     async with db.transaction() as session:
-        [made] = await models.add_notifications(session, uuid.uuid4(), [NotificationDraft(
-            type=NotificationType.PAYOUT_REQUESTED, title="t", body="b", link=None, recipient_role="admin")])
+        [made] = await models.add_notifications(session, {uuid.uuid4(): [NotificationDraft(
+            type=NotificationType.PAYOUT_REQUESTED, title="t", body="b", link=None, recipient_role="admin")]})
     assert (await client.delete(f"/notifications/{made.id}", headers=headers(first, "admin"))).status_code == 204
     assert str(made.id) not in [n["id"] for n in await listed(client, first, "admin", type="PAYOUT_REQUESTED")]
     assert str(made.id) in [n["id"] for n in await listed(client, second, "admin", type="PAYOUT_REQUESTED")]

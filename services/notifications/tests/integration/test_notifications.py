@@ -81,7 +81,7 @@ async def seed(db: Database, user_id: str, count: int) -> None:
     """`count` notifications in one transaction, so they share one created_at."""
     async with db.transaction() as session:
         for _ in range(count):
-            await models.add_notifications(session, uuid.uuid4(), [draft(user_id)])
+            await models.add_notifications(session, {uuid.uuid4(): [draft(user_id)]})
 
 
 async def announced(kafka: KafkaAccess, cause: uuid.UUID, timeout: float = 20.0) -> list[NotificationCreated]:
@@ -142,9 +142,9 @@ async def test_redelivered_payment_notifies_once(client, publish_events, db) -> 
 async def test_one_event_makes_one_notification_per_recipient_even_past_the_inbox(db) -> None:
     source, user = uuid.uuid4(), f"creator_{uuid.uuid4().hex[:8]}"
     async with db.transaction() as session:
-        first = await models.add_notifications(session, source, [draft(user), draft(recipient_role="admin")])
+        first = await models.add_notifications(session, {source: [draft(user), draft(recipient_role="admin")]})
     async with db.transaction() as session:
-        again = await models.add_notifications(session, source, [draft(user), draft(recipient_role="admin")])
+        again = await models.add_notifications(session, {source: [draft(user), draft(recipient_role="admin")]})
     assert len(first) == 2
     assert again == []
     assert await rows_from(db, source) == 2
@@ -234,8 +234,8 @@ async def test_read_all_marks_only_what_the_caller_sees(client, db) -> None:
 async def test_admins_also_see_what_is_addressed_to_the_admin_role(client, db) -> None:
     admin, creator = f"admin_{uuid.uuid4().hex[:8]}", f"creator_{uuid.uuid4().hex[:8]}"
     async with db.transaction() as session:
-        await models.add_notifications(session, uuid.uuid4(), [draft(recipient_role="admin"), draft(creator)])
-        await models.add_notifications(session, uuid.uuid4(), [draft(admin)])
+        await models.add_notifications(session, {uuid.uuid4(): [draft(recipient_role="admin"), draft(creator)]})
+        await models.add_notifications(session, {uuid.uuid4(): [draft(admin)]})
 
     response = await client.get("/notifications", params={"limit": 100}, headers=headers(admin, "admin"))
     admin_items = response.json()["items"]

@@ -1,5 +1,4 @@
 from datetime import UTC, datetime
-from uuid import uuid4
 
 import pytest
 from hypothesis import given
@@ -37,7 +36,7 @@ from contracts.events.payouts import (
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
 from contracts.money import decimal_places
 from notifications import domain
-from notifications.domain import InvalidCursor, NotificationDraft, NotificationType, format_money
+from notifications.domain import NotificationDraft, NotificationType, format_money
 
 
 def payment_succeeded(price: int, share: int, currency: str = "EUR") -> PaymentSucceeded:
@@ -301,23 +300,3 @@ def test_a_draft_needs_exactly_one_recipient() -> None:
     assert NotificationDraft(**fields, recipient_role="admin").recipient_user_id is None
 
 
-def test_cursor_round_trips() -> None:
-    created_at, notification_id = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC), uuid4()
-    cursor = domain.encode_cursor(created_at, notification_id)
-    assert domain.decode_cursor(cursor) == (created_at, notification_id)
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "",
-        "not base64 !",
-        "bm90LWEtY3Vyc29y",  # "not-a-cursor"
-        domain.encode_cursor(datetime(2026, 3, 1), uuid4()),  # naive time: not one we issue
-        "MjAyNi0wMy0wMVQxMjowMDowMCswMDowMHxub3QtYS11dWlk",  # valid time, bad uuid
-        "\u00e9\u00e9\u00e9\u00e9",
-    ],
-)
-def test_a_cursor_we_did_not_issue_is_refused(cursor: str) -> None:
-    with pytest.raises(InvalidCursor):
-        domain.decode_cursor(cursor)

@@ -7,21 +7,19 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from common.db import Database, migrate
 from payments.app import create_app
 from payments.settings import Settings
 from tests.support.offers import create_offer, open_intent
+from tests.support.in_process import migrated, service_database
 from tests.support.stripe_recording import RecordingStripeHttp
 from tests.support.internal_calls import CallerHeaders, as_caller
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def payments_settings(infra) -> Settings:
-    settings = Settings()  # the infra fixture has put the stack's CALLASTAR_* in os.environ
-    migrate(MIGRATIONS, settings.owner_database_url)
-    return settings
+    return migrated(Settings(), SERVICE_DIR)  # the infra fixture has put the stack's CALLASTAR_* in os.environ
 
 
 @pytest.fixture(scope="module")  # its HTTP client belongs to the module's app and event loop
@@ -43,9 +41,8 @@ async def client(payments_settings, stripe_http):
 
 @pytest.fixture(scope="session")
 async def db(payments_settings):
-    database = Database(payments_settings.database_url, pool_size=2)
-    yield database
-    await database.dispose()
+    async with service_database(payments_settings) as database:
+        yield database
 
 
 @pytest.fixture

@@ -6,20 +6,18 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from common.db import Database, migrate
 from payouts.app import create_app
 from payouts.settings import Settings
 from services.payouts.tests.integration.payouts_driver import Payouts
+from tests.support.in_process import migrated, service_database
 from tests.support.stripe_recording import RecordingStripeHttp
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def payouts_settings(infra) -> Settings:
-    settings = Settings()  # the infra fixture has put the stack's CALLASTAR_* in os.environ
-    migrate(MIGRATIONS, settings.owner_database_url)
-    return settings
+    return migrated(Settings(), SERVICE_DIR)  # the infra fixture has put the stack's CALLASTAR_* in os.environ
 
 
 @pytest.fixture(scope="module")  # its HTTP client belongs to the module's app and event loop
@@ -38,10 +36,8 @@ async def client(payouts_settings, stripe_http):
 
 @pytest.fixture(scope="session")
 async def db(payouts_settings):
-    database = Database(payouts_settings.database_url, pool_size=2)
-    yield database
-    await database.dispose()
-
+    async with service_database(payouts_settings) as database:
+        yield database
 
 
 @pytest.fixture
