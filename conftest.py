@@ -26,6 +26,7 @@ import sys
 import pytest
 
 from common.kafka import make_producer, publish
+from stack.otlp_sink import OtlpSink
 from stack.procs import StackError
 from stack.testing import make_backend, timed
 
@@ -144,14 +145,36 @@ def infra(request):
 def stack(infra, request):
     if not infra.services_started:
         backend = infra.extra["backend"]
+        # The services the runner starts export their spans to a receiver in this
+        # process (the `traces` fixture); in-process apps and later runs do not.
+        infra.extra["traces"] = traces = OtlpSink().start()
+        request.addfinalizer(traces.stop)
+        tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        saved = {key: os.environ.get(key) for key in tracing_env}
+        os.environ.update(tracing_env)
         try:
             _, seconds = timed("services started", backend.start_services, infra)
             request.config.stash.setdefault(SETUP_SECONDS, {})["services start (migrations)"] = seconds
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none skipped
             _fail("its services", exc)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         os.environ.update(infra.env)
         infra.services_started = True
     return infra
+
+
+@pytest.fixture(scope="session")
+def traces(stack) -> OtlpSink:
+    """The spans the stack's services exported (a stack started elsewhere: none)."""
+    sink = stack.extra.get("traces")
+    if sink is None:
+        pytest.fail("the stack was not started by this session: its traces are not received here", pytrace=False)
+    return sink
 
 
 @pytest.fixture(scope="session")

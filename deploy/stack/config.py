@@ -37,6 +37,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "stripe_mock_https": 12112,
     "smtp": 8025,
     "gateway": 8000,
+    "gateway_metrics": 8009,
     "payments": 8101,
     "ledger": 8102,
     "payouts": 8103,
@@ -241,6 +242,7 @@ class StackConfig:
             env[f"CALLASTAR_{key}_PORT"] = str(self.ports[svc])
             env[f"CALLASTAR_GATEWAY_{key}_URL"] = self.service_urls(svc)
         env["CALLASTAR_GATEWAY_PORT"] = str(self.ports["gateway"])
+        env["CALLASTAR_GATEWAY_METRICS_PORT"] = str(self.ports["gateway_metrics"])
         env["CALLASTAR_NOTIFICATIONS_PUBLIC_URL"] = self.gateway_url  # links in emails
         if self.uses_real_stripe:
             env["CALLASTAR_STRIPE_API_KEY"] = self.environ["CALLASTAR_STRIPE_API_KEY"]

@@ -106,7 +106,7 @@ class ContainersBackend:
             "CALLASTAR_SMTP_PORT": str(smtp_port),
         })
         ports = dict(self.cfg.ports)
-        for svc in (*SERVICES, "gateway"):
+        for svc in (*SERVICES, "gateway", "gateway_metrics"):
             ports[svc] = free_port()
         for svc in SERVICES:
             key = svc.upper()
@@ -116,6 +116,7 @@ class ContainersBackend:
             env[f"CALLASTAR_{key}_PORT"] = str(ports[svc])
             env[f"CALLASTAR_GATEWAY_{key}_URL"] = f"http://127.0.0.1:{ports[svc]}"
         env["CALLASTAR_GATEWAY_PORT"] = str(ports["gateway"])
+        env["CALLASTAR_GATEWAY_METRICS_PORT"] = str(ports["gateway_metrics"])
         self.env = env
         self.ports = ports
         return StackHandle(env=dict(env), maildir=self.cfg.maildir)

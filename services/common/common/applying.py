@@ -27,7 +27,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import inbox, outbox, parking
+from common import inbox, outbox, parking, tracing
 from common.db import Database
 from contracts.envelope import Event
 from contracts.events.stripe import StripeEventReceived
@@ -133,11 +133,13 @@ class ReadTooEarly(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event as read from `topic`, with the exact bytes it came in."""
+    """One event as read from `topic`, with the exact bytes it came in and the
+    record's headers (the trace context it continues)."""
 
     topic: str
     event: Event
     payload: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 class EventApplier(Generic[N]):
@@ -160,7 +162,7 @@ class EventApplier(Generic[N]):
         )
         applying = Applying(session, self._needs)
         async with outbox.written_together(session):
-            run: list[Event] = []
+            run: list[Delivery] = []
             run_topic = ""
             for delivery in deliveries:
                 event_id = delivery.event.event_id
@@ -174,15 +176,16 @@ class EventApplier(Generic[N]):
                 if delivery.topic != run_topic:
                     await self._handle_run(run_topic, run, applying)
                     run, run_topic = [], delivery.topic
-                run.append(delivery.event)
+                run.append(delivery)
             await self._handle_run(run_topic, run, applying)
         await self._release(session, applying.announced)
 
-    async def _handle_run(self, topic: str, events: list[Event], applying: Applying[N]) -> None:
-        if not events:
+    async def _handle_run(self, topic: str, run: list[Delivery], applying: Applying[N]) -> None:
+        if not run:
             return
         try:
-            await self._handlers.subscriptions[topic].handler(events, applying)
+            with tracing.applying(topic, [(d.event.correlation_id, d.headers) for d in run]):
+                await self._handlers.subscriptions[topic].handler([d.event for d in run], applying)
         except parking.NotReady as wait:
             if wait.event_id is None:
                 raise  # a handler's bug: not one of its events is named; redone record by record
@@ -199,7 +202,8 @@ class EventApplier(Generic[N]):
                 if not await inbox.claim(session, event.event_id, delivery.topic):
                     log.info("already applied %s %s", delivery.topic, event.event_id)
                     return
-                await self._handlers.subscriptions[delivery.topic].handler([event], applying)
+                with tracing.applying(delivery.topic, [(event.correlation_id, delivery.headers)]):
+                    await self._handlers.subscriptions[delivery.topic].handler([event], applying)
         except parking.NotReady as wait:
             await self._park(session, delivery, wait.waits_for)
             return

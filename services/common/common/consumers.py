@@ -9,6 +9,7 @@ its partition forever and is never dropped silently.
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from faststream.middlewares import AckPolicy
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common import logs
+from common import logs, metrics
 from common.applying import Delivery, EventApplier, EventHandlers, ReadTooEarly
 from common.db import Database
 from contracts.topics import dlq
@@ -81,7 +82,7 @@ class EventConsumer:
             except ValidationError as error:
                 await self._dead_letter(record, error, attempts=1)
                 continue
-            deliveries.append((record, Delivery(record.topic, event, record.value)))
+            deliveries.append((record, Delivery(record.topic, event, record.value, record.headers)))
         if not deliveries:
             return
         parked: dict[UUID, str] = {}
@@ -154,6 +155,7 @@ class EventConsumer:
                     await self._dead_letter(record, error, attempts=attempt)
                     return
                 log.warning("retrying %s %s after %r", delivery.topic, delivery.event.event_id, error)
+                metrics.CONSUMER_RETRIES.labels(self.group_id, record.topic, str(record.partition)).inc()
                 await asyncio.sleep(delays[attempt - 1])
 
     async def _dead_letter(self, record: ConsumerRecord, error: BaseException, attempts: int) -> None:
@@ -172,6 +174,7 @@ class EventConsumer:
         log.error(
             "dead-lettering %s@%s/%s: %s", record.topic, record.partition, record.offset, error
         )
+        metrics.CONSUMER_DEAD_LETTERS.labels(self.group_id, record.topic, str(record.partition)).inc()
         await self._dead_letters.send_and_wait(
             dlq(record.topic), record.value, key=record.key, headers=headers
         )
@@ -249,7 +252,10 @@ def subscribe(
 
     @subscriber
     async def consume(body: list[Any], message: KafkaMessage) -> None:
+        started = time.perf_counter()
         await consumer.apply_batch(message.raw_message)
+        metrics.CONSUMER_BATCH_SIZE.labels(group_id).observe(len(message.raw_message))
+        metrics.CONSUMER_APPLY_SECONDS.labels(group_id).observe(time.perf_counter() - started)
 
     return consumer
 

@@ -2,6 +2,7 @@
 identifiers, problem-details errors, and health routes (the gateway-only guard
 is common.internal_identity)."""
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ Role = Literal["fan", "creator", "admin"]
 ROLES: tuple[Role, ...] = ("fan", "creator", "admin")
 
 CORRELATION_HEADER = "X-Correlation-Id"
+
+log = logging.getLogger(__name__)
 
 # Identifiers that end up in CSV exports, emails, logs and URL paths (user ids,
 # offer ids): a letter or digit first (no CSV formula: = + - @), then only
@@ -67,6 +70,16 @@ def _as_problem(exc: HTTPException) -> ProblemDetailsException:
     )
 
 
+def _unhandled(exc: Exception) -> ProblemDetailsException:
+    # Runs inside the correlation middleware, so the log line carries the
+    # correlation id; the body says nothing of what went wrong inside.
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return ProblemDetailsException(
+        status_code=500, title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
+        detail="the request could not be completed; it has been logged",
+    )
+
+
 def problem(status: int, title: str, detail: str, **extra: object) -> ProblemDetailsException:
     """An RFC 9457 answer for a route to raise; `extra` adds members (e.g. `reason`)."""
     return ProblemDetailsException(status_code=status, title=title, detail=detail, extra=extra or None)
@@ -82,8 +95,11 @@ def answered_as(status: int, title: str) -> Callable[[Request, Exception], Respo
 
 
 def problem_details() -> ProblemDetailsPlugin:
-    """Every HTTP error answers with an RFC 9457 body."""
-    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _as_problem}))
+    """Every HTTP error answers with an RFC 9457 body; an unexpected exception is
+    logged with its traceback and answered as a bare 500 problem."""
+    return ProblemDetailsPlugin(ProblemDetailsConfig(
+        exception_to_problem_detail_map={HTTPException: _as_problem, Exception: _unhandled},
+    ))
 
 
 def health_routes(checks: dict[str, Callable[[], Awaitable[bool]]]) -> list:

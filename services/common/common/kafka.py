@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram512
 
+from common import tracing
 from contracts.envelope import Event
 
 SecurityProtocol = Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"]
@@ -72,7 +73,9 @@ async def publish(producer: AIOKafkaProducer, event: Event, *, timeout: float = 
     the caller answers only after this returns, so the sender retries on failure.
     """
     await asyncio.wait_for(
-        producer.send_and_wait(event.TOPIC, encode(event), key=event.key()), timeout
+        producer.send_and_wait(event.TOPIC, encode(event), key=event.key(),
+                               headers=tracing.kafka_headers(tracing.carrier())),
+        timeout,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import tracing
 from common.db import Database
 from common.kafka import encode
 from common.tables import outbox
@@ -35,7 +36,8 @@ _MARK_SENT = (
 async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
     session.info[WRITTEN] = True
-    row = {"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event)}
+    row = {"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event),
+           "trace_context": tracing.carrier_for(event.correlation_id)}
     buffer = session.info.get(_BUFFER)
     if buffer is not None:
         buffer.append(row)
@@ -101,7 +103,7 @@ class OutboxRelay:
                 return 0
             rows = (
                 await session.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.trace_context)
                     .where(outbox.c.sent_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self._batch_size)
@@ -112,7 +114,9 @@ class OutboxRelay:
             # send() only enqueues, in call order; awaiting the futures afterwards
             # pipelines the batch while the idempotent producer keeps the order.
             deliveries = [
-                await self._producer.send(row.topic, row.payload, key=row.key) for row in rows
+                await self._producer.send(row.topic, row.payload, key=row.key,
+                                          headers=tracing.kafka_headers(row.trace_context))
+                for row in rows
             ]
             await asyncio.gather(*deliveries)
             await session.execute(_MARK_SENT, {"ids": [row.id for row in rows]})

@@ -20,7 +20,7 @@ from litestar.middleware import DefineMiddleware
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from common import consumers, db as database, dead_letters, logs
+from common import consumers, db as database, dead_letters, logs, metrics, tracing
 from common.applying import EventApplier, EventHandlers
 from common.consumers import RetryPolicy
 from common.db import Database
@@ -128,13 +128,16 @@ def create_service_app(
     exception_handlers: dict | None = None,
     extra_dependencies: dict[str, Provide] | None = None,
     on_start: Callable[[Runtime], Any] | None = None,
+    gauges: Callable[[Runtime], Sequence[metrics.Refresher]] | None = None,
 ) -> Litestar:
     """A service's app: internal routes behind the internal-token guard, the
     outbox relay, and one batch consumer for its `handlers` (group id = name),
     which are given `needs(runtime)` with their events. `on_start(runtime)` runs
     before the consumers start and may return background tasks, cancelled at
-    shutdown."""
+    shutdown. `gauges(runtime)` are the service's own metrics refreshers, run
+    when /metrics is scraped."""
     logs.configure(name, settings.log_level)
+    tracing.configure(name)
     holder: dict[str, Runtime] = {}
 
     @contextlib.asynccontextmanager
@@ -184,6 +187,7 @@ def create_service_app(
         finally:
             await _shut_down(name, broker, relay, relay_task, background[1:], producer, db,
                              settings.shutdown_timeout_s)
+            tracing.shutdown()
 
     async def db_ready() -> bool:
         await holder["runtime"].db.ping()
@@ -198,13 +202,21 @@ def create_service_app(
     def provide_db(request: Request) -> Database:
         return request.app.state.runtime.db
 
+    def scraped_gauges() -> list[metrics.Refresher]:
+        runtime = holder.get("runtime")
+        if runtime is None:  # not started yet
+            return []
+        return [metrics.messaging_gauges(runtime.db), metrics.consumer_lag(runtime.broker),
+                *(gauges(runtime) if gauges else ())]
+
     internal = Router(
         "/",
         route_handlers=[*route_handlers, *(dead_letters.route_handlers if handlers is not None else ())],
         guards=[gateway_only(name, settings.internal_signing_key)],
     )
     app = Litestar(
-        route_handlers=[internal, *health_routes({"database": db_ready, "kafka": kafka_ready})],
+        route_handlers=[internal, *health_routes({"database": db_ready, "kafka": kafka_ready}),
+                        metrics.metrics_route(scraped_gauges)],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "db": Provide(provide_db, sync_to_thread=False),
@@ -214,7 +226,11 @@ def create_service_app(
         exception_handlers=exception_handlers or {},
         plugins=[problem_details()],
         lifespan=[lifespan],
-        middleware=[DefineMiddleware(_correlation_middleware)],
+        middleware=[DefineMiddleware(tracing.http_middleware), DefineMiddleware(_correlation_middleware),
+                    DefineMiddleware(metrics.http_metrics_middleware)],
+        # Our own JSON logging (common.logs) stays: Litestar's default config
+        # would replace it and drop the correlation id from every line.
+        logging_config=None,
         openapi_config=None,
     )
     if handlers:

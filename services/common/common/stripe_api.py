@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import stripe
 
+from common.stripe_calls import MeteredHTTPClient
+
 NETWORK_RETRIES = 2  # the SDK retries connection errors and 5xx with the same idempotency key
 
 T = TypeVar("T")
@@ -36,7 +38,7 @@ class StripeApi:
     """The SDK's client (`v1`) for `api_base` (stripe-mock in tests, Stripe when None)."""
 
     def __init__(self, api_key: str, api_base: str | None, *, http_client: stripe.HTTPClient | None = None) -> None:
-        self._http = http_client or stripe.HTTPXClient()
+        self._http = http_client or MeteredHTTPClient()
         self.v1 = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,

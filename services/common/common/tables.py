@@ -2,7 +2,7 @@
 first Alembic migration creates them with `create_messaging_tables`."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 messaging_metadata = sa.MetaData()
 
@@ -18,6 +18,9 @@ outbox = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),  # the exact JSON bytes sent
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    # The W3C trace context of the transaction that wrote the row (common.tracing),
+    # sent as the record's headers; NULL when tracing is off.
+    sa.Column("trace_context", JSONB, nullable=True),
     sa.Index("outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
 )
 
@@ -67,6 +70,11 @@ def create_messaging_tables(op) -> None:  # noqa: ANN001 - alembic's `op` proxy
     an Alembic migration (a later migration may call it again to add new ones)."""
     bind = op.get_bind()
     messaging_metadata.create_all(bind, checkfirst=True)
+
+
+def add_outbox_trace_context(op) -> None:  # noqa: ANN001
+    """The outbox's trace_context column, for a database whose outbox predates it."""
+    op.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS trace_context jsonb")
 
 
 def drop_messaging_tables(op) -> None:  # noqa: ANN001

@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from common import logs
+from common import logs, metrics, tracing
 from common.http import CORRELATION_HEADER, health_routes, problem_details
 from common.secrets import DEVELOPMENT
 from gateway import console, dev_signin, webhooks
@@ -78,6 +78,7 @@ async def echo_correlation_id(message: Message, scope: Scope) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     logs.configure(NAME, settings.log_level)
+    tracing.configure(NAME)
     publisher = Publisher(settings.kafka_access(), client_id=NAME,
                           publish_timeout_s=settings.kafka_publish_timeout_s)
     services = Services.from_settings(settings)
@@ -90,11 +91,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         publisher.start()
         live.start()
         try:
-            yield
+            with metrics.served_apart(settings.host, settings.metrics_port):
+                yield
         finally:
             await live.stop()
             await publisher.stop()
             await services.aclose()
+            tracing.shutdown()
 
     sensitive = Router(
         "/",
@@ -139,7 +142,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         plugins=[problem_details()],
         lifespan=[lifespan],
-        middleware=[DefineMiddleware(correlation_middleware)],
+        middleware=[DefineMiddleware(tracing.http_middleware), DefineMiddleware(correlation_middleware),
+                    DefineMiddleware(metrics.http_metrics_middleware)],
+        logging_config=None,  # common.logs' JSON lines with the correlation id, not Litestar's
         before_send=[echo_correlation_id, security_headers(proxies, hsts_max_age_s=settings.hsts_max_age_s,
                                                            always_hsts=settings.always_hsts)],
         request_max_body_size=settings.max_body_bytes,

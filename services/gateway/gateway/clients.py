@@ -14,7 +14,7 @@ from litestar import Response
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.response import Stream
 
-from common import logs
+from common import logs, tracing
 from common import internal_identity
 from common.http import CORRELATION_HEADER, Identity, is_safe_id
 from gateway.settings import Settings
@@ -106,6 +106,7 @@ class ServiceClient:
                    internal_identity.HEADER: internal_identity.sign(who, self.name, self._signing_key)}
         if correlation_id := logs.correlation_id.get():
             headers[CORRELATION_HEADER] = correlation_id
+        headers.update(tracing.carrier() or {})  # the service's request span joins this trace
         if accept:
             headers["Accept"] = accept
         try:

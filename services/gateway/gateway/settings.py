@@ -28,6 +28,9 @@ class Settings(KafkaClientSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # /metrics is served on this port only, never on the public one: expose it to
+    # the cluster's Prometheus, not to the internet (docs/operations.md).
+    metrics_port: int = 8009
     # One URL per service, or a comma-separated list of its instances (gateway.clients).
     payments_url: str = "http://127.0.0.1:8101"
     ledger_url: str = "http://127.0.0.1:8102"

@@ -1,4 +1,4 @@
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings, shared
@@ -15,6 +15,9 @@ class Settings(ServiceSettings):
     port: int = 8102
     database_url: str = "postgresql+asyncpg://ledger:ledger@127.0.0.1:55432/ledger"
     debt_block_threshold_minor: int = shared("CALLASTAR_DEBT_BLOCK_THRESHOLD_MINOR", 5000)
+    # The service runs `ledger check`'s audit this often and exports its result
+    # (callastar_ledger_invariant_check_*); the first run is at start. 0: never.
+    invariant_check_interval_s: float = Field(900.0, ge=0)
 
     stripe_api_key: str = shared("CALLASTAR_STRIPE_API_KEY", "sk_test_123")
     # stripe-mock by default; unset or empty means the real Stripe API.

@@ -8,7 +8,7 @@ from common.db import Database
 from common.service import Runtime, create_service_app
 from notifications import api, models
 from notifications.handlers import handlers
-from notifications.mailer import Mailer
+from notifications.mailer import Mailer, queue_depth
 from notifications.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,4 +48,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=api.route_handlers,
         handlers=handlers,
         on_start=start_background,
+        gauges=lambda runtime: [queue_depth(runtime.db)],
     )

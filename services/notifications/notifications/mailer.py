@@ -27,14 +27,21 @@ from pathlib import Path
 import aiosmtplib
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from prometheus_client import Counter, Gauge
 
 from common.db import Database
+from common.metrics import Refresher
 from notifications import domain, models, tokens
 from notifications.settings import Settings
 
 log = logging.getLogger(__name__)
 
 QUEUED = "notifications.emails_queued"  # session.info: this transaction queued emails
+
+EMAIL_QUEUE_DEPTH = Gauge("callastar_email_queue_depth", "Email deliveries not sent yet (PENDING)")
+EMAIL_ATTEMPTS = Counter(
+    "callastar_email_attempts", "Tries to send an email: sent, retry (later) or failed (for good)", ["outcome"],
+)
 
 # How a message goes on the wire. SMTP's own line limit (998) rather than the
 # 78 columns a header is folded at by default: a header longer than that with no
@@ -109,6 +116,14 @@ def compose(settings: Settings, delivery: models.EmailDelivery, notification: mo
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message
+
+
+def queue_depth(db: Database) -> Refresher:
+    async def refresh() -> None:
+        async with db.sessions() as session:
+            EMAIL_QUEUE_DEPTH.set(await models.pending_email_count(session))
+
+    return refresh
 
 
 class Mailer:
@@ -192,12 +207,14 @@ class Mailer:
         delivery.status = models.DeliveryStatus.SENT.value
         delivery.sent_at = sa.func.now()
         delivery.last_error = None
+        EMAIL_ATTEMPTS.labels("sent").inc()
         return True
 
     @staticmethod
     def _fail(delivery: models.EmailDelivery, error: str) -> None:
         delivery.status = models.DeliveryStatus.FAILED.value
         delivery.last_error = error
+        EMAIL_ATTEMPTS.labels("failed").inc()
         log.error("email delivery %s failed for good: %s", delivery.id, error)
 
     def _retry_later(self, delivery: models.EmailDelivery, error: str) -> None:
@@ -205,3 +222,4 @@ class Mailer:
                                    cap_s=self._settings.email_retry_cap_s)
         delivery.last_error = error
         delivery.next_attempt_at = sa.func.now() + timedelta(seconds=delay)
+        EMAIL_ATTEMPTS.labels("retry").inc()

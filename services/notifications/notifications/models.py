@@ -399,6 +399,13 @@ async def queue_emails(session: AsyncSession, notifications: Sequence[Notificati
     return result.rowcount
 
 
+async def pending_email_count(session: AsyncSession) -> int:
+    """Deliveries not sent yet, due or waiting for their next attempt."""
+    return await session.scalar(
+        sa.select(sa.func.count()).select_from(EmailDelivery).where(EmailDelivery.status == DeliveryStatus.PENDING.value)
+    ) or 0
+
+
 async def due_emails(session: AsyncSession, limit: int) -> list[tuple[EmailDelivery, Notification]]:
     """PENDING deliveries whose time has come, oldest first, locked for this sender:
     another replica skips them, so two never send the same one."""

@@ -1,0 +1,22 @@
+"""outbox.trace_context: the W3C trace context an event is published with
+
+Revision ID: 0005_outbox_trace_context
+Revises: offers_5c1e9a07
+"""
+
+from alembic import op
+
+from common.tables import add_outbox_trace_context
+
+revision = "0005_outbox_trace_context"
+down_revision = "offers_5c1e9a07"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_outbox_trace_context(op)
+
+
+def downgrade() -> None:
+    op.drop_column("outbox", "trace_context")
