@@ -1,15 +1,15 @@
 """outbox.trace_context: the W3C trace context an event is published with
 
-Revision ID: 0003_outbox_trace_context
-Revises: 0002
+Revision ID: 0008_outbox_trace_context
+Revises: 0007_dead_letter_replays
 """
 
 from alembic import op
 
 from common.tables import add_outbox_trace_context
 
-revision = "0003_outbox_trace_context"
-down_revision = "0002"
+revision = "0008_outbox_trace_context"
+down_revision = "0007_dead_letter_replays"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """each account's balance, kept with its postings
 
-Revision ID: 0008_account_balances
-Revises: 0007_dead_letter_replays
+Revision ID: 0009_account_balances
+Revises: 0008_outbox_trace_context
 
 `account_balances` holds, per (account, currency), the sum of its postings,
 updated in the transaction that posts them: a balance the ledger announces is
@@ -13,8 +13,8 @@ journal.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_account_balances"
-down_revision = "0007_dead_letter_replays"
+revision = "0009_account_balances"
+down_revision = "0008_outbox_trace_context"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """outbox.trace_context: the W3C trace context an event is published with
 
-Revision ID: 0005_outbox_trace_context
-Revises: offers_5c1e9a07
+Revision ID: 0004_outbox_trace_context
+Revises: 0003_dead_letter_replays
 """
 
 from alembic import op
 
 from common.tables import add_outbox_trace_context
 
-revision = "0005_outbox_trace_context"
-down_revision = "offers_5c1e9a07"
+revision = "0004_outbox_trace_context"
+down_revision = "0003_dead_letter_replays"
 branch_labels = None
 depends_on = None
 
