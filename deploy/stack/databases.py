@@ -81,7 +81,7 @@ async def provision(admin, connect_to: Callable[[str], Awaitable], databases: It
                 await conn.execute(f'ALTER SCHEMA public OWNER TO "{db.owner}"')
                 await conn.execute(f'REVOKE ALL ON DATABASE "{db.name}" FROM PUBLIC')
                 await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{db.name}" TO "{db.runtime}"')
-                await conn.execute(f'REVOKE CREATE ON SCHEMA public FROM PUBLIC')
+                await conn.execute('REVOKE CREATE ON SCHEMA public FROM PUBLIC')
                 await conn.execute(f'GRANT USAGE ON SCHEMA public TO "{db.runtime}"')
                 await conn.execute(f'GRANT {RUNTIME_TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA public TO "{db.runtime}"')
                 await conn.execute(
