@@ -180,7 +180,9 @@ def test_each_service_is_probed_on_ready_and_health_and_has_a_disruption_budget(
     assert set(deployments) == set(PORTS)
     for name, deployment in deployments.items():
         (container,) = pod_spec(deployment)["containers"]
-        assert container["ports"] == [{"name": "http", "containerPort": PORTS[name]}]
+        assert container["ports"][0] == {"name": "http", "containerPort": PORTS[name]}
+        # the gateway serves /metrics on a port of its own (Settings.metrics_port), the services on theirs
+        assert container["ports"][1:] == ([{"name": "metrics", "containerPort": 8009}] if name == "gateway" else [])
         assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
         assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
@@ -329,7 +331,7 @@ def test_only_the_gateway_is_reachable_and_each_workload_reaches_only_what_it_ne
         return {name for name, policy in policies.items() if name != "default-deny"
                 and direction in policy["spec"]["policyTypes"] and _selects(policy["spec"]["podSelector"], labels)}
 
-    egress = {"gateway": {"gateway-to-services", "kafka-egress"},
+    egress = {"gateway": {"gateway-to-services", "kafka-egress"},  # and each Deployment: traces-egress
               "payments": {"kafka-egress", "payments-database-egress", "stripe-egress"},
               "ledger": {"kafka-egress", "ledger-database-egress"},
               "payouts": {"kafka-egress", "payouts-database-egress", "stripe-egress"},
@@ -338,8 +340,9 @@ def test_only_the_gateway_is_reachable_and_each_workload_reaches_only_what_it_ne
         labels = pod_labels(resource)
         svc = labels["app.kubernetes.io/name"]
         if resource["kind"] == "Deployment":
-            expected_egress = egress[svc]
-            expected_ingress = {"gateway-ingress"} if svc == "gateway" else {"services-from-gateway"}
+            expected_egress = egress[svc] | {"traces-egress"}
+            expected_ingress = {"gateway-ingress" if svc == "gateway" else "services-from-gateway",
+                                "metrics-from-prometheus"}
         else:  # migrations and checks: their database only, and nobody calls them
             expected_egress, expected_ingress = {f"{svc}-database-egress"}, set()
         assert allowed(labels, "Egress") == {"dns"} | expected_egress, resource["metadata"]["name"]
@@ -349,3 +352,6 @@ def test_only_the_gateway_is_reachable_and_each_workload_reaches_only_what_it_ne
     assert open_ingress == ["gateway-ingress"]
     assert policies["services-from-gateway"]["spec"]["ingress"][0]["from"] == [
         {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway", "app.kubernetes.io/component": "gateway"}}}]
+    # Prometheus reaches the metrics ports and nothing else; the gateway's public port is not among them.
+    [scrape] = policies["metrics-from-prometheus"]["spec"]["ingress"]
+    assert {port["port"] for port in scrape["ports"]} == {8009, 8101, 8102, 8103, 8104}
