@@ -19,7 +19,7 @@ from common.http import problem, require_role
 from common.money import CurrencyQuery
 from common.service import DatabaseDep, IdentityDep
 from payouts.models import Payout
-from payouts.views import payout_view
+from payouts.response_bodies import payout_view
 
 Sort = Literal["created_at", "amount"]
 Order = Literal["asc", "desc"]

@@ -17,10 +17,15 @@ from common.http import require_role
 from common.money import CurrencyCode, MinorUnits
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from common.stripe_api import StripeCallFailed
-from payouts import admin_api, approval, domain, models, workflow
-from payouts.domain import Move, Trigger
+from payouts import admin_api, approval, models, state_changes
+from payouts.domain.accounts import check_account_ready
+from payouts.domain.amounts import check_request
+from payouts.domain.approval import check_reason
+from payouts.domain.audit import Actor, broken_link_of_one_payout
+from payouts.domain.errors import CurrencyNotHeld, IdempotencyKeyReused, PayoutError, PayoutNotFound
+from payouts.domain.transitions import Move, State, Trigger
 from payouts.models import Payout, PayoutAccount
-from payouts.views import account_view, payout_view
+from payouts.response_bodies import account_view, payout_view
 from payouts.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
@@ -135,30 +140,30 @@ async def request_payout(
     require_role(who, "creator")
     currency = data.currency.upper()
     minimum = runtime.settings.payout_min_minor
-    domain.check_request(data.amount_minor, data.all, minimum)
+    check_request(data.amount_minor, data.all, minimum)
     async with db.transaction() as session:
         if idempotency_key is not None:
             existing = await models.get_payout_by_key(session, who.user_id, idempotency_key)
             if existing is not None:
                 return _replayed(existing, data, currency)
-        approval.check_account_ready(await models.get_account(session, who.user_id))
+        check_account_ready(await models.get_account(session, who.user_id))
         if currency not in {b.currency for b in await models.creator_balances(session, who.user_id)}:
-            raise domain.CurrencyNotHeld(f"you have no balance in {currency}")
+            raise CurrencyNotHeld(f"you have no balance in {currency}")
         payout = await models.insert_payout(session, {
             "id": uuid.uuid4(), "creator_id": who.user_id, "currency": currency, "all_available": data.all,
-            "requested_minor": data.amount_minor, "minimum_minor": minimum, "state": domain.State.REQUESTED,
+            "requested_minor": data.amount_minor, "minimum_minor": minimum, "state": State.REQUESTED,
             "funds_reserved": False, "requested_by": who.user_id, "idempotency_key": idempotency_key,
         })
         if payout is None:  # a concurrent request with the same key won
             existing = await models.get_payout_by_key(session, who.user_id, idempotency_key)
             return _replayed(existing, data, currency)
-        await workflow.request(session, payout, workflow.Actor(who.user_id, "creator"))
+        await state_changes.request(session, payout, Actor(who.user_id, "creator"))
     return Response(payout_view(payout), status_code=201)
 
 
 def _replayed(payout: Payout, data: PayoutRequestBody, currency: str) -> Response[dict[str, Any]]:
     if (payout.requested_minor, payout.all_available, payout.currency) != (data.amount_minor, data.all, currency):
-        raise domain.IdempotencyKeyReused("this Idempotency-Key was used for a different payout request")
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different payout request")
     return Response(payout_view(payout), status_code=200)
 
 
@@ -168,10 +173,10 @@ async def cancel_payout(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: Id
     async with db.transaction() as session:
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None or payout.creator_id != who.user_id:
-            raise domain.PayoutNotFound(f"no payout {payout_id}")
-        outcome = workflow.decide(payout, Trigger.CANCEL)
+            raise PayoutNotFound(f"no payout {payout_id}")
+        outcome = state_changes.decide(payout, Trigger.CANCEL)
         assert isinstance(outcome, Move)  # the table refuses (raised) or moves a cancel
-        await workflow.move(session, payout, outcome, workflow.Actor(who.user_id, "creator"))
+        await state_changes.move(session, payout, outcome, Actor(who.user_id, "creator"))
     return payout_view(payout)
 
 
@@ -194,7 +199,7 @@ async def get_payout(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: Ident
     async with db.transaction() as session:
         payout = await models.get_payout(session, payout_id)
     if payout is None or who.role != "admin" and who.user_id != payout.creator_id:
-        raise domain.PayoutNotFound(f"no payout {payout_id}")
+        raise PayoutNotFound(f"no payout {payout_id}")
     return payout_view(payout, admin=who.role == "admin")
 
 
@@ -221,15 +226,15 @@ async def reject_payout(
     payout_id: FromPath[uuid.UUID], data: JSONBody[RejectBody], db: DatabaseDep, who: IdentityDep
 ) -> dict[str, Any]:
     require_role(who, "admin")
-    reason = domain.check_reason(data.reason)
+    reason = check_reason(data.reason)
     async with db.transaction() as session:
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None:
-            raise domain.PayoutNotFound(f"no payout {payout_id}")
-        outcome = workflow.decide(payout, Trigger.REJECT)
+            raise PayoutNotFound(f"no payout {payout_id}")
+        outcome = state_changes.decide(payout, Trigger.REJECT)
         assert isinstance(outcome, Move)  # the table refuses (raised) or moves a reject
         payout.reason = reason
-        await workflow.move(session, payout, outcome, workflow.Actor(who.user_id, "admin"), reason=reason)
+        await state_changes.move(session, payout, outcome, Actor(who.user_id, "admin"), reason=reason)
     return payout_view(payout, admin=True)
 
 
@@ -250,10 +255,10 @@ async def get_payout_audit(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who:
     require_role(who, "admin")
     async with db.transaction() as session:
         if await models.get_payout(session, payout_id) is None:
-            raise domain.PayoutNotFound(f"no payout {payout_id}")
+            raise PayoutNotFound(f"no payout {payout_id}")
         rows = await models.payout_audit(session, payout_id)
         predecessors = await models.predecessor_hashes(session, [row.seq for row in rows])
-    broken = domain.broken_link_of_one_payout(
+    broken = broken_link_of_one_payout(
         ((row.seq, row.prev_hash, row.hash, row.record()) for row in rows), predecessors)
     return {
         "payout_id": str(payout_id),
@@ -272,7 +277,7 @@ async def get_payout_audit(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who:
     }
 
 
-def _payout_error(request: Request, error: domain.PayoutError) -> Response[dict[str, Any]]:
+def _payout_error(request: Request, error: PayoutError) -> Response[dict[str, Any]]:
     problem = ProblemDetailsException(
         status_code=error.status, title=type(error).__name__, detail=str(error), extra={"reason": error.reason}
     )
@@ -294,4 +299,4 @@ route_handlers = [
     get_payout, approve_payout, reject_payout, void_payout, get_payout_audit,
 ]
 
-exception_handlers = {domain.PayoutError: _payout_error, StripeCallFailed: _stripe_failed}
+exception_handlers = {PayoutError: _payout_error, StripeCallFailed: _stripe_failed}

@@ -25,22 +25,22 @@ import sqlalchemy as sa
 from common.db import Database
 from common.http import Identity
 from common.stripe_api import StripeCallFailed
-from payouts import domain, models, workflow
-from payouts.domain import Move, Resume, Trigger
-from payouts.models import Payout, PayoutAccount
+from payouts import models, state_changes
+from payouts.domain.accounts import check_account_ready
+from payouts.domain.approval import (
+    STALE_STRIPE_CLAIM,
+    check_reason,
+    check_separation_of_duties,
+    may_resume,
+    stalled,
+)
+from payouts.domain.audit import SYSTEM, Actor
+from payouts.domain.errors import ApprovalInProgress, PayoutNotFound
+from payouts.domain.transitions import Move, Resume, State, Trigger
+from payouts.models import Payout
 from payouts.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
-
-
-def check_account_ready(account: PayoutAccount | None) -> PayoutAccount:
-    if account is None or account.stripe_account_id is None:
-        raise domain.PayoutAccountNotReady("payout_account_missing", "the creator has no connected payout account")
-    if not account.payouts_enabled:
-        disabled = (account.requirements or {}).get("disabled_reason")
-        detail = "Stripe does not let this account receive payouts yet" + (f" ({disabled})" if disabled else "")
-        raise domain.PayoutAccountNotReady("payouts_disabled", detail)
-    return account
 
 
 async def approve_payout(db: Database, gateway: StripeGateway, payout_id: uuid.UUID, admin: Identity) -> Payout:
@@ -49,17 +49,17 @@ async def approve_payout(db: Database, gateway: StripeGateway, payout_id: uuid.U
         # re-reads the state under it, so only the first one moves the payout.
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None:
-            raise domain.PayoutNotFound(f"no payout {payout_id}")
-        domain.check_separation_of_duties(admin.user_id, payout.creator_id, payout.requested_by)
-        outcome = workflow.decide(payout, Trigger.APPROVE)
+            raise PayoutNotFound(f"no payout {payout_id}")
+        check_separation_of_duties(admin.user_id, payout.creator_id, payout.requested_by)
+        outcome = state_changes.decide(payout, Trigger.APPROVE)
         now = datetime.now(UTC)
-        if isinstance(outcome, Resume) and not domain.may_resume(payout.stripe_claimed_at, now):
-            raise domain.ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
+        if isinstance(outcome, Resume) and not may_resume(payout.stripe_claimed_at, now):
+            raise ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
         if isinstance(outcome, Move):
             account = check_account_ready(await models.get_account(session, payout.creator_id))
             payout.approved_by = admin.user_id
             payout.stripe_account_id = account.stripe_account_id
-            await workflow.move(session, payout, outcome, workflow.Actor(admin.user_id, "admin"))
+            await state_changes.move(session, payout, outcome, Actor(admin.user_id, "admin"))
         payout.stripe_claimed_at = now
     return await _submit_to_stripe(db, gateway, payout)
 
@@ -87,14 +87,14 @@ async def _submit_to_stripe(db: Database, gateway: StripeGateway, payout: Payout
         raise
     async with db.transaction() as session:
         locked = await models.get_payout_for_update(session, payout.id)
-        outcome = workflow.decide(locked, Trigger.STRIPE_SUBMITTED)
+        outcome = state_changes.decide(locked, Trigger.STRIPE_SUBMITTED)
         if isinstance(outcome, Move):
             locked.stripe_transfer_id = transfer_id
             locked.stripe_payout_id = stripe_payout_id
             locked.stripe_error_code = locked.stripe_error_message = None
             locked.stripe_claimed_at = None
-            await workflow.move(
-                session, locked, outcome, workflow.SYSTEM,
+            await state_changes.move(
+                session, locked, outcome, SYSTEM,
                 metadata={"stripe_account_id": locked.stripe_account_id},
             )
     return locked
@@ -114,15 +114,15 @@ async def resume_stalled(db: Database, gateway: StripeGateway, now: datetime | N
     now = now or datetime.now(UTC)
     async with db.transaction() as session:
         candidates = list(await session.scalars(
-            sa.select(Payout.id).where(Payout.state == domain.State.APPROVED,
-                                       Payout.stripe_claimed_at < now - domain.STALE_STRIPE_CLAIM)
+            sa.select(Payout.id).where(Payout.state == State.APPROVED,
+                                       Payout.stripe_claimed_at < now - STALE_STRIPE_CLAIM)
         ))
     resumed = []
     for payout_id in candidates:
         async with db.transaction() as session:
             payout = await models.get_payout_for_update(session, payout_id)
             # Re-checked under the lock: an admin's approve or void may have come first.
-            if payout.state != domain.State.APPROVED or not domain.stalled(payout.stripe_claimed_at, now):
+            if payout.state != State.APPROVED or not stalled(payout.stripe_claimed_at, now):
                 continue
             log.warning("payout %s: its approver stopped mid-way (claimed %s); resuming", payout_id,
                         payout.stripe_claimed_at)
@@ -152,15 +152,15 @@ async def void_payout(
     key; only then is the failure committed, audited and announced, and the
     ledger releases the reservation on `payout.failed`. A Stripe error leaves it
     APPROVED with the error recorded: voiding again retries."""
-    reason = domain.check_reason(reason)
+    reason = check_reason(reason)
     async with db.transaction() as session:
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None:
-            raise domain.PayoutNotFound(f"no payout {payout_id}")
-        workflow.decide(payout, Trigger.VOID)  # a refusal is raised
+            raise PayoutNotFound(f"no payout {payout_id}")
+        state_changes.decide(payout, Trigger.VOID)  # a refusal is raised
         now = datetime.now(UTC)
-        if not domain.may_resume(payout.stripe_claimed_at, now):
-            raise domain.ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
+        if not may_resume(payout.stripe_claimed_at, now):
+            raise ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
         payout.stripe_claimed_at = now  # no approve starts the Stripe steps while we reverse
     try:
         transfer_id = payout.stripe_transfer_id or await gateway.find_transfer(payout.id)
@@ -173,7 +173,7 @@ async def void_payout(
         raise
     async with db.transaction() as session:
         locked = await models.get_payout_for_update(session, payout.id)
-        outcome = workflow.decide(locked, Trigger.VOID)
+        outcome = state_changes.decide(locked, Trigger.VOID)
         assert isinstance(outcome, Move)  # our claim kept everyone else away
         locked.stripe_transfer_id = transfer_id
         locked.stripe_reversal_id = reversal_id
@@ -181,8 +181,8 @@ async def void_payout(
         locked.failure_message = reason
         locked.reason = reason
         locked.stripe_claimed_at = None
-        await workflow.move(
-            session, locked, outcome, workflow.Actor(admin.user_id, "admin"), reason=reason,
+        await state_changes.move(
+            session, locked, outcome, Actor(admin.user_id, "admin"), reason=reason,
             metadata={"voided": True, "stripe_reversal_id": reversal_id, "stripe_error_code": locked.stripe_error_code},
         )
     return locked

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from common.db import Database
 from common.topic_reading import read_to_end
 from contracts.events.ledger import BalanceChanged
-from payouts import domain, models
+from payouts import models
+from payouts.domain import audit
+from payouts.domain.balances import latest_balances
 from payouts.models import PayoutAudit
 from payouts.settings import Settings
 
 
-async def first_broken_link(database_url: str) -> tuple[int, domain.BrokenLink | None]:
+async def first_broken_link(database_url: str) -> tuple[int, audit.BrokenLink | None]:
     """(rows checked, first broken link or None), read in one snapshot."""
     engine = create_async_engine(database_url)
     checked = 0
@@ -29,10 +31,10 @@ async def first_broken_link(database_url: str) -> tuple[int, domain.BrokenLink |
                     sa.select(PayoutAudit.__table__).order_by(PayoutAudit.seq).execution_options(yield_per=5000)
                 )
 
-                checker = domain.ChainChecker()
+                checker = audit.ChainChecker()
                 async for row in result:
                     checked += 1
-                    record = domain.AuditRecord(
+                    record = audit.AuditRecord(
                         id=str(row.id), payout_id=str(row.payout_id), actor_id=row.actor_id,
                         actor_role=row.actor_role, old_state=row.old_state, new_state=row.new_state,
                         reason=row.reason, metadata=row._mapping["metadata"], created_at=row.created_at,
@@ -51,17 +53,6 @@ def verify_audit(settings: Settings) -> int:
         return 0
     print(f"payout audit BROKEN at seq {broken.seq} (audit row {broken.audit_id}): {broken.problem}")
     return 1
-
-
-def latest_balances(events: list[BalanceChanged]) -> list[BalanceChanged]:
-    """Per creator and currency the announcement the live projection keeps: the latest
-    `occurred_at`, the later one read at a tie (one creator's events share a partition)."""
-    latest: dict[tuple[str, str], BalanceChanged] = {}
-    for event in events:
-        key = (event.data.creator_id, event.data.currency)
-        if key not in latest or latest[key].occurred_at <= event.occurred_at:
-            latest[key] = event
-    return list(latest.values())
 
 
 async def rebuild_balances_from(settings: Settings) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.events.ledger import BalanceChanged
-from payouts import domain
+from payouts.domain import audit
 
 
 class Base(DeclarativeBase):
@@ -184,8 +184,8 @@ class PayoutAudit(Base):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
-    def record(self) -> domain.AuditRecord:
-        return domain.AuditRecord(
+    def record(self) -> audit.AuditRecord:
+        return audit.AuditRecord(
             id=str(self.id), payout_id=str(self.payout_id), actor_id=self.actor_id, actor_role=self.actor_role,
             old_state=self.old_state, new_state=self.new_state, reason=self.reason,
             metadata=self.metadata_, created_at=self.created_at,
@@ -210,8 +210,8 @@ async def append_audit(
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
     prev_hash = await session.scalar(
         sa.select(PayoutAudit.hash).order_by(PayoutAudit.seq.desc()).limit(1)
-    ) or domain.GENESIS_HASH
-    record = domain.AuditRecord(
+    ) or audit.GENESIS_HASH
+    record = audit.AuditRecord(
         id=str(uuid.uuid4()), payout_id=str(payout.id), actor_id=actor_id, actor_role=actor_role,
         old_state=old_state, new_state=payout.state, reason=reason,
         metadata={**_amounts(payout), **(metadata or {})},
@@ -221,7 +221,7 @@ async def append_audit(
     row = PayoutAudit(
         id=uuid.UUID(record.id), payout_id=payout.id, actor_id=actor_id, actor_role=actor_role,
         old_state=old_state, new_state=record.new_state, reason=reason, metadata_=record.metadata,
-        created_at=record.created_at, prev_hash=prev_hash, hash=domain.chain_hash(prev_hash, record),
+        created_at=record.created_at, prev_hash=prev_hash, hash=audit.chain_hash(prev_hash, record),
     )
     session.add(row)
     await session.flush()

@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
-from payouts import approval, domain
+from payouts import approval
+from payouts.domain.approval import STALE_STRIPE_CLAIM
 from payouts.stripe_gateway import StripeGateway
 from services.payouts.tests.integration.payouts_driver import Payouts, eventually, headers, new_id, stripe_event
 from tests.support.stripe_recording import RecordingStripeHttp
@@ -56,7 +57,7 @@ async def claim_goes_stale(db, payout_id: str) -> None:
         await session.execute(
             sa.text("UPDATE payouts SET stripe_claimed_at = stripe_claimed_at - make_interval(secs => :age) "
                     "WHERE id = :id"),
-            {"age": (domain.STALE_STRIPE_CLAIM + timedelta(minutes=1)).total_seconds(), "id": uuid.UUID(payout_id)},
+            {"age": (STALE_STRIPE_CLAIM + timedelta(minutes=1)).total_seconds(), "id": uuid.UUID(payout_id)},
         )
 
 
@@ -134,7 +135,7 @@ async def test_an_approval_that_died_between_transfer_and_payout_is_resumed_once
     try:
         now = datetime.now(UTC)
         assert uuid.UUID(payout_id) not in await approval.resume_stalled(db, gateway, now)  # may still be at work
-        later = now + domain.STALE_STRIPE_CLAIM + timedelta(minutes=1)
+        later = now + STALE_STRIPE_CLAIM + timedelta(minutes=1)
         assert uuid.UUID(payout_id) in await approval.resume_stalled(db, gateway, later)
     finally:
         await gateway.close()

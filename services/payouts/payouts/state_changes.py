@@ -3,7 +3,6 @@ changes state, writes its audit row and queues the event that announces it,
 all in the caller's transaction (with the payout row locked by the caller)."""
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +25,10 @@ from contracts.events.payouts import (
     PayoutRequested,
     PayoutRequestedData,
 )
-from payouts import domain, models
-from payouts.domain import Move, Refuse, Stage, State, Trigger
+from payouts import models
+from payouts.domain import transitions
+from payouts.domain.audit import Actor
+from payouts.domain.transitions import Ignore, Move, Outcome, Refuse, Stage, State, Trigger
 from payouts.models import Payout
 
 log = logging.getLogger(__name__)
@@ -35,22 +36,12 @@ log = logging.getLogger(__name__)
 PRODUCER = "payouts"
 
 
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    role: str  # admin, creator, stripe, system
-
-
-SYSTEM = Actor("system", "system")
-STRIPE = Actor("stripe", "stripe")
-
-
-def decide(payout: Payout, trigger: Trigger) -> domain.Outcome:
+def decide(payout: Payout, trigger: Trigger) -> Outcome:
     """The table's answer for this payout; a refusal is raised, an ignore logged."""
-    outcome = domain.decide(domain.stage_of(payout.state, payout.funds_reserved), trigger)
+    outcome = transitions.decide(transitions.stage_of(payout.state, payout.funds_reserved), trigger)
     if isinstance(outcome, Refuse):
         raise outcome.error(f"payout {payout.id} is {payout.state}: cannot {trigger.value}")
-    if isinstance(outcome, domain.Ignore):
+    if isinstance(outcome, Ignore):
         log.info("ignored %s on payout %s in %s (%s)", trigger.value, payout.id, payout.state, outcome.why)
     return outcome
 

@@ -1,4 +1,4 @@
-"""How payouts and accounts read as JSON."""
+"""The JSON bodies the API answers with for payouts and accounts."""
 
 from typing import Any
 
