@@ -1,11 +1,12 @@
 """Payouts' tables and the queries the service needs."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -41,38 +42,47 @@ class CreatorBalance(Base):
 
 
 _balances = CreatorBalance.__table__
-_balance_row = insert(_balances)
-# Built once (it is the hot path of every balance announcement): every figure
-# the row holds is replaced. `<=`: at an equal timestamp the later delivery
-# wins, since one creator's events arrive in the ledger's order (one key, one
-# partition).
-_UPSERT_BALANCE = _balance_row.on_conflict_do_update(
+_STORED = [column for column in _balances.c if column.name != "updated_at"]
+# Built once (every balance announcement passes here): a batch's balances as one
+# array per column, so one statement text for any batch size, compiled and
+# prepared once (a VALUES list would be a new statement per size).
+_announced = sa.func.unnest(
+    *(sa.bindparam(column.name, type_=ARRAY(column.type)) for column in _STORED)
+).table_valued(*(column.name for column in _STORED)).render_derived(name="announced")
+_balance_rows = insert(_balances).from_select([c.name for c in _STORED], sa.select(*_announced.c))
+# Every figure the row holds is replaced. `<=`: at an equal timestamp the later
+# delivery wins, since one creator's events arrive in the ledger's order (one
+# key, one partition); domain.balances keeps the same rule within a batch.
+_UPSERT_BALANCES = _balance_rows.on_conflict_do_update(
     index_elements=[_balances.c.creator_id, _balances.c.currency],
     set_={
-        **{column.name: _balance_row.excluded[column.name] for column in _balances.c
-           if not column.primary_key and column.name != "updated_at"},
+        **{column.name: _balance_rows.excluded[column.name] for column in _STORED if not column.primary_key},
         "updated_at": sa.func.now(),
     },
-    where=_balances.c.as_of <= _balance_row.excluded.as_of,
-).returning(_balances.c.creator_id)
+    where=_balances.c.as_of <= _balance_rows.excluded.as_of,
+).returning(_balances.c.creator_id, _balances.c.currency)
 
 
-async def apply_balance_changed(session: AsyncSession, event: BalanceChanged) -> bool:
-    """Upsert the creator's balance in the event's currency; False if the stored
-    figures are newer than the event (a stale or replayed announcement)."""
-    data = event.data
-    row = {
-        "creator_id": data.creator_id,
-        "currency": data.currency,
-        "available_minor": data.available_minor,
-        "disputed_minor": data.disputed_minor,
-        "reserved_minor": data.reserved_minor,
-        "debt_minor": data.debt_minor,
-        "journal_entry_id": data.journal_entry_id,
-        "as_of": event.occurred_at,
-        "source_event_id": event.event_id,
+async def upsert_balances(session: AsyncSession, latest: Sequence[BalanceChanged]) -> set[tuple[str, str]]:
+    """Each announcement stored as its creator's balance in its currency, in one
+    statement, unless the stored figures are newer (a stale or replayed
+    announcement); the (creator, currency) pairs stored. At most one announcement
+    per pair (domain.balances.latest_balances): a statement updates a row once."""
+    if not latest:
+        return set()
+    columns: dict[str, list[Any]] = {
+        "creator_id": [e.data.creator_id for e in latest],
+        "currency": [e.data.currency for e in latest],
+        "available_minor": [e.data.available_minor for e in latest],
+        "disputed_minor": [e.data.disputed_minor for e in latest],
+        "reserved_minor": [e.data.reserved_minor for e in latest],
+        "debt_minor": [e.data.debt_minor for e in latest],
+        "journal_entry_id": [e.data.journal_entry_id for e in latest],
+        "as_of": [e.occurred_at for e in latest],
+        "source_event_id": [e.event_id for e in latest],
     }
-    return (await session.execute(_UPSERT_BALANCE, row)).first() is not None
+    stored = await session.execute(_UPSERT_BALANCES, columns)
+    return {(row.creator_id, row.currency) for row in stored}
 
 
 async def lock_balances(session: AsyncSession) -> None:
@@ -84,8 +94,7 @@ async def replace_balances(session: AsyncSession, latest: list[BalanceChanged]) 
     """The projection rebuilt: every row dropped, then one per creator and currency from
     its latest announcement (the caller holds `lock_balances` since before it read them)."""
     await session.execute(sa.delete(_balances))
-    for event in latest:
-        await apply_balance_changed(session, event)
+    await upsert_balances(session, latest)
 
 
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[CreatorBalance]:
