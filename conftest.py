@@ -88,6 +88,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         for what, seconds in steps.items():
             terminalreporter.write_line(f"{what:<32} {seconds:7.1f} s")
         terminalreporter.write_line(f"{'total':<32} {sum(steps.values()):7.1f} s")
+    if audit := os.environ.get("CALLASTAR_AUDIT"):  # ./callastar test audits uv.lock first
+        terminalreporter.write_line(f"dependency audit: {audit}")
 
 
 def _fail(what: str, exc: BaseException) -> None:
