@@ -168,16 +168,19 @@ _LOCK_CREATORS = sa.text("""
     FROM unnest(CAST(:creator_ids AS text[])) AS creator(creator_id)
     ORDER BY creator_id
 """)
-_LAST_HASH = sa.select(JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
-# The entries already in the journal with one of these causes or (kind, reference)s.
-_POSTED = sa.text("""
-    SELECT cause_event_id, kind, reference FROM journal_entries
+# What appending needs, in one read: the entries already in the journal with
+# one of these causes or (kind, reference)s (hash NULL), and the hash of the
+# journal's last entry (the only row with a hash, none while it is empty).
+_POSTED_AND_LAST_HASH = sa.text("""
+    SELECT cause_event_id, kind, reference, NULL AS hash FROM journal_entries
     WHERE cause_event_id = ANY(CAST(:cause_event_ids AS uuid[]))
     UNION ALL
-    SELECT posted.cause_event_id, posted.kind, posted.reference
+    SELECT posted.cause_event_id, posted.kind, posted.reference, NULL
     FROM unnest(CAST(:kinds AS text[]), CAST(:references AS text[])) AS new(kind, reference)
     JOIN journal_entries AS posted ON posted.kind = new.kind AND posted.reference = new.reference
     WHERE posted.reference IS NOT NULL
+    UNION ALL
+    (SELECT NULL, NULL, NULL, hash FROM journal_entries ORDER BY seq DESC LIMIT 1)
 """)
 # WITH ORDINALITY ... ORDER BY: rows are inserted in the arrays' order, so `seq`
 # (entries) and `id` (postings) follow the chain's order.
@@ -211,7 +214,8 @@ _ADD_TO_BALANCES = sa.text("""
     FROM unnest(CAST(:accounts AS text[]), CAST(:currencies AS text[]), CAST(:amounts AS bigint[]))
          WITH ORDINALITY AS new(account, currency, amount, ord)
     ORDER BY ord
-    ON CONFLICT (account, currency) DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor
+    ON CONFLICT (account, currency)
+    DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor
 """)
 _BALANCES_OF = sa.select(AccountBalance.currency, AccountBalance.account, AccountBalance.balance_minor).where(
     AccountBalance.account == sa.func.any(sa.bindparam("accounts", type_=ARRAY(sa.Text())))
@@ -228,12 +232,14 @@ async def post_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> di
     await session.execute(_LOCK_CHAIN)
     # Under the chain's lock nothing else appends: what is read here is what the
     # inserts below would conflict with, so each entry's link is to the entry before it.
-    posted = await session.execute(_POSTED, {
+    rows = (await session.execute(_POSTED_AND_LAST_HASH, {
         "cause_event_ids": [entry.cause_event_id for entry in entries],
         "kinds": [entry.kind for entry in entries if entry.reference is not None],
         "references": [entry.reference for entry in entries if entry.reference is not None],
-    })
-    taken = [key for cause, kind, reference in posted for key in _unique_keys(cause, kind, reference)]
+    })).all()
+    last_hash = next((row.hash for row in rows if row.hash is not None), chain.GENESIS_HASH)
+    taken = [key for row in rows if row.hash is None
+             for key in _unique_keys(row.cause_event_id, row.kind, row.reference)]
     fresh = [entries[position] for position in domain.first_posted([e.unique_keys() for e in entries], taken)]
     if not fresh:
         return {}
@@ -247,7 +253,7 @@ async def post_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> di
         )
         for entry in fresh
     ]
-    links = chain.linked(await session.scalar(_LAST_HASH) or chain.GENESIS_HASH, chained)
+    links = chain.linked(last_hash, chained)
     await session.execute(_INSERT_ENTRIES, {
         "ids": [uuid.UUID(entry.id) for entry in chained],
         "cause_event_ids": [entry.cause_event_id for entry in fresh],
