@@ -281,7 +281,7 @@ async def post_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> di
         "currencies": [currency for (_, currency), _ in net],
         "amounts": [amount for _, amount in net],
     })
-    return {entry.cause_event_id: uuid.UUID(linked.id) for entry, linked in zip(fresh, chained, strict=True)}
+    return {entry.cause_event_id: uuid.UUID(appended.id) for entry, appended in zip(fresh, chained, strict=True)}
 
 
 async def lock_creators(session: AsyncSession, creator_ids: Iterable[str]) -> None:
