@@ -3,7 +3,7 @@ publishes them to Kafka afterwards and marks them sent."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
@@ -35,14 +35,23 @@ _MARK_SENT = (
 
 async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
+    await add_many(session, [event])
+
+
+async def add_many(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Queue `events`, in this order, in the caller's transaction: one statement
+    whatever their number (none inside `written_together`, which writes them with
+    the rest)."""
+    if not events:
+        return
     session.info[WRITTEN] = True
-    row = {"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event),
-           "trace_context": tracing.carrier_for(event.correlation_id)}
+    rows = [{"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event),
+             "trace_context": tracing.carrier_for(event.correlation_id)} for event in events]
     buffer = session.info.get(_BUFFER)
     if buffer is not None:
-        buffer.append(row)
+        buffer.extend(rows)
     else:
-        await session.execute(_INSERT, [row])
+        await session.execute(_INSERT, rows)
 
 
 @asynccontextmanager
