@@ -1,4 +1,9 @@
-"""The payments table and the few queries the service needs.
+"""The tables (offers, payments, refunds, disputes) and the few queries the
+service needs.
+
+An intent names an offer and nothing else; its price, currency and payee are
+copied from the offer row onto the payment, so a later price change or a
+disabled offer never touches a payment already opened.
 
 The PaymentIntent's client secret is never stored: it is handed to the paying fan
 once, in the answer to the request that created the intent.
@@ -12,12 +17,49 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from payments.domain import PaymentStatus, Split
-from payments.refunds import OPEN
+from payments.domain.payments import PaymentStatus, Split
+from payments.domain.refunds import OPEN
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# The offer catalogue: what a creator sells, at the price the server charges.
+class Offer(Base):
+    __tablename__ = "offers"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    creator_id: Mapped[str] = mapped_column(sa.Text, index=True)  # the payee of every payment for it
+    title: Mapped[str] = mapped_column(sa.Text)
+    price_minor: Mapped[int] = mapped_column(sa.BigInteger)  # what a fan pays, minor units of `currency`
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    __table_args__ = (sa.CheckConstraint("price_minor > 0", name="offers_price_positive"),)
+
+
+def parse_offer_id(value: str) -> uuid.UUID | None:
+    """Offer ids are UUIDs; anything else names no offer."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+async def get_offer(session: AsyncSession, offer_id: uuid.UUID, *, for_update: bool = False) -> Offer | None:
+    return await session.get(Offer, offer_id, with_for_update=for_update, populate_existing=for_update)
+
+
+async def list_offers(session: AsyncSession, creator_id: str, *, active_only: bool) -> list[Offer]:
+    query = sa.select(Offer).where(Offer.creator_id == creator_id)
+    if active_only:
+        query = query.where(Offer.active)
+    return list(await session.scalars(query.order_by(Offer.created_at, Offer.id)))
 
 
 class Payment(Base):
@@ -44,7 +86,7 @@ class Payment(Base):
     # The fan's Idempotency-Key, if the request carried one: a retried request
     # finds its payment again instead of opening a second one.
     idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
-    # Succeeded refunds, and t of the cumulative clawback (see payments.clawback):
+    # Succeeded refunds, and t of the cumulative clawback (see payments.domain.clawback):
     # succeeded refunds plus disputed amounts not won. Minor units.
     refunded_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     taken_back_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
@@ -201,7 +243,7 @@ async def get_refund_by_stripe_id(
 
 
 class Dispute(Base):
-    """A Stripe dispute (chargeback or inquiry) on one of our payments; see payments.disputes."""
+    """A Stripe dispute (chargeback or inquiry) on one of our payments; see payments.domain.disputes."""
 
     __tablename__ = "disputes"
 

@@ -2,16 +2,8 @@
 
 import pytest
 
-from payments.domain import (
-    InvalidOffer,
-    OfferDisabled,
-    OwnOfferRefused,
-    PaymentStatus,
-    check_can_buy,
-    check_title,
-    receipt_mismatch,
-    should_transition,
-)
+from payments.domain.offers import InvalidOffer, OfferDisabled, OwnOfferRefused, check_can_buy, check_title
+from payments.domain.payments import PaymentStatus, receipt_mismatch, should_transition
 
 
 def test_a_fan_buys_an_active_offer_of_someone_else():

@@ -1,19 +1,16 @@
-"""The events payments applies. Each runs inside the consumer's transaction, after
-the inbox has claimed the event id (see common.consumers): a Stripe event
-delivered twice (same evt id) is dropped there. The same news under another evt
-id is dropped by the state machine, so only the first transition emits.
+"""A payment's own Stripe events: its PaymentIntent succeeded or failed, and its
+charge's processing fee.
 """
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox
-from common.applying import Applying, EventHandlers, PermanentError, by_stripe_type
+from common.applying import PermanentError
 from common.stripe_api import StripeCallFailed
 from contracts.events.payments import (
     PaymentFailed,
@@ -26,36 +23,23 @@ from contracts.events.payments import (
     PaymentSucceededData,
 )
 from contracts.events.stripe import StripeEventReceived
-from payments import domain, fees, models
-from payments.dispute_handlers import on_charge_dispute
-from payments.domain import PaymentStatus
+from payments import models
+from payments.domain import fees
+from payments.domain.payments import PaymentStatus, is_integer, receipt_mismatch, should_transition
+from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.stripe_objects import event_object, object_id
 from payments.models import Payment
-from payments.refund_records import apply_stripe_refund, object_id
-from payments.stripe_gateway import StripeGateway
-
-PRODUCER = "payments"
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Needs:
-    """What payments' handlers need beside their events: Stripe, for the few
-    event types that must ask it (e.g. for a charge's fee)."""
-
-    stripe: StripeGateway
-
-
-PaymentsApplying = Applying[Needs]
-
-
 async def on_payment_intent_succeeded(event: StripeEventReceived, applying: PaymentsApplying) -> None:
     session = applying.session
-    intent = _event_object(event)
+    intent = event_object(event)
     payment = await _find_payment(session, intent)
     if payment is None:
         return
-    mismatch = domain.receipt_mismatch(
+    mismatch = receipt_mismatch(
         price_minor=payment.price_minor,
         currency=payment.currency,
         amount_received=intent.get("amount_received"),
@@ -117,7 +101,7 @@ async def _hold_for_review(
                 creator_id=payment.creator_id,
                 price_minor=payment.price_minor,
                 currency=payment.currency,
-                amount_received_minor=received if domain.is_integer(received) else None,
+                amount_received_minor=received if is_integer(received) else None,
                 received_currency=received_currency.upper() if isinstance(received_currency, str) else None,
                 stripe_payment_intent_id=intent["id"],
                 reason=reason,
@@ -131,7 +115,7 @@ async def _hold_for_review(
 
 async def on_payment_intent_payment_failed(event: StripeEventReceived, applying: PaymentsApplying) -> None:
     session = applying.session
-    intent = _event_object(event)
+    intent = event_object(event)
     payment = await _find_payment(session, intent)
     if payment is None or not _moves(payment, PaymentStatus.FAILED, event):
         return
@@ -164,7 +148,7 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, applying: P
     """Stripe's processing fee, once per payment, when the charge has its
     balance transaction (often only on a later charge.updated)."""
     session = applying.session
-    charge = _event_object(event)
+    charge = event_object(event)
     intent_id = object_id(charge.get("payment_intent"))
     if charge.get("status") != "succeeded" or intent_id is None or charge.get("balance_transaction") is None:
         return
@@ -214,67 +198,13 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, applying: P
     )
 
 
-async def on_refund_event(event: StripeEventReceived, applying: PaymentsApplying) -> None:
-    """refund.created / .updated / .failed and charge.refund.updated: the object is the Refund."""
-    session = applying.session
-    await apply_stripe_refund(session, _event_object(event), applying.needs.stripe, cause=event)
-
-
-async def on_charge_refunded(event: StripeEventReceived, applying: PaymentsApplying) -> None:
-    """A cross-check only: on current API versions the charge carries no refund
-    ids, so the refunds themselves arrive as refund.* events."""
-    session = applying.session
-    charge = _event_object(event)
-    intent_id = object_id(charge.get("payment_intent"))
-    payment = await (models.get_payment_by_intent_for_update(session, intent_id) if intent_id
-                     else models.get_payment_by_charge_for_update(session, charge["id"]))
-    if payment is None:
-        return
-    if charge.get("amount_refunded") != payment.refunded_minor:
-        log.warning(
-            "charge %s says %r refunded, our succeeded refunds of payment %s add up to %s (Stripe event %s)",
-            charge["id"], charge.get("amount_refunded"), payment.id, payment.refunded_minor,
-            event.data.stripe_event_id,
-        )
-
-
-# Connected accounts' events (payouts, account updates) are not payments'.
-handlers: EventHandlers[Needs] = EventHandlers()
-handlers.on(StripeEventReceived)(by_stripe_type({
-    "payment_intent.succeeded": on_payment_intent_succeeded,
-    "payment_intent.payment_failed": on_payment_intent_payment_failed,
-    "charge.succeeded": on_charge_succeeded_or_updated,
-    "charge.updated": on_charge_succeeded_or_updated,
-    "charge.refunded": on_charge_refunded,
-    "refund.created": on_refund_event,
-    "refund.updated": on_refund_event,
-    "refund.failed": on_refund_event,
-    "charge.refund.updated": on_refund_event,
-    "charge.dispute.created": on_charge_dispute,
-    "charge.dispute.updated": on_charge_dispute,
-    "charge.dispute.closed": on_charge_dispute,
-    "charge.dispute.funds_withdrawn": on_charge_dispute,
-    "charge.dispute.funds_reinstated": on_charge_dispute,
-}, connect=False))
-
-
-def _event_object(event: StripeEventReceived) -> dict[str, Any]:
-    try:
-        obj = event.data.payload["data"]["object"]
-        if isinstance(obj, dict) and isinstance(obj["id"], str):
-            return obj
-    except (KeyError, TypeError):
-        pass
-    raise PermanentError(f"Stripe event {event.data.stripe_event_id} has no data.object.id")
-
-
 def _latest_charge_id(intent: dict[str, Any]) -> str | None:
     charge = intent.get("latest_charge")  # an id, or the Charge when expanded
     return charge.get("id") if isinstance(charge, dict) else charge
 
 
 def _moves(payment: Payment, target: PaymentStatus, event: StripeEventReceived) -> bool:
-    if domain.should_transition(PaymentStatus(payment.status), target):
+    if should_transition(PaymentStatus(payment.status), target):
         return True
     log.info(
         "ignoring stale %s for payment %s already %s (Stripe event %s)",
