@@ -3,7 +3,7 @@ publishes them to Kafka afterwards and marks them sent."""
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
@@ -35,14 +35,22 @@ _MARK_SENT = (
 
 async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
+    await add_all(session, [event])
+
+
+async def add_all(session: AsyncSession, events: Sequence[Event]) -> None:
+    """`add` for several events, in their order: one statement for them all
+    (none when inside `written_together`, which writes them with the rest)."""
+    if not events:
+        return
     session.info[WRITTEN] = True
-    row = {"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event),
-           "trace_context": tracing.carrier_for(event.correlation_id)}
+    rows = [{"event_id": event.event_id, "topic": event.TOPIC, "key": event.key(), "payload": encode(event),
+             "trace_context": tracing.carrier_for(event.correlation_id)} for event in events]
     buffer = session.info.get(_BUFFER)
     if buffer is not None:
-        buffer.append(row)
+        buffer.extend(rows)
     else:
-        await session.execute(_INSERT, [row])
+        await session.execute(_INSERT, rows)
 
 
 @asynccontextmanager

@@ -104,3 +104,23 @@ def should_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """True if a payment in `current` moves to `target`; False for a stale or
     duplicate transition, which the caller ignores (Stripe sends both)."""
     return (current, target) in _TRANSITIONS
+
+
+@dataclass(frozen=True)
+class ReportedSuccess:
+    """Where Stripe's report that a payment succeeded moves it."""
+
+    status: PaymentStatus  # SUCCEEDED, or NEEDS_REVIEW when what was received is not the snapshot
+    review_reason: str | None  # why it needs review; None when it succeeded
+
+
+def success_reported(
+    current: PaymentStatus, *, price_minor: int, currency: str, amount_received: object, received_currency: object
+) -> ReportedSuccess | None:
+    """What a payment in `current` becomes when Stripe reports it succeeded having
+    received `amount_received` of `received_currency` (see receipt_mismatch);
+    None when the report is stale or a duplicate (the payment is past it)."""
+    reason = receipt_mismatch(price_minor=price_minor, currency=currency, amount_received=amount_received,
+                              received_currency=received_currency)
+    target = PaymentStatus.SUCCEEDED if reason is None else PaymentStatus.NEEDS_REVIEW
+    return ReportedSuccess(target, reason) if should_transition(current, target) else None

@@ -12,7 +12,7 @@ from payments.handlers.needs import Needs
 from payments.handlers.payment_events import (
     on_charge_succeeded_or_updated,
     on_payment_intent_payment_failed,
-    on_payment_intent_succeeded,
+    on_payment_intents_succeeded,
 )
 from payments.handlers.refunds import on_charge_refunded, on_refund_event
 
@@ -21,7 +21,6 @@ __all__ = ["Needs", "handlers"]
 # Connected accounts' events (payouts, account updates) are not payments'.
 handlers: EventHandlers[Needs] = EventHandlers()
 handlers.on(StripeEventReceived)(by_stripe_type({
-    "payment_intent.succeeded": on_payment_intent_succeeded,
     "payment_intent.payment_failed": on_payment_intent_payment_failed,
     "charge.succeeded": on_charge_succeeded_or_updated,
     "charge.updated": on_charge_succeeded_or_updated,
@@ -35,4 +34,4 @@ handlers.on(StripeEventReceived)(by_stripe_type({
     "charge.dispute.closed": on_charge_dispute,
     "charge.dispute.funds_withdrawn": on_charge_dispute,
     "charge.dispute.funds_reinstated": on_charge_dispute,
-}, connect=False))
+}, set_based={"payment_intent.succeeded": on_payment_intents_succeeded}, connect=False))
