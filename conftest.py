@@ -39,6 +39,14 @@ LEDGER_CHECK = pytest.StashKey[tuple[bool, str]]()
 SETUP_SECONDS = pytest.StashKey[dict[str, float]]()
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the stack's own services run after every other test. The
+    services' integration tests run a service in-process in its real consumer
+    group: a stack process of the same service started before them would take
+    half their partitions (and answer their events itself)."""
+    items.sort(key=lambda item: "stack" in getattr(item, "fixturenames", ()))  # stable: file order otherwise
+
+
 def _check_ledger(handle, config: pytest.Config) -> None:
     """Run the ledger's invariant check and chain verification while the stack
     still runs (migrating first, so a run that never touched the ledger checks
@@ -88,6 +96,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         for what, seconds in steps.items():
             terminalreporter.write_line(f"{what:<32} {seconds:7.1f} s")
         terminalreporter.write_line(f"{'total':<32} {sum(steps.values()):7.1f} s")
+    if audit := os.environ.get("CALLASTAR_AUDIT"):  # ./callastar test audits uv.lock first
+        terminalreporter.write_line(f"dependency audit: {audit}")
 
 
 def _fail(what: str, exc: BaseException) -> None:

@@ -41,6 +41,9 @@ OBJECT_POLICY: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/admin/payouts/{payout_id:str}/void"): {OTHER_CREATOR: FORBIDDEN, OTHER_FAN: FORBIDDEN},
     ("PATCH", "/api/notifications/{notification_id:str}/read"): {OTHER_CREATOR: NOT_FOUND, OTHER_FAN: NOT_FOUND},
     ("DELETE", "/api/notifications/{notification_id:str}"): {OTHER_CREATOR: NOT_FOUND, OTHER_FAN: NOT_FOUND},
+    # a service's dead letters are admins' business only (its name is the "object")
+    ("GET", "/api/admin/dead-letters/{service:str}"): {OTHER_CREATOR: FORBIDDEN, OTHER_FAN: FORBIDDEN},
+    ("POST", "/api/admin/dead-letters/{service:str}/replay"): {OTHER_CREATOR: FORBIDDEN, OTHER_FAN: FORBIDDEN},
 }
 # Routes that name a creator in the query: another creator asking for A's is refused,
 # or (the payout account, where a creator's `creator_id` is ignored) sees only their own,
@@ -56,6 +59,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/api/payments/{payment_id:str}/refunds": {"amount_minor": 100, "currency": EUR, "reason": "requested_by_customer"},
     "/api/admin/payouts/{payout_id:str}/reject": {"reason": "not yours to reject"},
     "/api/admin/payouts/{payout_id:str}/void": {"reason": "not yours to void"},
+    "/api/admin/dead-letters/{service:str}/replay": {"all": True},
 }
 _PARAMETER = re.compile(r"\{(\w+):\w+\}")
 
@@ -96,6 +100,7 @@ async def owned_objects(gateway: Gateway) -> Owned:
     return Owned(creator=creator, fan=payment["fan_id"], ids={
         "payment_id": intent["payment_id"], "offer_id": payment["offer_id"], "payout_id": payout["payout_id"],
         "notification_id": await eventually(a_notification),
+        "service": "ledger",
     })
 
 

@@ -9,11 +9,21 @@ now exists. Nothing reaches a handler any other way:
     handlers = EventHandlers[Needs](permanent=(LedgerError,))
 
     @handlers.on(PaymentSucceeded)
-    @one_at_a_time
-    async def on_payment_succeeded(event: PaymentSucceeded, applying: Applying[Needs]) -> None: ...
+    async def on_payment_succeeded(events: Sequence[PaymentSucceeded], applying: Applying[Needs]) -> None:
+        rows = await models.rows_for(applying.session, events)  # one read for the batch
+        effects = [domain.decide(event, rows) for event in events]  # pure, per event
+        await models.write(applying.session, effects)  # one statement per table
+        await outbox.add_many(applying.session, [announced(e) for e in effects])
+
+    @handlers.on(PayoutRequested)
+    @one_at_a_time  # rare events: one event's work, applied to each in turn
+    async def on_payout_requested(event: PayoutRequested, applying: Applying[Needs]) -> None: ...
 
 Rules stay pure in each service's domain; a handler reads rows, asks the rules,
-writes the effects and emits events through the outbox. Kafka is consumers.py's
+writes the effects and emits events through the outbox, for the whole batch at
+once where events are frequent, so the statements do not grow with the batch.
+A batch that fails (a rule error in one event) is redone by the consumer record
+by record: the same handler is then given one event at a time. Kafka is consumers.py's
 business; the inbox claim, parking and the release of parked events are here.
 """
 

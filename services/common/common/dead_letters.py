@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import JSONBody
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 
@@ -186,7 +187,7 @@ async def list_dead_letters(request: Request, who: NamedDependency[Identity]) ->
 
 
 @post("/dead-letters/replay", status_code=200, summary="Replay dead letters through the handler and inbox")
-async def replay_dead_letters(request: Request, who: NamedDependency[Identity], data: ReplayRequest) -> list[dict[str, object]]:
+async def replay_dead_letters(request: Request, who: NamedDependency[Identity], data: JSONBody[ReplayRequest]) -> list[dict[str, object]]:
     require_role(who, "admin")
     if data.all == bool(data.ids):
         raise ValidationException("give either ids or all: true")

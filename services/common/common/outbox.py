@@ -35,12 +35,13 @@ _MARK_SENT = (
 
 async def add(session: AsyncSession, event: Event) -> None:
     """Queue `event` in the caller's transaction: it is published iff that commits."""
-    await add_all(session, [event])
+    await add_many(session, [event])
 
 
-async def add_all(session: AsyncSession, events: Sequence[Event]) -> None:
-    """`add` for several events, in their order: one statement for them all
-    (none when inside `written_together`, which writes them with the rest)."""
+async def add_many(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Queue `events`, in this order, in the caller's transaction: one statement
+    whatever their number (none inside `written_together`, which writes them with
+    the rest)."""
     if not events:
         return
     session.info[WRITTEN] = True

@@ -9,6 +9,7 @@ off (the table's owner), even a balanced one: `python -m ledger verify-journal`.
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,6 +68,17 @@ class ChainedEntry:
 
 def chain_hash(prev_hash: str, entry: ChainedEntry) -> str:
     return hashlib.sha256((prev_hash + entry.canonical()).encode()).hexdigest()
+
+
+def linked(prev_hash: str, entries: Iterable[ChainedEntry]) -> list[tuple[str, str]]:
+    """Each entry's (prev_hash, hash) when the entries are appended in this
+    order after the entry whose hash is `prev_hash`."""
+    links = []
+    for entry in entries:
+        entry_hash = chain_hash(prev_hash, entry)
+        links.append((prev_hash, entry_hash))
+        prev_hash = entry_hash
+    return links
 
 
 @dataclass(frozen=True)

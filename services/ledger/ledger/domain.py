@@ -6,7 +6,7 @@ platform (credit-normal), so what a creator is owed is the negated sum.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 STRIPE_BALANCE = "stripe:balance"
@@ -54,6 +54,20 @@ def net_by_account(postings: Iterable[Posting]) -> dict[tuple[str, str], int]:
     for posting in postings:
         net[(posting.account, posting.currency)] += posting.amount_minor
     return dict(net)
+
+
+def first_posted(unique_keys: Iterable[Iterable[Hashable]], posted: Iterable[Hashable]) -> list[int]:
+    """Which of a run of entries post, by position: an entry posts nothing when
+    one of its unique keys (its cause event, its kind and reference) is already
+    an entry's, in the journal (`posted`) or among the entries before it."""
+    taken = set(posted)
+    chosen = []
+    for position, keys in enumerate(unique_keys):
+        keys = set(keys)
+        if keys.isdisjoint(taken):
+            taken |= keys
+            chosen.append(position)
+    return chosen
 
 
 def check_balanced(postings: Iterable[Posting]) -> None:
@@ -282,6 +296,22 @@ def creator_balance(creator_id: str, currency: str, sums: dict[str, int]) -> Cre
         # debt is an asset of the platform (debit-normal): positive sum = owed by creator
         debt_minor=sums.get(creator_account(creator_id, "debt"), 0),
     )
+
+
+def balances_after_each(
+    before: Mapping[str, Mapping[str, int]], entries: Iterable[tuple[str, str, Sequence[Posting]]]
+) -> list[CreatorBalance]:
+    """The balance each entry of a run leaves its creator with, in order: from
+    the signed sums per currency and account `before` the run (its creators'
+    accounts at least), each entry (creator, currency, postings) adding its own."""
+    sums = {currency: dict(by_account) for currency, by_account in before.items()}
+    balances = []
+    for creator_id, currency, postings in entries:
+        for (account, posting_currency), amount in net_by_account(postings).items():
+            in_currency = sums.setdefault(posting_currency, {})
+            in_currency[account] = in_currency.get(account, 0) + amount
+        balances.append(creator_balance(creator_id, currency, sums.get(currency, {})))
+    return balances
 
 
 # Debts: what a shortfall left the creator owing, one per cause (refund or dispute).

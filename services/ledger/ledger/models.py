@@ -2,10 +2,12 @@
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -129,83 +131,172 @@ def entry_key(kind: str, reference: str) -> str:
     return f"entry:{kind}:{reference}"
 
 
-# The statements of every posting, built once: constructing them anew for each
-# event cost more CPU than running them.
-_INSERT_ENTRY = (
-    insert(JournalEntry.__table__)
-    .on_conflict_do_nothing()  # any unique key: the cause event or (kind, reference)
-    .returning(JournalEntry.__table__.c.id)
-)
-_INSERT_POSTING = sa.insert(PostingRow.__table__)
+@dataclass(frozen=True)
+class NewEntry:
+    """A balanced entry to append to the journal (post_entries)."""
+
+    cause_event_id: uuid.UUID
+    kind: str
+    creator_id: str | None
+    reference: str | None
+    postings: Sequence[domain.Posting]
+    facts: chain.EntryFacts = chain.EntryFacts()
+
+    def unique_keys(self) -> list[tuple[str, ...]]:
+        return _unique_keys(self.cause_event_id, self.kind, self.reference)
+
+
+def _unique_keys(cause_event_id: uuid.UUID, kind: str, reference: str | None) -> list[tuple[str, ...]]:
+    """What no two entries of the journal share (its unique indexes)."""
+    keys = [("cause", str(cause_event_id))]
+    if reference is not None:
+        keys.append(("reference", kind, reference))
+    return keys
+
+
+# Built once, with the rows as one array per column: one statement text for any
+# number of rows, compiled and prepared once, and run once.
+#
 # One chain for the whole journal: appends are serialized by this transaction-scoped
 # lock, so `seq` order is commit order and each entry links to the one before.
 JOURNAL_CHAIN_LOCK = 0x1ED6E4  # any constant of this database
 _LOCK_CHAIN = sa.select(sa.func.pg_advisory_xact_lock(JOURNAL_CHAIN_LOCK))
-_LAST_HASH = sa.select(JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
+# In the order of the creators' ids, whoever takes them: two transactions locking
+# overlapping sets of creators wait for each other instead of deadlocking.
+_LOCK_CREATORS = sa.text("""
+    SELECT pg_advisory_xact_lock(hashtextextended('ledger-creator:' || creator_id, 0))
+    FROM unnest(CAST(:creator_ids AS text[])) AS creator(creator_id)
+    ORDER BY creator_id
+""")
+# What appending needs, in one read: the entries already in the journal with
+# one of these causes or (kind, reference)s (hash NULL), and the hash of the
+# journal's last entry (the only row with a hash, none while it is empty).
+_POSTED_AND_LAST_HASH = sa.text("""
+    SELECT cause_event_id, kind, reference, NULL AS hash FROM journal_entries
+    WHERE cause_event_id = ANY(CAST(:cause_event_ids AS uuid[]))
+    UNION ALL
+    SELECT posted.cause_event_id, posted.kind, posted.reference, NULL
+    FROM unnest(CAST(:kinds AS text[]), CAST(:references AS text[])) AS new(kind, reference)
+    JOIN journal_entries AS posted ON posted.kind = new.kind AND posted.reference = new.reference
+    WHERE posted.reference IS NOT NULL
+    UNION ALL
+    (SELECT NULL, NULL, NULL, hash FROM journal_entries ORDER BY seq DESC LIMIT 1)
+""")
+# WITH ORDINALITY ... ORDER BY: rows are inserted in the arrays' order, so `seq`
+# (entries) and `id` (postings) follow the chain's order.
+_INSERT_ENTRIES = sa.text("""
+    INSERT INTO journal_entries (id, cause_event_id, kind, creator_id, reference, created_at, prev_hash, hash,
+                                 payment_id, dispute_id, fact_amount_minor, stripe_balance_transaction_id)
+    SELECT id, cause_event_id, kind, creator_id, reference, created_at, prev_hash, hash,
+           payment_id, dispute_id, fact_amount_minor, stripe_balance_transaction_id
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:cause_event_ids AS uuid[]), CAST(:kinds AS text[]),
+        CAST(:creator_ids AS text[]), CAST(:references AS text[]), CAST(:created_ats AS timestamptz[]),
+        CAST(:prev_hashes AS text[]), CAST(:hashes AS text[]), CAST(:payment_ids AS text[]),
+        CAST(:dispute_ids AS text[]), CAST(:fact_amounts AS bigint[]), CAST(:transaction_ids AS text[])
+    ) WITH ORDINALITY AS new(id, cause_event_id, kind, creator_id, reference, created_at, prev_hash, hash,
+                             payment_id, dispute_id, fact_amount_minor, stripe_balance_transaction_id, ord)
+    ORDER BY ord
+""")
+_INSERT_POSTINGS = sa.text("""
+    INSERT INTO postings (entry_id, account, currency, amount_minor)
+    SELECT entry_id, account, currency, amount_minor
+    FROM unnest(CAST(:entry_ids AS uuid[]), CAST(:accounts AS text[]), CAST(:currencies AS text[]),
+                CAST(:amounts AS bigint[])) WITH ORDINALITY AS new(entry_id, account, currency, amount_minor, ord)
+    ORDER BY ord
+""")
+# One row per (account, currency) and in their order (the caller sums and sorts):
+# a statement may change a row once, and every posting transaction takes the
+# rows' locks in one order.
+_ADD_TO_BALANCES = sa.text("""
+    INSERT INTO account_balances (account, currency, balance_minor)
+    SELECT account, currency, amount
+    FROM unnest(CAST(:accounts AS text[]), CAST(:currencies AS text[]), CAST(:amounts AS bigint[]))
+         WITH ORDINALITY AS new(account, currency, amount, ord)
+    ORDER BY ord
+    ON CONFLICT (account, currency)
+    DO UPDATE SET balance_minor = account_balances.balance_minor + excluded.balance_minor
+""")
 _BALANCES_OF = sa.select(AccountBalance.currency, AccountBalance.account, AccountBalance.balance_minor).where(
-    AccountBalance.account.in_(sa.bindparam("accounts", expanding=True))
-)
-_added = insert(AccountBalance.__table__)
-_ADD_TO_BALANCES = _added.on_conflict_do_update(
-    index_elements=["account", "currency"],
-    set_={"balance_minor": AccountBalance.__table__.c.balance_minor + _added.excluded.balance_minor},
+    AccountBalance.account == sa.func.any(sa.bindparam("accounts", type_=ARRAY(sa.Text())))
 )
 
 
-async def post_entry(
-    session: AsyncSession,
-    *,
-    cause_event_id: uuid.UUID,
-    kind: str,
-    creator_id: str | None,
-    reference: str | None,
-    postings: list[domain.Posting],
-    facts: chain.EntryFacts = chain.EntryFacts(),
-) -> uuid.UUID | None:
-    """Append a balanced entry to the chain; None if this cause, or this (kind,
-    reference), was already posted."""
-    domain.check_balanced(postings)
+async def post_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> dict[uuid.UUID, uuid.UUID]:
+    """Append balanced entries to the chain in this order, in a number of
+    statements that does not depend on how many; cause event id -> entry id of
+    those posted. An entry whose cause, or (kind, reference), was already posted,
+    before or earlier among `entries`, posts nothing, as if each were posted in turn."""
+    for entry in entries:
+        domain.check_balanced(entry.postings)
     await session.execute(_LOCK_CHAIN)
-    prev_hash = await session.scalar(_LAST_HASH) or chain.GENESIS_HASH
-    entry = chain.ChainedEntry(
-        id=str(uuid.uuid4()), cause_event_id=str(cause_event_id), kind=kind, creator_id=creator_id,
-        reference=reference, facts=facts,
-        # Set here, not by the database, so the hash covers the value stored (PostgreSQL keeps microseconds too).
-        created_at=datetime.now(UTC),
-        postings=tuple(postings),
-    )
-    entry_id = await session.scalar(_INSERT_ENTRY, {
-        "id": uuid.UUID(entry.id), "cause_event_id": cause_event_id, "kind": kind, "creator_id": creator_id,
-        "reference": reference, "created_at": entry.created_at, "prev_hash": prev_hash,
-        "hash": chain.chain_hash(prev_hash, entry), "payment_id": facts.payment_id, "dispute_id": facts.dispute_id,
-        "fact_amount_minor": facts.fact_amount_minor,
-        "stripe_balance_transaction_id": facts.stripe_balance_transaction_id,
+    # Under the chain's lock nothing else appends: what is read here is what the
+    # inserts below would conflict with, so each entry's link is to the entry before it.
+    rows = (await session.execute(_POSTED_AND_LAST_HASH, {
+        "cause_event_ids": [entry.cause_event_id for entry in entries],
+        "kinds": [entry.kind for entry in entries if entry.reference is not None],
+        "references": [entry.reference for entry in entries if entry.reference is not None],
+    })).all()
+    last_hash = next((row.hash for row in rows if row.hash is not None), chain.GENESIS_HASH)
+    taken = [key for row in rows if row.hash is None
+             for key in _unique_keys(row.cause_event_id, row.kind, row.reference)]
+    fresh = [entries[position] for position in domain.first_posted([e.unique_keys() for e in entries], taken)]
+    if not fresh:
+        return {}
+    chained = [
+        chain.ChainedEntry(
+            id=str(uuid.uuid4()), cause_event_id=str(entry.cause_event_id), kind=entry.kind,
+            creator_id=entry.creator_id, reference=entry.reference, facts=entry.facts,
+            # Set here, not by the database, so the hash covers the value stored (PostgreSQL keeps microseconds too).
+            created_at=datetime.now(UTC),
+            postings=tuple(entry.postings),
+        )
+        for entry in fresh
+    ]
+    links = chain.linked(last_hash, chained)
+    await session.execute(_INSERT_ENTRIES, {
+        "ids": [uuid.UUID(entry.id) for entry in chained],
+        "cause_event_ids": [entry.cause_event_id for entry in fresh],
+        "kinds": [entry.kind for entry in fresh],
+        "creator_ids": [entry.creator_id for entry in fresh],
+        "references": [entry.reference for entry in fresh],
+        "created_ats": [entry.created_at for entry in chained],
+        "prev_hashes": [prev_hash for prev_hash, _ in links],
+        "hashes": [entry_hash for _, entry_hash in links],
+        "payment_ids": [entry.facts.payment_id for entry in fresh],
+        "dispute_ids": [entry.facts.dispute_id for entry in fresh],
+        "fact_amounts": [entry.facts.fact_amount_minor for entry in fresh],
+        "transaction_ids": [entry.facts.stripe_balance_transaction_id for entry in fresh],
     })
-    if entry_id is None:
-        return None
-    await session.execute(_INSERT_POSTING, [
-        {"entry_id": entry_id, "account": p.account, "currency": p.currency, "amount_minor": p.amount_minor}
-        for p in postings
-    ])
-    # Under the chain lock, like every posting: the rows are updated in one order.
-    await session.execute(_ADD_TO_BALANCES, [
-        {"account": account, "currency": currency, "balance_minor": amount}
-        for (account, currency), amount in sorted(domain.net_by_account(postings).items())
-    ])
-    return entry_id
+    postings = [(uuid.UUID(entry.id), posting) for entry in chained for posting in entry.postings]
+    await session.execute(_INSERT_POSTINGS, {
+        "entry_ids": [entry_id for entry_id, _ in postings],
+        "accounts": [posting.account for _, posting in postings],
+        "currencies": [posting.currency for _, posting in postings],
+        "amounts": [posting.amount_minor for _, posting in postings],
+    })
+    net = sorted(domain.net_by_account(posting for _, posting in postings).items())
+    await session.execute(_ADD_TO_BALANCES, {
+        "accounts": [account for (account, _), _ in net],
+        "currencies": [currency for (_, currency), _ in net],
+        "amounts": [amount for _, amount in net],
+    })
+    return {entry.cause_event_id: uuid.UUID(appended.id) for entry, appended in zip(fresh, chained, strict=True)}
 
 
-async def lock_creator(session: AsyncSession, creator_id: str) -> None:
+async def lock_creators(session: AsyncSession, creator_ids: Iterable[str]) -> None:
     """Serialize the entries that read a creator's balance before posting (a
     refund's shortfall depends on `available`), until the transaction ends.
 
     The journal's chain lock comes first: a transaction holding a creator's lock
     and waiting for the chain's, while another holds the chain's and waits for
-    that creator's, would deadlock."""
+    that creator's, would deadlock. The creators' own come in their ids' order."""
     await session.execute(_LOCK_CHAIN)
-    await session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"ledger-creator:{creator_id}", 0)))
-    )
+    await session.execute(_LOCK_CREATORS, {"creator_ids": sorted(set(creator_ids))})
+
+
+async def lock_creator(session: AsyncSession, creator_id: str) -> None:
+    await lock_creators(session, [creator_id])
 
 
 async def entry_postings(session: AsyncSession, kind: str, reference: str) -> list[domain.Posting] | None:
@@ -283,12 +374,19 @@ async def creator_balance(session: AsyncSession, creator_id: str, currency: str)
 
 async def creator_balances(session: AsyncSession, creator_id: str) -> list[domain.CreatorBalance]:
     """Every currency the creator has postings in, from the accounts' balance rows."""
-    accounts = [domain.creator_account(creator_id, bucket) for bucket in domain.CREATOR_BUCKETS]
+    sums = await creator_account_sums(session, [creator_id])
+    return [domain.creator_balance(creator_id, currency, by_account) for currency, by_account in sorted(sums.items())]
+
+
+async def creator_account_sums(session: AsyncSession, creator_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Currency -> account -> signed sum, of these creators' accounts' balance rows."""
+    accounts = [domain.creator_account(creator_id, bucket)
+                for creator_id in sorted(set(creator_ids)) for bucket in domain.CREATOR_BUCKETS]
     rows = await session.execute(_BALANCES_OF, {"accounts": accounts})
     sums: dict[str, dict[str, int]] = defaultdict(dict)
     for currency, account, total in rows:
         sums[currency][account] = int(total)
-    return [domain.creator_balance(creator_id, currency, by_account) for currency, by_account in sorted(sums.items())]
+    return dict(sums)
 
 
 async def open_debts_for_update(session: AsyncSession, creator_id: str, currency: str) -> list[Debt]:
@@ -388,14 +486,34 @@ class PaymentTakeback(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
 
 
-async def add_payment_terms(session: AsyncSession, *, payment_id: str, creator_id: str, currency: str,
-                            price_minor: int, creator_share_minor: int) -> None:
-    await session.execute(
-        insert(PaymentTerms.__table__)
-        .values(payment_id=payment_id, creator_id=creator_id, currency=currency, price_minor=price_minor,
-                creator_share_minor=creator_share_minor)
-        .on_conflict_do_nothing()
-    )
+@dataclass(frozen=True)
+class NewPaymentTerms:
+    payment_id: str
+    creator_id: str
+    currency: str
+    price_minor: int
+    creator_share_minor: int
+
+
+_ADD_PAYMENT_TERMS = sa.text("""
+    INSERT INTO payment_terms (payment_id, creator_id, currency, price_minor, creator_share_minor)
+    SELECT * FROM unnest(CAST(:payment_ids AS text[]), CAST(:creator_ids AS text[]), CAST(:currencies AS text[]),
+                         CAST(:prices AS bigint[]), CAST(:shares AS bigint[]))
+    ON CONFLICT DO NOTHING
+""")
+
+
+async def add_payment_terms(session: AsyncSession, terms: Sequence[NewPaymentTerms]) -> None:
+    """The terms of payments just posted, in one statement."""
+    if not terms:
+        return
+    await session.execute(_ADD_PAYMENT_TERMS, {
+        "payment_ids": [t.payment_id for t in terms],
+        "creator_ids": [t.creator_id for t in terms],
+        "currencies": [t.currency for t in terms],
+        "prices": [t.price_minor for t in terms],
+        "shares": [t.creator_share_minor for t in terms],
+    })
 
 
 async def payment_totals_for_update(

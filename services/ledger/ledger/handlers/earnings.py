@@ -9,10 +9,12 @@ facts ends at the same balance. Payments' own figures (`creator_clawback_minor`,
 once every fact is in.
 """
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common import outbox
 from common.applying import one_at_a_time
 from contracts.events.disputes import (
     DisputeClosed,
@@ -28,36 +30,59 @@ from ledger.chain import EntryFacts
 from ledger.handlers.registry import (
     LedgerApplying,
     announce_balance,
+    balance_changed,
     handlers,
     post_creator_entry,
+    post_entries,
     post_entry,
     require_posted,
 )
 
 
 @handlers.on(PaymentSucceeded)
-@one_at_a_time
-async def on_payment_succeeded(event: PaymentSucceeded, applying: LedgerApplying) -> None:
+async def on_payment_succeeded(events: Sequence[PaymentSucceeded], applying: LedgerApplying) -> None:
+    """The hottest path, set-based: a batch's payments are posted, their terms
+    written and their balances announced in a number of statements that does not
+    grow with the batch; per payment only pure work on rows already read. A
+    payment already posted (under another event id, or earlier in the batch)
+    posts nothing. One with impossible amounts fails the batch before any
+    statement: the consumer redoes the batch record by record and dead-letters it alone."""
     session = applying.session
-    data = event.data
-    entitlement.PaymentTotals(data.price_minor, data.creator_share_minor)  # refuses impossible amounts
+    for event in events:
+        entitlement.PaymentTotals(event.data.price_minor, event.data.creator_share_minor)  # refuses impossible amounts
+    creators = {event.data.creator_id for event in events}
+    # The creators' locks (after the chain's) before their balances are read:
+    # the balances announced are the ones the entries land on.
+    await models.lock_creators(session, creators)
+    before = await models.creator_account_sums(session, creators)
     # A payment while in debt still credits `available`: debt is deducted at payout time.
-    postings = domain.payment_postings(data.creator_id, data.price_minor, data.creator_share_minor, data.currency)
-    entry_id = await post_entry(
-        applying,
+    entries = [_payment_entry(event) for event in events]
+    posted = await post_entries(applying, entries)
+    paid = [(event, entry) for event, entry in zip(events, entries, strict=True) if event.event_id in posted]
+    await models.add_payment_terms(session, [
+        models.NewPaymentTerms(event.data.payment_id, event.data.creator_id, event.data.currency,
+                               event.data.price_minor, event.data.creator_share_minor)
+        for event, _ in paid
+    ])
+    balances = domain.balances_after_each(
+        before, [(event.data.creator_id, event.data.currency, entry.postings) for event, entry in paid]
+    )
+    await outbox.add_many(session, [
+        balance_changed(event.data.creator_id, balance, posted[event.event_id], cause=event)
+        for (event, _), balance in zip(paid, balances, strict=True)
+    ])
+
+
+def _payment_entry(event: PaymentSucceeded) -> models.NewEntry:
+    data = event.data
+    return models.NewEntry(
         cause_event_id=event.event_id,
         kind="payment",
         creator_id=data.creator_id,
         reference=f"payment:{data.payment_id}",
-        postings=postings,
+        postings=domain.payment_postings(data.creator_id, data.price_minor, data.creator_share_minor, data.currency),
         facts=EntryFacts(payment_id=data.payment_id, fact_amount_minor=data.price_minor),
     )
-    if entry_id is not None:
-        await models.add_payment_terms(
-            session, payment_id=data.payment_id, creator_id=data.creator_id, currency=data.currency,
-            price_minor=data.price_minor, creator_share_minor=data.creator_share_minor,
-        )
-        await announce_balance(session, data.creator_id, data.currency, entry_id, cause=event)
 
 
 @handlers.on(PaymentFeeRecorded)

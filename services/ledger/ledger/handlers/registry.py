@@ -3,6 +3,7 @@ creator's entry and announcing the new balance."""
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,19 +30,25 @@ LedgerApplying = Applying[Settings]
 
 
 async def post_entry(applying: LedgerApplying, **entry: Any) -> uuid.UUID | None:
-    """models.post_entry, then the entry announced: events parked waiting for it
-    (models.entry_key) are applied after this batch's handlers."""
-    entry_id = await models.post_entry(applying.session, **entry)
-    if entry_id is not None and entry["reference"] is not None:
-        applying.ready(models.entry_key(entry["kind"], entry["reference"]))
-    return entry_id
+    """post_entries of one entry; its id, or None if it was posted before."""
+    return (await post_entries(applying, [models.NewEntry(**entry)])).get(entry["cause_event_id"])
+
+
+async def post_entries(applying: LedgerApplying, entries: Sequence[models.NewEntry]) -> dict[uuid.UUID, uuid.UUID]:
+    """models.post_entries, then the entries posted announced: events parked
+    waiting for one (models.entry_key) are applied after this batch's handlers."""
+    posted = await models.post_entries(applying.session, entries)
+    for entry in entries:
+        if entry.cause_event_id in posted and entry.reference is not None:
+            applying.ready(models.entry_key(entry.kind, entry.reference))
+    return posted
 
 
 async def require_posted(session: AsyncSession, kind: str, reference: str, event: Event) -> list[domain.Posting]:
     postings = await models.entry_postings(session, kind, reference)
     if postings is None:
         # Each event type is its own topic: a refund can be read before its
-        # payment. It waits parked until that entry is posted (models.post_entry).
+        # payment. It waits parked until that entry is posted (post_entries).
         raise parking.NotReady(waits_for=models.entry_key(kind, reference))
     return postings
 
@@ -107,20 +114,24 @@ async def announce_balance(
     session: AsyncSession, creator_id: str, currency: str, entry_id: uuid.UUID, *, cause: Event
 ) -> None:
     balance = await models.creator_balance(session, creator_id, currency)
-    await outbox.add(
-        session,
-        BalanceChanged.new(
-            BalanceChangedData(
-                creator_id=creator_id,
-                currency=currency,
-                journal_entry_id=str(entry_id),
-                available_minor=balance.available_minor,
-                disputed_minor=balance.disputed_minor,
-                reserved_minor=balance.reserved_minor,
-                debt_minor=balance.debt_minor,
-            ),
-            producer=PRODUCER,
+    await outbox.add(session, balance_changed(creator_id, balance, entry_id, cause=cause))
+
+
+def balance_changed(
+    creator_id: str, balance: domain.CreatorBalance, entry_id: uuid.UUID, *, cause: Event
+) -> BalanceChanged:
+    """The creator's balance as the entry `entry_id` left it."""
+    return BalanceChanged.new(
+        BalanceChangedData(
             creator_id=creator_id,
-            cause=cause,
+            currency=balance.currency,
+            journal_entry_id=str(entry_id),
+            available_minor=balance.available_minor,
+            disputed_minor=balance.disputed_minor,
+            reserved_minor=balance.reserved_minor,
+            debt_minor=balance.debt_minor,
         ),
+        producer=PRODUCER,
+        creator_id=creator_id,
+        cause=cause,
     )

@@ -1,5 +1,7 @@
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -31,10 +33,9 @@ async def db(client):
 
 
 
-@pytest.fixture
-async def scratch_ledger(infra):
-    """A ledger database of its own, so a broken entry never reaches the one the
-    run is checked against at the end: (url, Database)."""
+@asynccontextmanager
+async def new_ledger_database(infra) -> AsyncIterator[tuple[str, Database]]:
+    """A migrated ledger database of its own, dropped afterwards: (url, Database)."""
     name = f"ledger_check_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(infra.asyncpg_dsn("ledger", owner=True))
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -48,3 +49,17 @@ async def scratch_ledger(infra):
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
 
+
+@pytest.fixture
+async def scratch_ledger(infra):
+    """A ledger database of its own, so a broken entry never reaches the one the
+    run is checked against at the end: (url, Database)."""
+    async with new_ledger_database(infra) as made:
+        yield made
+
+
+@pytest.fixture
+async def other_scratch_ledger(infra):
+    """A second one, for applying the same events another way and comparing."""
+    async with new_ledger_database(infra) as made:
+        yield made

@@ -118,10 +118,10 @@ async def as_owner(url: str, *statements: str) -> None:
 async def post(db: Database, kind: str, postings: list[Posting], facts: EntryFacts) -> None:
     """An entry as a faulty handler would post it: balanced and chained, wrong in what it says."""
     async with db.transaction() as session:
-        await models.post_entry(
-            session, cause_event_id=uuid.uuid4(), kind=kind, creator_id=CREATOR, reference=None, postings=postings,
+        await models.post_entries(session, [models.NewEntry(
+            cause_event_id=uuid.uuid4(), kind=kind, creator_id=CREATOR, reference=None, postings=postings,
             facts=facts,
-        )
+        )])
 
 
 def eur(account: str, amount: int) -> Posting:

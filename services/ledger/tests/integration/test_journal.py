@@ -18,10 +18,12 @@ from services.ledger.tests.integration.ledger_cli import append_unchecked_entry,
 
 async def test_the_ledger_role_can_neither_update_nor_delete_nor_truncate_the_journal(infra, db) -> None:
     async with db.transaction() as session:
-        entry_id = await models.post_entry(
-            session, cause_event_id=uuid.uuid4(), kind="payment", creator_id="c_append_only", reference=None,
+        cause = uuid.uuid4()
+        posted = await models.post_entries(session, [models.NewEntry(
+            cause_event_id=cause, kind="payment", creator_id="c_append_only", reference=None,
             postings=domain.payment_postings("c_append_only", 100, 85, "EUR"),
-        )
+        )])
+        entry_id = posted[cause]
     connection = await asyncpg.connect(infra.asyncpg_dsn("ledger"))  # as the role `ledger`
     try:
         assert await connection.fetchval("SELECT current_user") == "ledger"

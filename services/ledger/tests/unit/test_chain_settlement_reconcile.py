@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger import domain, settlement
-from ledger.chain import GENESIS_HASH, ChainChecker, ChainedEntry, EntryFacts, chain_hash
+from ledger.chain import GENESIS_HASH, ChainChecker, ChainedEntry, EntryFacts, chain_hash, linked
 from ledger.domain import Posting
 from ledger.reconcile import StripeTransaction, reconcile
 
@@ -52,6 +52,14 @@ def test_any_edit_of_an_entry_or_its_postings_breaks_its_link(edit):
     seq, prev, stored, entry = rows[0]
     broken = first_broken([(seq, prev, stored, edit(entry)), rows[1]])
     assert (broken.seq, broken.problem) == (1, "hash does not match the entry's content and postings")
+
+
+def test_entries_linked_together_link_as_appended_one_by_one_onto_the_chain_there():
+    entries = [ENTRY, replace(ENTRY, id="e2", cause_event_id="ev2"), replace(ENTRY, id="e3", cause_event_id="ev3")]
+    one_by_one = [(prev, stored) for _, prev, stored, _ in chained(entries)]
+    assert linked(GENESIS_HASH, entries) == one_by_one
+    assert linked(one_by_one[0][1], entries[1:]) == one_by_one[1:]
+    assert linked(GENESIS_HASH, []) == []
 
 
 def test_an_entry_removed_breaks_the_next_link():

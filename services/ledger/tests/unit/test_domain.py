@@ -362,3 +362,28 @@ def test_deducting_then_restoring_a_debt_leaves_it_as_it_was(amount: int, data) 
         deducted.deduct(deducted.remaining_minor + 1)
     with pytest.raises(domain.InvalidAmounts):
         deducted.restore(taken + 1, cause_undone=False)
+
+
+def test_an_entry_posts_unless_its_cause_or_reference_is_taken_in_the_journal_or_earlier_in_the_run() -> None:
+    def keys(cause: str, reference: str | None) -> list[tuple]:
+        return [("cause", cause)] + ([("reference", "payment", reference)] if reference else [])
+
+    run = [keys("e1", "p1"), keys("e2", "p2"), keys("e3", "p2"), keys("e4", "p3"), keys("e5", None), keys("e6", None)]
+    posted = [("reference", "payment", "p1"), ("cause", "e4")]
+    assert domain.first_posted(run, posted) == [1, 4, 5]
+    assert domain.first_posted(run, []) == [0, 1, 3, 4, 5]
+
+
+def test_each_entry_of_a_run_leaves_its_creator_the_balance_after_the_entries_before_it() -> None:
+    before = {"EUR": {"creator:c1:available": -1000, "creator:c1:debt": 300, "platform:revenue": -50}}
+    run = [
+        ("c1", "EUR", domain.payment_postings("c1", 1000, 850, "EUR")),
+        ("c2", "USD", domain.payment_postings("c2", 2000, 1700, "USD")),
+        ("c1", "EUR", domain.payment_postings("c1", 100, 85, "EUR")),
+    ]
+    assert domain.balances_after_each(before, run) == [
+        domain.CreatorBalance("EUR", available_minor=1850, debt_minor=300),
+        domain.CreatorBalance("USD", available_minor=1700),
+        domain.CreatorBalance("EUR", available_minor=1935, debt_minor=300),
+    ]
+    assert before["EUR"]["creator:c1:available"] == -1000  # the sums read are not changed

@@ -78,7 +78,7 @@ async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], ap
             announcements.append(_needs_review(payment, reported.review_reason, intent, event))
         moves[payment.id] = (payment, moved)
     await models.move_payments(session, list(moves.values()))
-    await outbox.add_all(session, announcements)
+    await outbox.add_many(session, announcements)
 
 
 def _succeeded(
