@@ -28,6 +28,7 @@ business; the inbox claim, parking and the release of parked events are here.
 """
 
 import functools
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,20 +88,39 @@ def one_at_a_time(handle: Callable[[E, Applying[N]], Awaitable[None]]) -> Callab
     return each
 
 
-def by_stripe_type(table: Mapping[str, OneEventHandler], *, connect: bool) -> Handler:
+def by_stripe_type(
+    table: Mapping[str, OneEventHandler], *, connect: bool, set_based: Mapping[str, Handler] = MappingProxyType({})
+) -> Handler:
     """The handler of stripe.event.received for a service that acts on the Stripe
-    event types in `table`, arrived on the Connect endpoint or not (`connect`);
-    the others are not its business."""
+    event types in `table` and `set_based`, arrived on the Connect endpoint or
+    not (`connect`); the others are not its business.
+
+    A `table` handler is given one event at a time. A `set_based` handler is
+    given each run of consecutive events of its type at once (the hot types,
+    applied in a constant number of statements); the runs and the other events
+    are applied in delivery order, so what one event does to a row the next
+    one sees. A set-based handler names the event in any NotReady it raises."""
+    if overlap := table.keys() & set_based.keys():
+        raise ValueError(f"Stripe types handled both one at a time and set-based: {sorted(overlap)}")
 
     @one_at_a_time
-    async def on_stripe_event(event: StripeEventReceived, applying: Applying[Any]) -> None:
-        handle = table.get(event.data.type) if event.data.connect == connect else None
-        if handle is None:
-            log.debug("not applying Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
-            return
-        await handle(event, applying)
+    async def each(event: StripeEventReceived, applying: Applying[Any]) -> None:
+        await table[event.data.type](event, applying)
 
-    return on_stripe_event
+    def ours(event: StripeEventReceived) -> bool:
+        if event.data.connect == connect and (event.data.type in table or event.data.type in set_based):
+            return True
+        log.debug("not applying Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
+        return False
+
+    async def on_stripe_events(events: Sequence[StripeEventReceived], applying: Applying[Any]) -> None:
+        # Runs of one set-based type, and runs of anything else (keyed None), in order.
+        runs = itertools.groupby(filter(ours, events),
+                                 key=lambda event: event.data.type if event.data.type in set_based else None)
+        for stripe_type, run in runs:
+            await (each if stripe_type is None else set_based[stripe_type])(list(run), applying)
+
+    return on_stripe_events
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from common.db import Database
 from common.http import SAFE_ID_PATTERN, IdempotencyKey, answered_as, require_role
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from common.stripe_api import StripeCallFailed
-from payments import domain, models, offers
-from payments.domain import PaymentStatus
+from payments import models
+from payments.domain.offers import InvalidOffer, OfferDisabled, OfferNotFound, OwnOfferRefused, check_can_buy
+from payments.domain.payments import IdempotencyKeyReused, PaymentError, PaymentStatus, split
 from payments.models import Payment
 from payments.stripe_gateway import PaymentIntent, StripeGateway
 
@@ -58,25 +59,25 @@ async def create_payment_intent(
     repeats the Stripe call, which Stripe answers with the same intent.
     """
     require_role(who, "fan")
-    offer_id = offers.parse_offer_id(data.offer_id)
+    offer_id = models.parse_offer_id(data.offer_id)
     async with db.transaction() as session:
         payment = await models.get_payment_by_key(session, who.user_id, idempotency_key) if idempotency_key else None
         if payment is None:
-            offer = await offers.get_offer(session, offer_id) if offer_id else None
+            offer = await models.get_offer(session, offer_id) if offer_id else None
             if offer is None:
-                raise domain.OfferNotFound(f"no offer {data.offer_id}")
-            domain.check_can_buy(offer_active=offer.active, offer_creator_id=offer.creator_id, fan_id=who.user_id)
+                raise OfferNotFound(f"no offer {data.offer_id}")
+            check_can_buy(offer_active=offer.active, offer_creator_id=offer.creator_id, fan_id=who.user_id)
             payment, _ = await models.open_payment(
                 session,
                 fan_id=who.user_id,
                 creator_id=offer.creator_id,
                 offer_id=str(offer.id),
-                amounts=domain.split(offer.price_minor, runtime.settings.creator_share_bps),
+                amounts=split(offer.price_minor, runtime.settings.creator_share_bps),
                 currency=offer.currency,
                 idempotency_key=idempotency_key,
             )
     if payment.offer_id != str(offer_id):
-        raise domain.IdempotencyKeyReused("this Idempotency-Key was used for a different payment")
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different payment")
 
     try:
         if payment.stripe_payment_intent_id is not None:
@@ -183,11 +184,11 @@ route_handlers = [create_payment_intent, get_payment]
 # One map from domain errors to problem-details answers (most specific first wins
 # in Litestar's MRO lookup).
 exception_handlers = {
-    domain.IdempotencyKeyReused: answered_as(409, "Idempotency-Key reused"),
-    domain.OfferNotFound: answered_as(404, "No such offer"),
-    domain.OfferDisabled: answered_as(409, "Offer disabled"),
-    domain.OwnOfferRefused: answered_as(403, "Own offer"),
-    domain.InvalidOffer: answered_as(422, "Invalid offer"),
-    domain.PaymentError: answered_as(422, "Payment refused"),
+    IdempotencyKeyReused: answered_as(409, "Idempotency-Key reused"),
+    OfferNotFound: answered_as(404, "No such offer"),
+    OfferDisabled: answered_as(409, "Offer disabled"),
+    OwnOfferRefused: answered_as(403, "Own offer"),
+    InvalidOffer: answered_as(422, "Invalid offer"),
+    PaymentError: answered_as(422, "Payment refused"),
     StripeCallFailed: _stripe_failed,
 }

@@ -1,23 +1,68 @@
-"""The payments table and the few queries the service needs.
+"""The tables (offers, payments, refunds, disputes) and the few queries the
+service needs.
+
+An intent names an offer and nothing else; its price, currency and payee are
+copied from the offer row onto the payment, so a later price change or a
+disabled offer never touches a payment already opened.
 
 The PaymentIntent's client secret is never stored: it is handed to the paying fan
 once, in the answer to the request that created the intent.
 """
 
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
-from payments.domain import PaymentStatus, Split
-from payments.refunds import OPEN
+from payments.domain.payments import PaymentStatus, Split
+from payments.domain.refunds import OPEN
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# The offer catalogue: what a creator sells, at the price the server charges.
+class Offer(Base):
+    __tablename__ = "offers"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    creator_id: Mapped[str] = mapped_column(sa.Text, index=True)  # the payee of every payment for it
+    title: Mapped[str] = mapped_column(sa.Text)
+    price_minor: Mapped[int] = mapped_column(sa.BigInteger)  # what a fan pays, minor units of `currency`
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
+    )
+
+    __table_args__ = (sa.CheckConstraint("price_minor > 0", name="offers_price_positive"),)
+
+
+def parse_offer_id(value: str) -> uuid.UUID | None:
+    """Offer ids are UUIDs; anything else names no offer."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+async def get_offer(session: AsyncSession, offer_id: uuid.UUID, *, for_update: bool = False) -> Offer | None:
+    return await session.get(Offer, offer_id, with_for_update=for_update, populate_existing=for_update)
+
+
+async def list_offers(session: AsyncSession, creator_id: str, *, active_only: bool) -> list[Offer]:
+    query = sa.select(Offer).where(Offer.creator_id == creator_id)
+    if active_only:
+        query = query.where(Offer.active)
+    return list(await session.scalars(query.order_by(Offer.created_at, Offer.id)))
 
 
 class Payment(Base):
@@ -44,7 +89,7 @@ class Payment(Base):
     # The fan's Idempotency-Key, if the request carried one: a retried request
     # finds its payment again instead of opening a second one.
     idempotency_key: Mapped[str | None] = mapped_column(sa.Text)
-    # Succeeded refunds, and t of the cumulative clawback (see payments.clawback):
+    # Succeeded refunds, and t of the cumulative clawback (see payments.domain.clawback):
     # succeeded refunds plus disputed amounts not won. Minor units.
     refunded_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     taken_back_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
@@ -83,6 +128,81 @@ _BY_INTENT_FOR_UPDATE = (
 async def get_payment_by_intent_for_update(session: AsyncSession, payment_intent_id: str) -> Payment | None:
     """Row-locked, so two different Stripe events about one intent apply one after the other."""
     return await session.scalar(_BY_INTENT_FOR_UPDATE, {"intent_id": payment_intent_id})
+
+
+# Built once, one statement text for any number of intents (so prepared once),
+# in one lock order (by id) so that two batches never wait on each other in a circle.
+_BY_INTENTS_FOR_UPDATE = (
+    sa.select(Payment)
+    .where(Payment.stripe_payment_intent_id == sa.func.any(sa.bindparam("intent_ids", type_=ARRAY(sa.Text))))
+    .order_by(Payment.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def get_payments_by_intents_for_update(session: AsyncSession, intent_ids: Collection[str]) -> dict[str, Payment]:
+    """The payments behind these PaymentIntents, by intent id, row-locked and read
+    afresh; an intent that is not ours (by id) is absent."""
+    found = await session.scalars(_BY_INTENTS_FOR_UPDATE, {"intent_ids": sorted(set(intent_ids))})
+    return {payment.stripe_payment_intent_id: payment for payment in found if payment.stripe_payment_intent_id}
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A payment's new status and what comes with it (None: unchanged)."""
+
+    status: str
+    stripe_charge_id: str | None  # set as given, None included (Stripe's latest charge, if any)
+    succeeded_at: datetime | None = None
+    review_reason: str | None = None
+
+
+_payments = Payment.__table__
+_moved = sa.func.unnest(
+    sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+    sa.bindparam("statuses", type_=ARRAY(sa.Text)),
+    sa.bindparam("charge_ids", type_=ARRAY(sa.Text)),
+    sa.bindparam("succeeded_ats", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("review_reasons", type_=ARRAY(sa.Text)),
+).table_valued("id", "status", "stripe_charge_id", "succeeded_at", "review_reason").render_derived(name="moved")
+# UPDATE ... FROM unnest(arrays): the rows as arrays, like the inbox's claim,
+# so one statement text serves any number of payments.
+_MOVE_MANY = (
+    sa.update(_payments)
+    .where(_payments.c.id == _moved.c.id)
+    .values(
+        status=_moved.c.status,
+        stripe_charge_id=_moved.c.stripe_charge_id,
+        succeeded_at=sa.func.coalesce(_moved.c.succeeded_at, _payments.c.succeeded_at),
+        review_reason=sa.func.coalesce(_moved.c.review_reason, _payments.c.review_reason),
+        updated_at=sa.func.now(),
+    )
+    .returning(_payments.c.id, _payments.c.updated_at)
+)
+
+
+async def move_payments(session: AsyncSession, moves: Collection[tuple[Payment, Moved]]) -> None:
+    """Write every move in one statement, and bring the loaded payments to what
+    was written (not left dirty: the session would write them a second time)."""
+    if not moves:
+        return
+    written = await session.execute(_MOVE_MANY, {
+        "ids": [payment.id for payment, _ in moves],
+        "statuses": [moved.status for _, moved in moves],
+        "charge_ids": [moved.stripe_charge_id for _, moved in moves],
+        "succeeded_ats": [moved.succeeded_at for _, moved in moves],
+        "review_reasons": [moved.review_reason for _, moved in moves],
+    })
+    updated_at = {payment_id: at for payment_id, at in written}
+    for payment, moved in moves:
+        set_committed_value(payment, "status", moved.status)
+        set_committed_value(payment, "stripe_charge_id", moved.stripe_charge_id)
+        if moved.succeeded_at is not None:
+            set_committed_value(payment, "succeeded_at", moved.succeeded_at)
+        if moved.review_reason is not None:
+            set_committed_value(payment, "review_reason", moved.review_reason)
+        set_committed_value(payment, "updated_at", updated_at[payment.id])
 
 
 async def get_payment_for_update(session: AsyncSession, payment_id: uuid.UUID) -> Payment | None:
@@ -201,7 +321,7 @@ async def get_refund_by_stripe_id(
 
 
 class Dispute(Base):
-    """A Stripe dispute (chargeback or inquiry) on one of our payments; see payments.disputes."""
+    """A Stripe dispute (chargeback or inquiry) on one of our payments; see payments.domain.disputes."""
 
     __tablename__ = "disputes"
 

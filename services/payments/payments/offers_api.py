@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.http import SAFE_ID_PATTERN, Identity, require_role
 from common.money import CurrencyCode, MinorUnits
 from common.service import DatabaseDep, IdentityDep
-from payments import domain, offers
-from payments.offers import Offer, offer_view
+from payments import models
+from payments.domain.offers import InvalidOffer, OfferNotFound, check_title
+from payments.domain.payments import PaymentError, check_price
+from payments.models import Offer
 
 
 PriceMinor = Annotated[MinorUnits, Field(description="What a fan pays, in minor units")]
@@ -38,11 +40,11 @@ class OfferChange(BaseModel):
 
 
 def _checked(title: str, price_minor: int, currency: str) -> None:
-    domain.check_title(title)
+    check_title(title)
     try:
-        domain.check_price(price_minor, currency)
-    except domain.PaymentError as error:
-        raise domain.InvalidOffer(str(error)) from error
+        check_price(price_minor, currency)
+    except PaymentError as error:
+        raise InvalidOffer(str(error)) from error
 
 
 @post("/offers")
@@ -65,7 +67,7 @@ async def list_active_offers(
 ) -> dict[str, Any]:
     """A creator's offers a fan can buy (public: no identity needed)."""
     async with db.transaction() as session:
-        found = await offers.list_offers(session, creator_id, active_only=True)
+        found = await models.list_offers(session, creator_id, active_only=True)
     return {"items": [offer_view(offer) for offer in found]}
 
 
@@ -74,14 +76,14 @@ async def list_own_offers(db: DatabaseDep, who: IdentityDep) -> dict[str, Any]:
     """The caller's whole catalogue, disabled offers included."""
     require_role(who, "creator")
     async with db.transaction() as session:
-        found = await offers.list_offers(session, who.user_id, active_only=False)
+        found = await models.list_offers(session, who.user_id, active_only=False)
     return {"items": [offer_view(offer) for offer in found]}
 
 
 async def _own_offer_for_update(session: AsyncSession, offer_id: uuid.UUID, who: Identity) -> Offer:
-    offer = await offers.get_offer(session, offer_id, for_update=True)
+    offer = await models.get_offer(session, offer_id, for_update=True)
     if offer is None or offer.creator_id != who.user_id:  # another creator's offer is none of theirs
-        raise domain.OfferNotFound(f"no offer {offer_id}")
+        raise OfferNotFound(f"no offer {offer_id}")
     return offer
 
 
@@ -113,6 +115,19 @@ async def disable_offer(offer_id: FromPath[uuid.UUID], db: DatabaseDep, who: Ide
             await session.flush()
             await session.refresh(offer)
     return offer_view(offer)
+
+
+def offer_view(offer: Offer) -> dict:
+    return {
+        "offer_id": str(offer.id),
+        "creator_id": offer.creator_id,
+        "title": offer.title,
+        "price_minor": offer.price_minor,
+        "currency": offer.currency,
+        "active": offer.active,
+        "created_at": offer.created_at.isoformat(),
+        "updated_at": offer.updated_at.isoformat(),
+    }
 
 
 route_handlers = [create_offer, list_active_offers, list_own_offers, update_offer, disable_offer]

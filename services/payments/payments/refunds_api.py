@@ -16,11 +16,12 @@ from common.http import answered_as, require_role
 from common.money import CurrencyCode, MinorUnits
 from common.service import DatabaseDep, IdentityDep, RuntimeDep
 from common.stripe_api import StripeCallFailed
-from payments import models, refunds, refunds_reconciler
+from payments import models, refunds_reconciler
 from payments.api import StripeGatewayDep
+from payments.domain import refunds
+from payments.domain.refunds import RefundStatus
+from payments.handlers.refunds import apply_answer
 from payments.models import Refund
-from payments.refund_records import apply_answer
-from payments.refunds import RefundStatus
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,10 @@ import sqlalchemy as sa
 
 from common.db import Database
 from common.stripe_api import StripeCallFailed
-from payments import refund_records, refunds
+from payments.domain import refunds
+from payments.domain.refunds import RefundStatus
+from payments.handlers.refunds import apply_answer, fail_unmade_refund
 from payments.models import Payment, Refund
-from payments.refunds import RefundStatus
 from payments.settings import Settings
 from payments.stripe_gateway import StripeGateway
 
@@ -121,13 +122,13 @@ async def _reconcile_one(
                 return Outcome.LATER
             return await _fail(db, stuck, error.code)
     async with db.transaction() as session:
-        await refund_records.apply_answer(session, stuck.refund_id, dict(made), gateway)
+        await apply_answer(session, stuck.refund_id, dict(made), gateway)
     return Outcome.RESOLVED
 
 
 async def _fail(db: Database, stuck: StuckRefund, reason: str) -> Outcome:
     async with db.transaction() as session:
-        await refund_records.fail_unmade_refund(session, stuck.refund_id, reason)
+        await fail_unmade_refund(session, stuck.refund_id, reason)
     return Outcome.FAILED
 
 

@@ -27,10 +27,12 @@ async def eventually(check, *, timeout: float = 30.0, interval: float = 0.1):
     return result
 
 
-def stripe_event(event_type: str, intent: dict, *, stripe_event_id: str | None = None) -> StripeEventReceived:
-    """What the gateway publishes for a verified webhook."""
+def stripe_event(
+    event_type: str, intent: dict, *, stripe_event_id: str | None = None, created: int | None = None
+) -> StripeEventReceived:
+    """What the gateway publishes for a verified webhook (created now unless `created` says when)."""
     evt = stripe_event_id or f"evt_{uuid.uuid4().hex[:24]}"
-    created = int(time.time())
+    created = created or int(time.time())
     payload = {"id": evt, "object": "event", "type": event_type, "api_version": "2026-08-26.dahlia",
                "created": created, "livemode": False, "data": {"object": intent}}
     return StripeEventReceived.new(

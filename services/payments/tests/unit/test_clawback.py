@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.clawback import clawback
+from payments.domain.clawback import clawback
 
 
 @st.composite

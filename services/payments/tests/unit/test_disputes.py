@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.disputes import (
+from payments.domain.disputes import (
     BalanceTransaction,
     Dispute,
     MalformedDispute,

@@ -1,6 +1,6 @@
 import pytest
 
-from payments.domain import (
+from payments.domain.payments import (
     MAX_PRICE_MINOR,
     InvalidAmount,
     PaymentStatus,

@@ -1,6 +1,6 @@
 import pytest
 
-from payments.fees import Fee, fee_from_balance_transaction
+from payments.domain.fees import Fee, fee_from_balance_transaction
 
 
 def test_the_fee_is_in_the_balance_transactions_currency():

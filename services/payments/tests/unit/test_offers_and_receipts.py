@@ -2,15 +2,13 @@
 
 import pytest
 
-from payments.domain import (
-    InvalidOffer,
-    OfferDisabled,
-    OwnOfferRefused,
+from payments.domain.offers import InvalidOffer, OfferDisabled, OwnOfferRefused, check_can_buy, check_title
+from payments.domain.payments import (
     PaymentStatus,
-    check_can_buy,
-    check_title,
+    ReportedSuccess,
     receipt_mismatch,
     should_transition,
+    success_reported,
 )
 
 
@@ -63,3 +61,27 @@ def test_a_payment_under_review_moves_no_further_on_stripe_events(target):
 
 def test_a_credited_payment_is_not_reviewed_after_the_fact():
     assert not should_transition(PaymentStatus.SUCCEEDED, PaymentStatus.NEEDS_REVIEW)
+
+
+def reported(current: PaymentStatus, amount_received: object = 10_000, received_currency: object = "eur"):
+    return success_reported(current, price_minor=10_000, currency="EUR", amount_received=amount_received,
+                            received_currency=received_currency)
+
+
+@pytest.mark.parametrize("current", [PaymentStatus.PENDING, PaymentStatus.FAILED])
+def test_a_reported_success_of_the_snapshot_succeeds(current):
+    assert reported(current) == ReportedSuccess(PaymentStatus.SUCCEEDED, None)
+
+
+@pytest.mark.parametrize("current", [PaymentStatus.PENDING, PaymentStatus.FAILED])
+def test_a_reported_success_of_another_amount_or_currency_needs_review(current):
+    assert reported(current, amount_received=9_999) == ReportedSuccess(
+        PaymentStatus.NEEDS_REVIEW, "Stripe received 9999 minor units, the payment is for 10000")
+    assert reported(current, received_currency="usd").status == PaymentStatus.NEEDS_REVIEW
+
+
+@pytest.mark.parametrize("current", [PaymentStatus.SUCCEEDED, PaymentStatus.NEEDS_REVIEW])
+@pytest.mark.parametrize("amount_received", [10_000, 9_999])
+def test_a_reported_success_after_the_payment_settled_is_stale(current, amount_received):
+    assert reported(current, amount_received=amount_received) is None
+

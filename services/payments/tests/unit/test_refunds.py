@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.refunds import (
+from payments.domain.refunds import (
     InvalidRefund,
     PaymentNotRefundable,
     RefundStatus,

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.domain import InvalidAmount, split
+from payments.domain.payments import InvalidAmount, split
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The `charge.dispute.*` Stripe events. Each carries the whole Dispute object and
-is applied as a snapshot of it (see payments.disputes), so one handler serves
+is applied as a snapshot of it (see payments.domain.disputes), so one handler serves
 every dispute event type, in any order and any number of times.
 
 Runs inside the consumer's transaction, after the inbox claimed the event: the
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common import outbox, parking
-from common.applying import Applying, PermanentError
+from common.applying import PermanentError
 from contracts.events.disputes import (
     DisputeClosed,
     DisputeClosedData,
@@ -27,16 +27,17 @@ from contracts.events.disputes import (
     DisputeUpdated,
 )
 from contracts.events.stripe import StripeEventReceived
-from payments import disputes, models
-from payments.domain import PaymentStatus
+from payments import models
+from payments.domain import disputes
+from payments.domain.payments import PaymentStatus
+from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.stripe_objects import object_id
 from payments.models import Dispute, Payment
-
-PRODUCER = "payments"
 
 log = logging.getLogger(__name__)
 
 
-async def on_charge_dispute(event: StripeEventReceived, applying: Applying[Any]) -> None:
+async def on_charge_dispute(event: StripeEventReceived, applying: PaymentsApplying) -> None:
     session = applying.session
     obj = event.data.payload.get("data", {}).get("object")
     if not isinstance(obj, dict):
@@ -79,20 +80,13 @@ async def on_charge_dispute(event: StripeEventReceived, applying: Applying[Any])
 
 async def _find_payment(session: AsyncSession, obj: dict[str, Any]) -> Payment | None:
     """By PaymentIntent (present on current API versions), else by charge; row-locked."""
-    intent = _id(obj.get("payment_intent"))
+    intent = object_id(obj.get("payment_intent"))
     if intent is not None:
         payment = await models.get_payment_by_intent_for_update(session, intent)
         if payment is not None:
             return payment
-    charge = _id(obj.get("charge"))
+    charge = object_id(obj.get("charge"))
     return await models.get_payment_by_charge_for_update(session, charge) if charge else None
-
-
-def _id(field: object) -> str | None:
-    """An expandable Stripe field: an id, or the expanded object carrying one."""
-    if isinstance(field, dict):
-        field = field.get("id")
-    return field if isinstance(field, str) and field else None
 
 
 def _to_domain(row: Dispute) -> disputes.Dispute:

@@ -1,5 +1,5 @@
 """Refunds' pure rules: what may be refunded, and how a refund moves through
-Stripe's statuses. No I/O here; the clawback itself is `payments.clawback`."""
+Stripe's statuses. No I/O here; the clawback itself is `payments.domain.clawback`."""
 
 import uuid
 from collections.abc import Iterable, Mapping
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from payments.domain import PaymentError, PaymentStatus
+from payments.domain.payments import PaymentError, PaymentStatus
 
 # Stripe's `reason` values for a refund we create.
 REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})

@@ -1,7 +1,9 @@
-"""Our refund records follow Stripe's Refund objects. The one place a refund
-changes status and money is counted: used with Stripe's answer to our API call
-and with every refund webhook, so both paths end in the same record and a
-refund is counted once, whichever arrives first or twice.
+"""The refund events (refund.*, charge.refund.updated, and charge.refunded as a
+cross-check). Our refund records follow Stripe's Refund objects: this is the one
+place a refund changes status and money is counted, used with every refund
+webhook and with Stripe's answer to our API call (refunds_api, the reconciler),
+so both paths end in the same record and a refund is counted once, whichever
+arrives first or twice.
 """
 
 import logging
@@ -15,15 +17,41 @@ from common.applying import PermanentError
 from common.stripe_api import StripeCallFailed
 from contracts.envelope import Event
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from payments import fees, models, refunds
-from payments.clawback import clawback
+from contracts.events.stripe import StripeEventReceived
+from payments import models
+from payments.domain import fees, refunds
+from payments.domain.clawback import clawback
+from payments.domain.refunds import RefundStatus
+from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.stripe_objects import event_object, object_id
 from payments.models import Payment, Refund
-from payments.refunds import RefundStatus
 from payments.stripe_gateway import StripeGateway
 
-PRODUCER = "payments"
-
 log = logging.getLogger(__name__)
+
+
+async def on_refund_event(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+    """refund.created / .updated / .failed and charge.refund.updated: the object is the Refund."""
+    session = applying.session
+    await apply_stripe_refund(session, event_object(event), applying.needs.stripe, cause=event)
+
+
+async def on_charge_refunded(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+    """A cross-check only: on current API versions the charge carries no refund
+    ids, so the refunds themselves arrive as refund.* events."""
+    session = applying.session
+    charge = event_object(event)
+    intent_id = object_id(charge.get("payment_intent"))
+    payment = await (models.get_payment_by_intent_for_update(session, intent_id) if intent_id
+                     else models.get_payment_by_charge_for_update(session, charge["id"]))
+    if payment is None:
+        return
+    if charge.get("amount_refunded") != payment.refunded_minor:
+        log.warning(
+            "charge %s says %r refunded, our succeeded refunds of payment %s add up to %s (Stripe event %s)",
+            charge["id"], charge.get("amount_refunded"), payment.id, payment.refunded_minor,
+            event.data.stripe_event_id,
+        )
 
 
 async def apply_stripe_refund(
@@ -245,13 +273,6 @@ def _failed(
         creator_id=payment.creator_id,
         cause=cause,
     )
-
-
-def object_id(value: object) -> str | None:
-    """An id, whether Stripe sent the id or the expanded object."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
 
 
 def _uuid(value: object) -> uuid.UUID | None:

@@ -1,6 +1,5 @@
-"""Payments' pure rules: the creator's share, what a fan may be charged, who may
-buy an offer, what Stripe must have received, and the states of a payment. No
-I/O here."""
+"""Payments' pure rules: the creator's share, what a fan may be charged, what
+Stripe must have received, and the states of a payment. No I/O here."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,39 +26,6 @@ class UnsupportedCurrency(PaymentError):
 
 class IdempotencyKeyReused(PaymentError):
     """A fan's Idempotency-Key came back with a different request."""
-
-
-class InvalidOffer(PaymentError):
-    pass
-
-
-class OfferNotFound(PaymentError):
-    pass
-
-
-class OfferDisabled(PaymentError):
-    pass
-
-
-class OwnOfferRefused(PaymentError):
-    """A creator cannot pay themselves (with a fan token under their own id)."""
-
-
-MAX_TITLE_LENGTH = 200
-
-
-def check_title(title: str) -> None:
-    # Titles reach emails and CSV exports: no control characters (newlines included).
-    if not title.strip() or len(title) > MAX_TITLE_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in title):
-        raise InvalidOffer(f"a title is 1 to {MAX_TITLE_LENGTH} printable characters")
-
-
-def check_can_buy(*, offer_active: bool, offer_creator_id: str, fan_id: str) -> None:
-    """Raise unless `fan_id` may open a payment for this offer."""
-    if not offer_active:
-        raise OfferDisabled("this offer is disabled by its creator")
-    if offer_creator_id == fan_id:
-        raise OwnOfferRefused("a creator cannot buy their own offer")
 
 
 def receipt_mismatch(
@@ -138,3 +104,23 @@ def should_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """True if a payment in `current` moves to `target`; False for a stale or
     duplicate transition, which the caller ignores (Stripe sends both)."""
     return (current, target) in _TRANSITIONS
+
+
+@dataclass(frozen=True)
+class ReportedSuccess:
+    """Where Stripe's report that a payment succeeded moves it."""
+
+    status: PaymentStatus  # SUCCEEDED, or NEEDS_REVIEW when what was received is not the snapshot
+    review_reason: str | None  # why it needs review; None when it succeeded
+
+
+def success_reported(
+    current: PaymentStatus, *, price_minor: int, currency: str, amount_received: object, received_currency: object
+) -> ReportedSuccess | None:
+    """What a payment in `current` becomes when Stripe reports it succeeded having
+    received `amount_received` of `received_currency` (see receipt_mismatch);
+    None when the report is stale or a duplicate (the payment is past it)."""
+    reason = receipt_mismatch(price_minor=price_minor, currency=currency, amount_received=amount_received,
+                              received_currency=received_currency)
+    target = PaymentStatus.SUCCEEDED if reason is None else PaymentStatus.NEEDS_REVIEW
+    return ReportedSuccess(target, reason) if should_transition(current, target) else None

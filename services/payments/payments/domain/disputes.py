@@ -36,9 +36,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from payments.clawback import clawback
-from payments.fees import exchange_rate
-from payments.domain import PaymentError
+from payments.domain.clawback import clawback
+from payments.domain.fees import exchange_rate
+from payments.domain.payments import PaymentError
 
 INQUIRY = frozenset({"warning_needs_response", "warning_under_review"})
 CLOSED_WITHOUT_OUTCOME = frozenset({"warning_closed", "prevented"})

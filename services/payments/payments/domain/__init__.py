@@ -1,0 +1,1 @@
+"""Payments' pure rules, one module per concern; no I/O anywhere in here."""

@@ -1,0 +1,266 @@
+"""A payment's own Stripe events: its PaymentIntent succeeded (set-based: the
+hot path) or failed, and its charge's processing fee.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common import outbox
+from common.applying import PermanentError
+from common.stripe_api import StripeCallFailed
+from contracts.events.payments import (
+    PaymentFailed,
+    PaymentFailedData,
+    PaymentFeeRecorded,
+    PaymentFeeRecordedData,
+    PaymentNeedsReview,
+    PaymentNeedsReviewData,
+    PaymentSucceeded,
+    PaymentSucceededData,
+)
+from contracts.events.stripe import StripeEventReceived
+from payments import models
+from payments.domain import fees
+from payments.domain.payments import PaymentStatus, is_integer, should_transition, success_reported
+from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.stripe_objects import event_object, object_id
+from payments.models import Payment
+
+log = logging.getLogger(__name__)
+
+
+async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], applying: PaymentsApplying) -> None:
+    """payment_intent.succeeded, the hot path, set-based: one read that locks all
+    the run's payments, the rule for each event in turn (in memory, so the second
+    report of one success finds it succeeded already and emits nothing), one
+    write of every move, one write of every announcement.
+
+    What Stripe received is checked against the payment's snapshot first: when
+    they differ, the creator is credited nothing (no payment.succeeded, so the
+    ledger posts nothing) and admins hear about it (payment.needs_review). What
+    builds on a credited payment waits parked meanwhile (its disputes here, its
+    refunds' entries in the ledger), and is released by a success."""
+    session = applying.session
+    intents = [event_object(event) for event in events]
+    payments = await models.get_payments_by_intents_for_update(session, [intent["id"] for intent in intents])
+    moves: dict[uuid.UUID, tuple[Payment, models.Moved]] = {}
+    announcements: list[PaymentSucceeded | PaymentNeedsReview] = []
+    for event, intent in zip(events, intents, strict=True):
+        payment = payments.get(intent["id"]) or await _payment_named_by(session, intent)
+        if payment is None:
+            continue
+        payments[intent["id"]] = payment
+        current = moves[payment.id][1].status if payment.id in moves else payment.status
+        reported = success_reported(
+            PaymentStatus(current),
+            price_minor=payment.price_minor,
+            currency=payment.currency,
+            amount_received=intent.get("amount_received"),
+            received_currency=intent.get("currency"),
+        )
+        if reported is None:
+            _log_stale(payment, current, event)
+            continue
+        if reported.review_reason is None:
+            moved = models.Moved(reported.status, _latest_charge_id(intent),
+                                 succeeded_at=datetime.fromtimestamp(event.data.created, UTC))
+            applying.ready(models.payment_succeeded_key(payment.id))  # releases early disputes
+            announcements.append(_succeeded(payment, moved, intent, event))
+        else:
+            log.warning("payment %s needs review: %s (Stripe event %s)",
+                        payment.id, reported.review_reason, event.data.stripe_event_id)
+            moved = models.Moved(reported.status, _latest_charge_id(intent), review_reason=reported.review_reason)
+            announcements.append(_needs_review(payment, reported.review_reason, intent, event))
+        moves[payment.id] = (payment, moved)
+    await models.move_payments(session, list(moves.values()))
+    await outbox.add_many(session, announcements)
+
+
+def _succeeded(
+    payment: Payment, moved: models.Moved, intent: dict[str, Any], event: StripeEventReceived
+) -> PaymentSucceeded:
+    assert moved.succeeded_at is not None
+    return PaymentSucceeded.new(
+        PaymentSucceededData(
+            **_about(payment),
+            creator_share_minor=payment.creator_share_minor,
+            platform_fee_minor=payment.platform_fee_minor,
+            stripe_payment_intent_id=intent["id"],
+            stripe_charge_id=moved.stripe_charge_id,
+            succeeded_at=moved.succeeded_at,
+        ),
+        producer=PRODUCER,
+        creator_id=payment.creator_id,
+        cause=event,
+    )
+
+
+def _needs_review(
+    payment: Payment, reason: str, intent: dict[str, Any], event: StripeEventReceived
+) -> PaymentNeedsReview:
+    received, received_currency = intent.get("amount_received"), intent.get("currency")
+    return PaymentNeedsReview.new(
+        PaymentNeedsReviewData(
+            **_about(payment),
+            amount_received_minor=received if is_integer(received) else None,
+            received_currency=received_currency.upper() if isinstance(received_currency, str) else None,
+            stripe_payment_intent_id=intent["id"],
+            reason=reason,
+        ),
+        producer=PRODUCER,
+        creator_id=payment.creator_id,
+        cause=event,
+    )
+
+
+async def on_payment_intent_payment_failed(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+    session = applying.session
+    intent = event_object(event)
+    payment = await _find_payment(session, intent)
+    if payment is None or not _moves(payment, PaymentStatus.FAILED, event):
+        return
+    error = intent.get("last_payment_error") or {}
+    payment.status = PaymentStatus.FAILED
+    payment.failure_code = error.get("code")
+    payment.failure_message = error.get("message")
+    await outbox.add(
+        session,
+        PaymentFailed.new(
+            PaymentFailedData(
+                **_about(payment),
+                stripe_payment_intent_id=intent["id"],
+                failure_code=payment.failure_code,
+                failure_message=payment.failure_message,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+async def on_charge_succeeded_or_updated(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+    """Stripe's processing fee, once per payment, when the charge has its
+    balance transaction (often only on a later charge.updated)."""
+    session = applying.session
+    charge = event_object(event)
+    intent_id = object_id(charge.get("payment_intent"))
+    if charge.get("status") != "succeeded" or intent_id is None or charge.get("balance_transaction") is None:
+        return
+    payment = await models.get_payment_by_intent_for_update(session, intent_id)
+    if payment is None or payment.stripe_balance_transaction_id is not None:
+        return  # not ours, or its fee is recorded already
+    txn = charge["balance_transaction"]
+    if not isinstance(txn, dict):  # only the id: read it through the charge, expanded
+        try:
+            charge = await applying.needs.stripe.retrieve_charge_with_balance_transaction(charge["id"])
+        except StripeCallFailed as error:
+            if error.retryable:
+                raise
+            raise PermanentError(f"Stripe refused to read charge {charge['id']}: {error}") from error
+        txn = charge.get("balance_transaction")
+    try:
+        fee = fees.fee_from_balance_transaction(txn)
+    except ValueError as error:
+        raise PermanentError(f"charge {charge['id']}: {error}") from error
+    if fee is None:
+        raise PermanentError(f"charge {charge['id']} came back without its balance transaction")
+    payment.stripe_fee_minor = fee.fee_minor
+    payment.stripe_fee_currency = fee.currency
+    payment.stripe_balance_transaction_id = fee.balance_transaction_id
+    if payment.stripe_charge_id is None:
+        payment.stripe_charge_id = charge["id"]
+    # Announced even with no fee: the ledger books every charge's balance
+    # transaction once, by id (its settlement currency may not be the charge's).
+    await outbox.add(
+        session,
+        PaymentFeeRecorded.new(
+            PaymentFeeRecordedData(
+                payment_id=str(payment.id),
+                creator_id=payment.creator_id,
+                fee_minor=fee.fee_minor,
+                currency=fee.currency,
+                stripe_balance_transaction_id=fee.balance_transaction_id,
+                charge_amount_minor=payment.price_minor,
+                charge_currency=payment.currency,
+                settlement_amount_minor=fee.settled_minor,
+                exchange_rate=fee.exchange_rate,
+            ),
+            producer=PRODUCER,
+            creator_id=payment.creator_id,
+            cause=event,
+        ),
+    )
+
+
+def _about(payment: Payment) -> dict[str, Any]:
+    """What every event about a payment's own progress says of it."""
+    return {"payment_id": str(payment.id), "offer_id": payment.offer_id, "fan_id": payment.fan_id,
+            "creator_id": payment.creator_id, "price_minor": payment.price_minor, "currency": payment.currency}
+
+
+def _latest_charge_id(intent: dict[str, Any]) -> str | None:
+    charge = intent.get("latest_charge")  # an id, or the Charge when expanded
+    return charge.get("id") if isinstance(charge, dict) else charge
+
+
+def _moves(payment: Payment, target: PaymentStatus, event: StripeEventReceived) -> bool:
+    if should_transition(PaymentStatus(payment.status), target):
+        return True
+    _log_stale(payment, payment.status, event)
+    return False
+
+
+def _log_stale(payment: Payment, current: str, event: StripeEventReceived) -> None:
+    log.info(
+        "ignoring stale %s for payment %s already %s (Stripe event %s)",
+        event.data.type, payment.id, current, event.data.stripe_event_id,
+    )
+
+
+async def _find_payment(session: AsyncSession, intent: dict[str, Any]) -> Payment | None:
+    """The payment behind a PaymentIntent, row-locked; None if the intent is not ours.
+
+    By intent id first (stripe-mock echoes no metadata, real Stripe does)."""
+    payment = await models.get_payment_by_intent_for_update(session, intent["id"])
+    return payment if payment is not None else await _payment_named_by(session, intent)
+
+
+async def _payment_named_by(session: AsyncSession, intent: dict[str, Any]) -> Payment | None:
+    """The payment an intent unknown by its id names in its metadata, row-locked.
+
+    An unknown intent is ours only if its metadata names one of our payments:
+    - no payment_id (or one that is no UUID) in the metadata: created elsewhere on
+      the same Stripe account (dashboard, another integration), so it is ignored;
+    - our payment without an intent id: we crashed between Stripe's answer and
+      storing it, so the intent is attached now;
+    - a payment_id we cannot match: our records disagree with Stripe's about real
+      money. That never heals by retrying, and dropping it would lose a payment,
+      so it is a PermanentError: parked on the DLQ with the reason for an operator.
+    """
+    intent_id = intent["id"]
+    claimed = (intent.get("metadata") or {}).get("payment_id")
+    if not claimed:
+        log.info("ignoring PaymentIntent %s: not created by this service", intent_id)
+        return None
+    try:
+        payment_id = uuid.UUID(claimed)
+    except (ValueError, TypeError):
+        log.info("ignoring PaymentIntent %s: its payment_id %r is not one of ours", intent_id, claimed)
+        return None
+    payment = await models.get_payment_for_update(session, payment_id)
+    if payment is None:
+        raise PermanentError(f"PaymentIntent {intent_id} names payment {payment_id}, which does not exist")
+    if payment.stripe_payment_intent_id is not None:
+        raise PermanentError(
+            f"PaymentIntent {intent_id} names payment {payment_id}, "
+            f"which belongs to PaymentIntent {payment.stripe_payment_intent_id}"
+        )
+    log.warning("attaching PaymentIntent %s to payment %s (its id was never stored)", intent_id, payment_id)
+    payment.stripe_payment_intent_id = intent_id
+    return payment
