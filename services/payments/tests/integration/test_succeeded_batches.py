@@ -9,8 +9,7 @@ inbox, handlers, outbox, release of parked events) on the real PostgreSQL."""
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -26,6 +25,7 @@ from payments.handlers import Needs, handlers
 from payments.models import Payment
 from payments.stripe_gateway import StripeGateway
 from services.payments.tests.integration.test_stripe_events import intent_object, stripe_event
+from tests.support.statements import statements_run
 
 CREATED = int(time.time()) - 60  # one Stripe second for every event, so both runs stamp the same succeeded_at
 
@@ -215,25 +215,13 @@ async def test_the_same_success_under_another_event_id_in_one_batch_is_announced
     assert announced[0]["data"]["stripe_charge_id"] == "ch-0"  # the first one's, untouched by the second
 
 
-@contextmanager
-def statements_counted(db) -> Iterator[list[str]]:
-    executed: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield executed
-    finally:
-        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_a_batch_of_successes_costs_the_same_statements_whatever_its_size(db, applier):
     counts = {}
     for size in (1, 3, 30):
         opened = await open_payments(db, size)
-        with statements_counted(db) as executed:
+        with statements_run(db) as executed:
             await apply(db, applier, [succeeded(o) for o in opened], together=True)
         counts[size] = len(executed)
         async with db.transaction() as session:

@@ -4,8 +4,7 @@ applies: one per payment credited), through the consumer's own batch path
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from contracts.events.ledger import BalanceChanged, BalanceChangedData
 from payouts.handlers import Needs, handlers
 from payouts.models import CreatorBalance
 from payouts.stripe_gateway import StripeGateway
+from tests.support.statements import statements_run
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -140,18 +140,6 @@ async def test_any_order_any_batches_and_redeliveries_end_at_the_newest_balance(
     assert all(row[0] == 1000 + row[-1] and row[5] == events[row[-1]].occurred_at for row in stored.values())
 
 
-@contextmanager
-def statements_counted(db: Database) -> Iterator[list[str]]:
-    run: list[str] = []
-
-    def count(conn, cursor, statement, *args) -> None:
-        run.append(statement)
-
-    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield run
-    finally:
-        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_a_batch_takes_as_many_statements_whatever_its_size(db, applier, new_prefix) -> None:
@@ -159,7 +147,7 @@ async def test_a_batch_takes_as_many_statements_whatever_its_size(db, applier, n
     counts = {}
     for size in (1, 3, 30):
         batch = history(new_prefix("count"), size, seed=size)[:size]
-        with statements_counted(db) as run:
+        with statements_run(db) as run:
             await apply(db, applier, batch)
         counts[size] = len([s for s in run if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))])
     print("statements per batch of balance_changed:", ", ".join(f"{n} events: {c}" for n, c in counts.items()))
