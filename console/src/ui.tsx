@@ -2,6 +2,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "./api";
+import type { Feed } from "./feed";
 import { formatMoney } from "./money";
 
 export function Money({ minor, currency }: { minor: number | null | undefined; currency: string }) {
@@ -37,6 +38,29 @@ export function ProblemView({ error }: { error: unknown }) {
 export type Loaded<T> = { data: T | undefined; error: unknown; loading: boolean; reload: () => Promise<void> };
 
 /** Load on mount and whenever `deps` change; `reload` after an action. */
+// A notification and the facts it speaks of (a ledger entry, a payout's status)
+// are written by different services from the same event, in either order: a
+// page reads again when one arrives and twice more a little later, so it ends
+// up showing what the notification announced.
+const SETTLE_MS = [0, 1_500, 5_000];
+
+/** A counter that moves when a notification arrives (and as its facts settle):
+ * a page's loads depend on it to refresh what it shows. */
+export function useArrivals(feed: Feed): number {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const timers = new Set<number>();
+    const stop = feed.onArrival(() => {
+      for (const delay of SETTLE_MS) {
+        const timer = window.setTimeout(() => { timers.delete(timer); setTick((n) => n + 1); }, delay);
+        timers.add(timer);
+      }
+    });
+    return () => { stop(); timers.forEach((timer) => window.clearTimeout(timer)); };
+  }, [feed]);
+  return tick;
+}
+
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>();

@@ -5,7 +5,7 @@ import { api, ApiError, newIdempotencyKey } from "../api";
 import type { Feed } from "../feed";
 import { decimalText, formatMoney, parseMoney } from "../money";
 import type { Who } from "../session";
-import { Loading, Money, ProblemView, Status, useAction, useLoad, When } from "../ui";
+import { Loading, Money, ProblemView, Status, useAction, useArrivals, useLoad, When } from "../ui";
 
 export type Balance = { currency: string; available_minor: number; reserved_minor: number; disputed_minor: number;
   debt_minor: number; payouts_blocked: boolean };
@@ -26,8 +26,7 @@ export function CreatorDashboard({ who, feed, focus }: { who: Who; feed: Feed; f
 }
 
 function Dashboard({ feed, focus }: { feed: Feed; focus: string }) {
-  const [tick, setTick] = useState(0);
-  useEffect(() => feed.onArrival(() => setTick((n) => n + 1)), [feed]);
+  const tick = useArrivals(feed);
   useEffect(() => {
     if (focus === "/debts") document.getElementById("debts")?.scrollIntoView();
   }, [focus]);

@@ -1,11 +1,11 @@
 // One payment (the page notifications and emails about it link to); admins see
 // its refunds and can refund it, fully or partly, after a confirmation step.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../api";
 import type { Feed } from "../feed";
 import { decimalText, parseMoney } from "../money";
 import type { Who } from "../session";
-import { Loading, Money, ProblemView, Status, useAction, useLoad, When } from "../ui";
+import { Loading, Money, ProblemView, Status, useAction, useArrivals, useLoad, When } from "../ui";
 
 type Payment = { payment_id: string; status: string; fan_id: string; creator_id: string;
   amounts: { price_minor: number; creator_share_minor: number; platform_fee_minor: number; currency: string };
@@ -14,8 +14,7 @@ type Refund = { refund_id: string; status: string; amount_minor: number; currenc
   creator_clawback_minor: number; failure_reason: string | null; created_at: string };
 
 export function PaymentPage({ paymentId, who, feed }: { paymentId: string; who: Who; feed: Feed }) {
-  const [tick, setTick] = useState(0);
-  useEffect(() => feed.onArrival(() => setTick((n) => n + 1)), [feed]);
+  const tick = useArrivals(feed);
   const payment = useLoad(() => api<Payment>("GET", "/api/payments/{payment_id}", { payment_id: paymentId }), [paymentId, tick]);
   return (
     <div>

@@ -1,11 +1,11 @@
 // One payout, as its creator sees it (the page payout notifications link to);
 // admins are sent on to the review page.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { api } from "../api";
 import type { Feed } from "../feed";
 import { navigate } from "../router";
 import type { Who } from "../session";
-import { Loading, Money, ProblemView, Status, useAction, useLoad, When } from "../ui";
+import { Loading, Money, ProblemView, Status, useAction, useArrivals, useLoad, When } from "../ui";
 import { failure, type Payout } from "./creator";
 
 const CANCELABLE = new Set(["REQUESTED", "BLOCKED"]);
@@ -14,8 +14,7 @@ export function PayoutPage({ payoutId, who, feed }: { payoutId: string; who: Who
   useEffect(() => {
     if (who.role === "admin") navigate(`/admin/payouts/${payoutId}`, true);
   }, [who.role, payoutId]);
-  const [tick, setTick] = useState(0);
-  useEffect(() => feed.onArrival(() => setTick((n) => n + 1)), [feed]);
+  const tick = useArrivals(feed);
   const payout = useLoad(() => api<Payout>("GET", "/api/payouts/{payout_id}", { payout_id: payoutId }), [payoutId, tick]);
   const cancel = useAction(async () => {
     await api("POST", "/api/payouts/{payout_id}/cancel", { payout_id: payoutId });
