@@ -86,18 +86,22 @@ def _payment_entry(event: PaymentSucceeded) -> models.NewEntry:
 
 
 @handlers.on(PaymentFeeRecorded)
-@one_at_a_time
-async def on_payment_fee_recorded(event: PaymentFeeRecorded, applying: LedgerApplying) -> None:
-    data = event.data
-    await post_entry(
-        applying,
-        cause_event_id=event.event_id,
-        kind="processing_fee",
-        creator_id=data.creator_id,
-        reference=f"payment:{data.payment_id}",
-        postings=settlement.charge_settled_postings(_charge_settled(data), data.fee_minor),
-        facts=EntryFacts(payment_id=data.payment_id, stripe_balance_transaction_id=data.stripe_balance_transaction_id),
-    )
+async def on_payment_fee_recorded(events: Sequence[PaymentFeeRecorded], applying: LedgerApplying) -> None:
+    """One per payment (its charge's balance transaction), so set-based like the
+    payment: the batch's fee entries are posted together (post_entries); a fee
+    already booked, before or earlier in the batch, posts nothing."""
+    await post_entries(applying, [
+        models.NewEntry(
+            cause_event_id=event.event_id,
+            kind="processing_fee",
+            creator_id=event.data.creator_id,
+            reference=f"payment:{event.data.payment_id}",
+            postings=settlement.charge_settled_postings(_charge_settled(event.data), event.data.fee_minor),
+            facts=EntryFacts(payment_id=event.data.payment_id,
+                             stripe_balance_transaction_id=event.data.stripe_balance_transaction_id),
+        )
+        for event in events
+    ])
 
 
 async def _payment_totals(
