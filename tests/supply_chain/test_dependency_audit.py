@@ -12,10 +12,9 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ADVISORY = "GHSA-cafe-beef-0001"
@@ -62,7 +61,9 @@ class Advisories:
         return Handler
 
 
+@contextmanager
 def serve(advisories: Advisories) -> Iterator[str]:
+    """The service's URL while the block runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), advisories.handler())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -89,31 +90,18 @@ def third_party_locked_packages() -> set[str]:
     }
 
 
-@pytest.fixture
-def vulnerable_litestar() -> Iterator[tuple[Advisories, str]]:
-    advisories = Advisories("litestar")
-    for url in serve(advisories):
-        yield advisories, url
-
-
-@pytest.fixture
-def no_advisories() -> Iterator[tuple[Advisories, str]]:
-    advisories = Advisories(None)
-    for url in serve(advisories):
-        yield advisories, url
-
-
-def test_a_known_vulnerability_in_a_locked_package_stops_the_command(vulnerable_litestar) -> None:
-    advisories, url = vulnerable_litestar
-    run = audit(url)
+def test_a_known_vulnerability_in_a_locked_package_stops_the_command() -> None:
+    with serve(Advisories("litestar")) as url:
+        run = audit(url)
     assert run.returncode == 1, run.stdout + run.stderr
     assert ADVISORY in run.stderr and "litestar" in run.stderr
     assert "the dependency audit failed" in run.stderr
 
 
-def test_every_locked_package_is_asked_about_and_a_clean_answer_passes(no_advisories) -> None:
-    advisories, url = no_advisories
-    run = audit(url)
+def test_every_locked_package_is_asked_about_and_a_clean_answer_passes() -> None:
+    advisories = Advisories(None)
+    with serve(advisories) as url:
+        run = audit(url)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "dependency audit: no known vulnerability in uv.lock" in run.stdout
     assert set(advisories.asked) == third_party_locked_packages()
