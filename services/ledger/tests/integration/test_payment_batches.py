@@ -8,7 +8,8 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from common.applying import Delivery, EventApplier
 from common.consumers import EventConsumer, RetryPolicy
 from common.db import Database
 from common.kafka import encode, make_producer
+from contracts.envelope import Event
 from contracts.events.payments import PaymentSucceeded, PaymentSucceededData
 from contracts.topics import dlq
 from ledger.handlers import handlers
@@ -55,25 +57,48 @@ def again(paid: PaymentSucceeded) -> PaymentSucceeded:
     return PaymentSucceeded.new(paid.data, producer="payments", creator_id=paid.data.creator_id)
 
 
-def deliveries(events: Sequence[PaymentSucceeded]) -> list[Delivery]:
+def deliveries(events: Sequence[Event]) -> list[Delivery]:
     return [Delivery(event.TOPIC, event, encode(event)) for event in events]
 
 
-async def apply_as_one_batch(database: Database, events: Sequence[PaymentSucceeded]) -> None:
+async def apply_as_one_batch(database: Database, events: Sequence[Event]) -> None:
     """As the consumer's fast path applies a batch: one transaction, the inbox claim, one pass."""
     async with database.transaction() as session:
         await EventApplier(handlers, Settings()).apply_all(session, deliveries(events))
 
 
-async def apply_one_by_one(database: Database, events: Sequence[PaymentSucceeded]) -> None:
+async def apply_one_by_one(database: Database, events: Sequence[Event]) -> None:
     for event in events:
         await apply_as_one_batch(database, [event])
 
 
+def records(events: Sequence[Event]) -> tuple[ConsumerRecord, ...]:
+    """The events as the consumer reads them from Kafka, in this order."""
+    return tuple(
+        ConsumerRecord(topic=event.TOPIC, partition=0, offset=offset, timestamp=0, timestamp_type=0,
+                       key=event.key(), value=encode(event), checksum=None, serialized_key_size=-1,
+                       serialized_value_size=-1, headers=[])
+        for offset, event in enumerate(events)
+    )
+
+
+@asynccontextmanager
+async def ledger_consumer(infra, database: Database) -> AsyncIterator[EventConsumer]:
+    """The ledger's consumer on `database`: a batch it cannot apply at once is
+    redone record by record and a refused event dead-lettered (no retries for a rule error)."""
+    dead_letters = make_producer(infra.kafka, client_id="ledger-batch-test")
+    await dead_letters.start()
+    try:
+        yield EventConsumer(group_id="ledger", handlers=handlers, needs=Settings(), db=database,
+                            dead_letters=dead_letters, retry=RetryPolicy(max_retries=1), concurrency=1)
+    finally:
+        await dead_letters.stop()
+
+
 async def ledger_rows(database: Database) -> dict[str, list]:
-    """Every row the payments left, in chain and id order, with what differs by
-    nature between two databases (entry ids, hashes, timestamps, emitted event
-    ids) replaced by the event that caused it."""
+    """Every row the events left, in chain and id order, with what differs by
+    nature between two databases (entry and debt ids, hashes, timestamps,
+    emitted event ids) replaced by what caused it (an entry's event, a debt's cause)."""
     async with database.transaction() as session:
         entries = (await session.execute(sa.text(
             "SELECT id, cause_event_id, kind, creator_id, reference, payment_id, dispute_id, fact_amount_minor,"
@@ -90,12 +115,27 @@ async def ledger_rows(database: Database) -> dict[str, list]:
             "SELECT payment_id, creator_id, currency, price_minor, creator_share_minor FROM payment_terms"
             " ORDER BY payment_id"
         ))).all()
+        takebacks = (await session.execute(sa.text(
+            "SELECT reference, payment_id, kind, amount_minor, status FROM payment_takebacks ORDER BY reference"
+        ))).all()
+        # In the order payouts deduct them.
+        debts = (await session.execute(sa.text(
+            "SELECT id, creator_id, currency, cause_type, cause_id, entry_id, amount_minor, remaining_minor,"
+            " reversed_minor, status FROM debts ORDER BY created_at, id"
+        ))).all()
+        debt_of = {str(row.id): (row.cause_type, row.cause_id) for row in debts}
+        parked = (await session.execute(sa.text(
+            "SELECT event_id, topic, waits_for FROM parked_events ORDER BY id"
+        ))).all()
         emitted = (await session.execute(sa.text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
     announced = []
     for topic, key, payload in emitted:
         event = json.loads(payload)
         data = dict(event["data"])
-        data["journal_entry_id"] = cause_of[data["journal_entry_id"]]  # the entry, by its cause
+        if "journal_entry_id" in data:
+            data["journal_entry_id"] = cause_of[data["journal_entry_id"]]  # the entry, by its cause
+        if "debt_id" in data:
+            data["debt_id"] = debt_of[data["debt_id"]]
         announced.append((topic, key, event["event_type"], event["causation_id"], event["correlation_id"],
                           event["creator_id"], data))
     return {
@@ -103,6 +143,10 @@ async def ledger_rows(database: Database) -> dict[str, list]:
         "postings": [(cause_of[str(entry_id)], *rest) for entry_id, *rest in postings],
         "balances": [tuple(row) for row in balances],
         "terms": [tuple(row) for row in terms],
+        "takebacks": [tuple(row) for row in takebacks],
+        "debts": [(row.creator_id, row.currency, row.cause_type, row.cause_id, cause_of[str(row.entry_id)],
+                   row.amount_minor, row.remaining_minor, row.reversed_minor, row.status) for row in debts],
+        "parked": [tuple(row) for row in parked],
         "announced": announced,
     }
 
@@ -180,20 +224,8 @@ async def test_impossible_amounts_are_dead_lettered_and_the_rest_of_the_batch_ap
     before, after = payment("c_poison", "pay_fine_1", 3000), payment("c_poison", "pay_fine_2", 4000)
     elsewhere = payment("c_poison_other", "pay_fine_3", 5000)
     batch = [before, refused, after, elsewhere]
-    records = tuple(
-        ConsumerRecord(topic=event.TOPIC, partition=0, offset=offset, timestamp=0, timestamp_type=0,
-                       key=event.key(), value=encode(event), checksum=None, serialized_key_size=-1,
-                       serialized_value_size=-1, headers=[])
-        for offset, event in enumerate(batch)
-    )
-    dead_letters = make_producer(infra.kafka, client_id="ledger-batch-test")
-    await dead_letters.start()
-    try:
-        consumer = EventConsumer(group_id="ledger", handlers=handlers, needs=Settings(), db=database,
-                                 dead_letters=dead_letters, retry=RetryPolicy(max_retries=1), concurrency=1)
-        await consumer.apply_batch(records)
-    finally:
-        await dead_letters.stop()
+    async with ledger_consumer(infra, database) as consumer:
+        await consumer.apply_batch(records(batch))
 
     rows = await ledger_rows(database)
     applied = (before, after, elsewhere)  # `after` once the refused one is dead-lettered: a key's order holds
@@ -208,7 +240,7 @@ async def test_impossible_amounts_are_dead_lettered_and_the_rest_of_the_batch_ap
     await assert_journal_sound(url)
 
 
-async def dead_lettered(infra, event: PaymentSucceeded, timeout: float = 30.0) -> dict[str, bytes]:
+async def dead_lettered(infra, event: Event, timeout: float = 30.0) -> dict[str, bytes]:
     """The headers of `event`'s record on its dead-letter topic."""
     consumer = AIOKafkaConsumer(dlq(event.TOPIC), **infra.kafka.client_options(), auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
