@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ledger import chain, domain, entitlement
+from ledger import chain, domain, entitlement, movements
 
 
 class Base(DeclarativeBase):
@@ -314,39 +314,6 @@ async def entry_postings(session: AsyncSession, kind: str, reference: str) -> li
     return [domain.Posting(account, int(amount), currency) for account, amount, currency in rows]
 
 
-async def create_debt(
-    session: AsyncSession,
-    *,
-    creator_id: str,
-    currency: str,
-    cause_type: str,
-    cause_id: str,
-    entry_id: uuid.UUID,
-    amount_minor: int,
-) -> Debt:
-    debt = Debt(
-        id=uuid.uuid4(),
-        creator_id=creator_id,
-        currency=currency,
-        cause_type=cause_type,
-        cause_id=cause_id,
-        entry_id=entry_id,
-        amount_minor=amount_minor,
-        remaining_minor=amount_minor,
-        reversed_minor=0,
-        status=domain.DEBT_OPEN,
-    )
-    session.add(debt)
-    await session.flush()
-    return debt
-
-
-async def get_debt_for_update(session: AsyncSession, cause_type: str, cause_id: str) -> Debt | None:
-    return await session.scalar(
-        sa.select(Debt).where(Debt.cause_type == cause_type, Debt.cause_id == cause_id).with_for_update()
-    )
-
-
 def set_debt_amounts(debt: Debt, amounts: domain.DebtAmounts) -> None:
     debt.remaining_minor = amounts.remaining_minor
     debt.reversed_minor = amounts.reversed_minor
@@ -533,25 +500,6 @@ async def payment_totals_for_update(
     return terms, entitlement.payment_totals(int(terms.price_minor), int(terms.creator_share_minor), takebacks)
 
 
-async def get_takeback_for_update(session: AsyncSession, reference: str) -> PaymentTakeback | None:
-    return await session.scalar(
-        sa.select(PaymentTakeback).where(PaymentTakeback.reference == reference).with_for_update()
-    )
-
-
-def add_takeback(session: AsyncSession, *, reference: str, payment_id: str, kind: str, amount_minor: int,
-                 status: str) -> PaymentTakeback:
-    takeback = PaymentTakeback(reference=reference, payment_id=payment_id, kind=kind, amount_minor=amount_minor,
-                               status=status)
-    session.add(takeback)
-    return takeback
-
-
-def set_takeback_status(takeback: PaymentTakeback, status: str) -> None:
-    takeback.status = status
-    takeback.updated_at = sa.func.clock_timestamp()
-
-
 async def booked_on_stripe_balance(
     session: AsyncSession | AsyncConnection, transaction_ids: list[str]
 ) -> dict[str, dict[str, int]]:
@@ -587,3 +535,165 @@ async def booked_on_stripe_balance(
     for transaction_id in await session.scalars(sa.select(tagged.c.txn)):
         booked.setdefault(transaction_id, {})
     return dict(booked)
+
+
+# --- Refunds and disputes, set-based (handlers/takebacks.py): what a batch of
+# them reads, each in one statement for the whole batch, and writes, each in one.
+
+_POSTED_OF = sa.text("""
+    SELECT posted.kind, posted.reference
+    FROM unnest(CAST(:kinds AS text[]), CAST(:references AS text[])) AS asked(kind, reference)
+    JOIN journal_entries AS posted ON posted.kind = asked.kind AND posted.reference = asked.reference
+    WHERE posted.reference IS NOT NULL
+""")
+
+
+async def entries_posted(session: AsyncSession, asked: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (kind, reference) entries are in the journal."""
+    pairs = sorted(set(asked))
+    rows = await session.execute(_POSTED_OF, {"kinds": [kind for kind, _ in pairs],
+                                              "references": [reference for _, reference in pairs]})
+    return {(kind, reference) for kind, reference in rows}
+
+
+async def payment_terms_for_update(session: AsyncSession, payment_ids: Iterable[str]) -> dict[str, movements.Terms]:
+    """The payments' terms, locked (in id order) until their movements are posted."""
+    terms = PaymentTerms
+    rows = await session.execute(
+        sa.select(terms.payment_id, terms.creator_id, terms.currency, terms.price_minor, terms.creator_share_minor)
+        .where(terms.payment_id == sa.func.any(sa.bindparam("payment_ids", type_=ARRAY(sa.Text()))))
+        .order_by(terms.payment_id)
+        .with_for_update(),
+        {"payment_ids": sorted(set(payment_ids))},
+    )
+    return {payment_id: movements.Terms(creator_id, currency, int(price), int(share))
+            for payment_id, creator_id, currency, price, share in rows}
+
+
+async def takebacks_of(
+    session: AsyncSession, payment_ids: Iterable[str], references: Iterable[str]
+) -> dict[str, movements.Takeback]:
+    """By reference, the takebacks of these payments, and of these references
+    whatever payment they name."""
+    takeback = PaymentTakeback
+    rows = await session.execute(
+        sa.select(takeback.reference, takeback.payment_id, takeback.kind, takeback.amount_minor, takeback.status)
+        .where(sa.or_(
+            takeback.payment_id == sa.func.any(sa.bindparam("payment_ids", type_=ARRAY(sa.Text()))),
+            takeback.reference == sa.func.any(sa.bindparam("references", type_=ARRAY(sa.Text()))),
+        )),
+        {"payment_ids": sorted(set(payment_ids)), "references": sorted(set(references))},
+    )
+    return {reference: movements.Takeback(payment_id, kind, int(amount), status)
+            for reference, payment_id, kind, amount, status in rows}
+
+
+async def refund_debts_for_update(session: AsyncSession, refund_ids: Iterable[str]) -> dict[str, movements.RefundDebt]:
+    """By refund id, the debt its shortfall opened, locked. An ORM
+    read: what a payout changed earlier in the transaction is flushed first."""
+    rows = await session.execute(
+        sa.select(Debt.cause_id, Debt.id, Debt.amount_minor, Debt.remaining_minor, Debt.reversed_minor)
+        .where(Debt.cause_type == "refund",
+               Debt.cause_id == sa.func.any(sa.bindparam("refund_ids", type_=ARRAY(sa.Text()))))
+        .order_by(Debt.id)
+        .with_for_update(),
+        {"refund_ids": sorted(set(refund_ids))},
+    )
+    return {cause_id: movements.RefundDebt(str(debt_id),
+                                           domain.DebtAmounts(int(amount), int(remaining), int(reversed_)))
+            for cause_id, debt_id, amount, remaining, reversed_ in rows}
+
+
+# A takeback is added by its opening movement and moves status by its closing one.
+_STORE_TAKEBACKS = sa.text("""
+    INSERT INTO payment_takebacks (reference, payment_id, kind, amount_minor, status)
+    SELECT * FROM unnest(CAST(:references AS text[]), CAST(:payment_ids AS text[]), CAST(:kinds AS text[]),
+                         CAST(:amounts AS bigint[]), CAST(:statuses AS text[]))
+    ON CONFLICT (reference) DO UPDATE SET status = excluded.status, updated_at = clock_timestamp()
+""")
+
+
+async def store_takebacks(session: AsyncSession, takebacks: dict[str, movements.Takeback]) -> None:
+    """Add these takebacks (by reference), or set their status."""
+    if not takebacks:
+        return
+    await session.execute(_STORE_TAKEBACKS, {
+        "references": list(takebacks),
+        "payment_ids": [t.payment_id for t in takebacks.values()],
+        "kinds": [t.kind for t in takebacks.values()],
+        "amounts": [t.amount_minor for t in takebacks.values()],
+        "statuses": [t.status for t in takebacks.values()],
+    })
+
+
+@dataclass(frozen=True)
+class NewDebt:
+    id: uuid.UUID
+    creator_id: str
+    currency: str
+    cause_type: str
+    cause_id: str
+    entry_id: uuid.UUID  # the entry whose shortfall it is
+    amount_minor: int
+
+
+# Inserted in the arrays' order; created_at (the database's clock, per row) can
+# tie within a statement, so payouts' FIFO order (created_at, id) needs the ids
+# in that order too (add_debts).
+_ADD_DEBTS = sa.text("""
+    INSERT INTO debts (id, creator_id, currency, cause_type, cause_id, entry_id, amount_minor, remaining_minor,
+                       reversed_minor, status)
+    SELECT id, creator_id, currency, cause_type, cause_id, entry_id, amount_minor, amount_minor, 0, :status
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:creator_ids AS text[]), CAST(:currencies AS text[]),
+                CAST(:cause_types AS text[]), CAST(:cause_ids AS text[]), CAST(:entry_ids AS uuid[]),
+                CAST(:amounts AS bigint[])) WITH ORDINALITY
+         AS new(id, creator_id, currency, cause_type, cause_id, entry_id, amount_minor, ord)
+    ORDER BY ord
+""")
+
+
+def new_debt_ids(count: int) -> list[uuid.UUID]:
+    """Ids for debts added together, increasing: the order they are deducted in when created_at ties."""
+    return sorted(uuid.uuid4() for _ in range(count))
+
+
+async def add_debts(session: AsyncSession, debts: Sequence[NewDebt]) -> None:
+    """Open these debts, oldest first (ids from new_debt_ids, in this order)."""
+    if not debts:
+        return
+    await session.execute(_ADD_DEBTS, {
+        "status": domain.DEBT_OPEN,
+        "ids": [d.id for d in debts],
+        "creator_ids": [d.creator_id for d in debts],
+        "currencies": [d.currency for d in debts],
+        "cause_types": [d.cause_type for d in debts],
+        "cause_ids": [d.cause_id for d in debts],
+        "entry_ids": [d.entry_id for d in debts],
+        "amounts": [d.amount_minor for d in debts],
+    })
+
+
+_SET_DEBT_AMOUNTS = sa.text("""
+    UPDATE debts SET remaining_minor = new.remaining_minor, reversed_minor = new.reversed_minor,
+                     status = new.status, updated_at = clock_timestamp()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:remaining AS bigint[]), CAST(:reversed AS bigint[]),
+                CAST(:statuses AS text[])) AS new(id, remaining_minor, reversed_minor, status)
+    WHERE debts.id = new.id
+""")
+
+
+async def set_debts_amounts(session: AsyncSession, amounts: dict[uuid.UUID, domain.DebtAmounts]) -> None:
+    """Set these debts' amounts, in one statement. A statement does not update
+    the ORM's objects: any copy of these debts the session still holds (payouts
+    read debts as objects) is expired, so its next read sees these amounts."""
+    if not amounts:
+        return
+    await session.execute(_SET_DEBT_AMOUNTS, {
+        "ids": list(amounts),
+        "remaining": [a.remaining_minor for a in amounts.values()],
+        "reversed": [a.reversed_minor for a in amounts.values()],
+        "statuses": [a.status for a in amounts.values()],
+    })
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, Debt) and loaded.id in amounts:
+            session.expire(loaded)

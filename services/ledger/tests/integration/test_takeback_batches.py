@@ -17,8 +17,9 @@ from contracts.events.disputes import (
     DisputeFundsWithdrawn,
 )
 from contracts.events.payments import PaymentSucceeded
-from contracts.events.payouts import PayoutRequested, PayoutRequestedData
+from contracts.events.payouts import PayoutRejected, PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated
+from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.test_payment_batches import (
     apply_as_one_batch,
     apply_one_by_one,
@@ -30,6 +31,7 @@ from services.ledger.tests.integration.test_payment_batches import (
     payments,
     records,
 )
+from services.ledger.tests.integration.test_payouts import decided
 from services.ledger.tests.integration.test_postings import dispute_data, funds, refund, refund_failed
 from tests.support.statements import statements_run
 
@@ -168,6 +170,26 @@ async def test_a_refused_movement_is_dead_lettered_and_the_rest_of_the_batch_app
     assert headers["x-error-type"] == b"InvalidAmounts"
     assert b"payment p1_bad is a_bad's in EUR, not a_bad's in USD" in headers["x-error"]
     await assert_journal_sound(batch_url)
+
+
+async def test_a_refund_failing_between_a_payout_and_its_release_leaves_the_debt_the_journal_holds(scratch_ledger):
+    """Payouts read and change debts as ORM objects, a refund's failure in one
+    statement for its batch: in one transaction, the payout's release must see
+    the debt as the failure left it (its loaded copy is not the truth any more)."""
+    url, database = scratch_ledger
+    p1, p2 = payment("c_mix", "p1_mix", 10000), payment("c_mix", "p2_mix", 10000)
+    all_of_it, some_of_the_debt = payout("c_mix", "po1_mix", None), payout("c_mix", "po2_mix", 1000)
+    taken_back = refund(p1, amount=4000, clawback=3400, refund_id="r_mix")  # all paid out: 3400 of debt
+    async with database.transaction() as session:
+        await applied.apply(
+            session, p1, p2, all_of_it, taken_back, decided(PayoutRejected, all_of_it),
+            some_of_the_debt,  # 1000 of the refund's debt deducted: 2400 still open
+            refund_failed(taken_back),  # the 2400 cancelled, the 1000 deducted back to available
+            decided(PayoutRejected, some_of_the_debt),  # the 1000 deducted is not owed again: its refund failed
+        )
+    debts = (await ledger_rows(database))["debts"]
+    assert [(debt[3], debt[5:]) for debt in debts] == [("r_mix", (3400, 0, 3400, "REVERSED"))]
+    await assert_journal_sound(url)
 
 
 def paid_out(paid: list[PaymentSucceeded], tag: str) -> list[PayoutRequested]:
