@@ -468,8 +468,9 @@ async def reservations_for_update(
     )
     return {
         row.payout_id: reservations.StoredReservation(
-            row.payout_id, row.creator_id, row.currency, row.status, int(row.gross_minor),
-            tuple(domain.Deduction(d["debt_id"], int(d["amount_minor"])) for d in row.deductions),
+            row.payout_id, row.creator_id, row.currency, row.status,
+            domain.Reservation(int(row.gross_minor),
+                               tuple(domain.Deduction(d["debt_id"], int(d["amount_minor"])) for d in row.deductions)),
             row.refusal_reason,
         )
         for row in rows
@@ -502,11 +503,13 @@ async def add_reservations(session: AsyncSession, added: Sequence[reservations.S
         "payout_ids": [r.payout_id for r in added],
         "creator_ids": [r.creator_id for r in added],
         "currencies": [r.currency for r in added],
-        "grosses": [r.gross_minor for r in added],
-        "deducted": [r.debt_deducted_minor for r in added],
-        "nets": [r.net_minor for r in added],
-        "deductions": [json.dumps([{"debt_id": d.debt_id, "amount_minor": d.amount_minor} for d in r.deductions])
-                       for r in added],
+        "grosses": [r.reserved.gross_minor for r in added],
+        "deducted": [r.reserved.debt_deducted_minor for r in added],
+        "nets": [r.reserved.net_minor for r in added],
+        "deductions": [
+            json.dumps([{"debt_id": d.debt_id, "amount_minor": d.amount_minor} for d in r.reserved.deductions])
+            for r in added
+        ],
         "statuses": [r.status for r in added],
         "reasons": [r.refusal_reason for r in added],
     })

@@ -43,17 +43,8 @@ class StoredReservation:
     creator_id: str
     currency: str
     status: str
-    gross_minor: int = 0  # 0 when refused
-    deductions: tuple[domain.Deduction, ...] = ()  # oldest debt first
+    reserved: domain.Reservation = domain.Reservation(0, ())  # nothing when refused
     refusal_reason: str | None = None
-
-    @property
-    def debt_deducted_minor(self) -> int:
-        return sum(d.amount_minor for d in self.deductions)
-
-    @property
-    def net_minor(self) -> int:
-        return self.gross_minor - self.debt_deducted_minor
 
 
 @dataclass
@@ -147,7 +138,7 @@ def _request(request: PayoutRequestedData, book: Book, threshold: int) -> Refuse
         for debt in [book.debts[deduction.debt_id]]
     )
     book.set_reservation(StoredReservation(request.payout_id, creator, currency, domain.RESERVATION_RESERVED,
-                                           decision.gross_minor, decision.deductions))
+                                           decision))
     return Reserved(decision, postings, deducted, book.balance(creator, currency))
 
 
@@ -214,9 +205,9 @@ def _step(action: str, step: Step, book: Book) -> Moved | Waits | None:
 def _paid(reservation: StoredReservation, book: Book) -> Moved:
     book.set_reservation(replace(reservation, status=domain.RESERVATION_PAID))
     creator, currency = reservation.creator_id, reservation.currency
-    if reservation.net_minor == 0:
+    if reservation.reserved.net_minor == 0:
         return Moved(PAYOUT_PAID, None, book.balance(creator, currency))  # settled wholly by debt
-    postings = domain.payout_paid_postings(creator, reservation.net_minor, currency)
+    postings = domain.payout_paid_postings(creator, reservation.reserved.net_minor, currency)
     book.post(postings)
     return Moved(PAYOUT_PAID, postings, book.balance(creator, currency))
 
@@ -227,13 +218,14 @@ def _returned(
 ) -> Moved:
     """The gross back to available and the deductions owed again (cancelled for a
     debt whose cause was undone meanwhile: `undone`)."""
+    reserved = reservation.reserved
     undone = 0
-    for deduction in reservation.deductions:
+    for deduction in reserved.deductions:
         debt = book.debts[deduction.debt_id]
         book.set_debt(debt, debt.amounts.restore(deduction.amount_minor, cause_undone=debt.cause_undone))
         undone += deduction.amount_minor if debt.cause_undone else 0
     creator, currency = reservation.creator_id, reservation.currency
-    postings = returned_postings(creator, reservation.gross_minor, reservation.debt_deducted_minor, undone, currency)
+    postings = returned_postings(creator, reserved.gross_minor, reserved.debt_deducted_minor, undone, currency)
     book.post(postings)
     book.set_reservation(replace(reservation, status=status))
     return Moved(kind, postings, book.balance(creator, currency))

@@ -98,9 +98,10 @@ async def _apply_steps(
     creators = {event.data.creator_id for event in events}
     await models.lock_creators(session, creators)
     stored = await models.reservations_for_update(session, [event.data.payout_id for event in events])
+    deducted_from = [deduction.debt_id for r in stored.values() for deduction in r.reserved.deductions]
     book = reservations.Book(
         sums=await models.creator_account_sums(session, creators),
-        debts=await models.debts_for_update(session, [d.debt_id for r in stored.values() for d in r.deductions]),
+        debts=await models.debts_for_update(session, deducted_from),
         reservations=stored,
     )
     outcomes = reservations.decide_steps(action, [

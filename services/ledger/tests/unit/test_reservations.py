@@ -35,14 +35,15 @@ def request(payout_id: str, creator: str, amount: int | None, currency: str = "E
 
 def reserved(payout_id: str, creator: str, gross: int, *deductions: Deduction,
              status: str = domain.RESERVATION_RESERVED) -> StoredReservation:
-    return StoredReservation(payout_id, creator, "EUR", status, gross, deductions)
+    return StoredReservation(payout_id, creator, "EUR", status, domain.Reservation(gross, deductions))
 
 
 def test_a_second_request_of_a_creator_is_decided_on_what_the_first_reserved() -> None:
     run = book({"c1": 8500, "c2": 3000})
     first, elsewhere, second = reservations.decide_requests(
         [request("po1", "c1", 6000), request("po2", "c2", 3000), request("po3", "c1", 3000)], run, THRESHOLD)
-    assert isinstance(first, Reserved) and first.balance.available_minor == 2500 and first.balance.reserved_minor == 6000
+    assert isinstance(first, Reserved)
+    assert (first.balance.available_minor, first.balance.reserved_minor) == (2500, 6000)
     assert isinstance(elsewhere, Reserved) and elsewhere.balance.available_minor == 0
     assert isinstance(second, Refused) and second.refusal.reason == domain.INSUFFICIENT_AVAILABLE
     assert second.balance.available_minor == 2500
