@@ -132,14 +132,13 @@ def _request(request: PayoutRequestedData, book: Book, threshold: int) -> Refuse
         return Refused(decision, balance)
     postings = domain.payout_reserved_postings(creator, decision.gross_minor, decision.debt_deducted_minor, currency)
     book.post(postings)
-    deducted = tuple(
-        (deduction, book.set_debt(debt, debt.amounts.deduct(deduction.amount_minor)))
-        for deduction in decision.deductions
-        for debt in [book.debts[deduction.debt_id]]
-    )
+    deducted = []
+    for deduction in decision.deductions:
+        debt = book.debts[deduction.debt_id]
+        deducted.append((deduction, book.set_debt(debt, debt.amounts.deduct(deduction.amount_minor))))
     book.set_reservation(StoredReservation(request.payout_id, creator, currency, domain.RESERVATION_RESERVED,
                                            decision))
-    return Reserved(decision, postings, deducted, book.balance(creator, currency))
+    return Reserved(decision, postings, tuple(deducted), book.balance(creator, currency))
 
 
 # What a later step of a payout comes to.
