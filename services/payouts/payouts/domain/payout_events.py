@@ -9,7 +9,7 @@ twice, an answer its state refuses is ignored.
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -179,11 +179,7 @@ class StripePayoutEvent:
 
 
 def payouts_paid(payouts: Payouts, events: Iterable[StripePayoutEvent], now: datetime) -> None:
-    for cause, event in enumerate(events):
-        payout = _stripe_payout(payouts, cause, event, now)
-        outcome = None if payout is None else decide_for(payout, Trigger.STRIPE_PAID)
-        if payout is None or not isinstance(outcome, Move):
-            continue
+    for cause, event, payout, outcome in _moving(payouts, events, Trigger.STRIPE_PAID, now):
         arrival = event.stripe_payout.get("arrival_date")
         paid_at = datetime.fromtimestamp(arrival, UTC) if isinstance(arrival, int) else now
         payouts.enter(payout, outcome, cause, STRIPE, {"paid_at": paid_at},
@@ -194,11 +190,7 @@ def payouts_failed(payouts: Payouts, events: Iterable[StripePayoutEvent], now: d
     """The failures to apply; each one's transfer is to be reversed at Stripe
     (`Payouts.reversed`) before its audit row is written."""
     failed = []
-    for cause, event in enumerate(events):
-        payout = _stripe_payout(payouts, cause, event, now)
-        outcome = None if payout is None else decide_for(payout, Trigger.STRIPE_FAILED)
-        if payout is None or not isinstance(outcome, Move):
-            continue
+    for cause, event, payout, outcome in _moving(payouts, events, Trigger.STRIPE_FAILED, now):
         failure_code = event.stripe_payout.get("failure_code")
         failed.append(payouts.enter(
             payout, outcome, cause, STRIPE,
@@ -207,6 +199,18 @@ def payouts_failed(payouts: Payouts, events: Iterable[StripePayoutEvent], now: d
             metadata={"stripe_event_id": event.stripe_event_id, "was_paid": payout.paid_at is not None},
         ))
     return failed
+
+
+def _moving(
+    payouts: Payouts, events: Iterable[StripePayoutEvent], trigger: Trigger, now: datetime
+) -> Iterator[tuple[int, StripePayoutEvent, PayoutRow, Move]]:
+    """The events that move their payout (ours, neither stale nor repeated), each
+    with its payout as the events before it left it (the caller enters each move
+    before the next is decided)."""
+    for cause, event in enumerate(events):
+        payout = _stripe_payout(payouts, cause, event, now)
+        if payout is not None and isinstance(outcome := decide_for(payout, trigger), Move):
+            yield cause, event, payout, outcome
 
 
 def _stripe_payout(payouts: Payouts, cause: int, event: StripePayoutEvent, now: datetime) -> PayoutRow | None:

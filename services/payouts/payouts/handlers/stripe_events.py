@@ -31,7 +31,7 @@ async def on_accounts_updated(events: Sequence[StripeEventReceived], applying: P
     for position, (account_id, event) in enumerate(zip(account_ids, events, strict=True)):
         if account_id not in stored:
             log.info("account.updated for %s, not a creator's payout account; ignored", account_id)
-        elif kept[account_id] != position:
+        elif kept.get(account_id) != position:
             log.info("account.updated %s for %s is stale or overtaken in its batch", event.data.stripe_event_id,
                      account_id)
         else:

@@ -24,7 +24,7 @@ from aiokafka.structs import ConsumerRecord
 from common.applying import Delivery, EventApplier
 from common.consumers import EventConsumer, RetryPolicy
 from common.kafka import encode, make_producer
-from common.tables import outbox
+from common.tables import inbox, outbox
 from contracts.envelope import Event
 from contracts.events.payouts import (
     DebtDeduction,
@@ -74,6 +74,15 @@ async def apply(consumer: EventConsumer, events: Sequence[Event], *, together: b
     ]
     for batch in [records] if together else [[record] for record in records]:
         await consumer.apply_batch(tuple(batch))
+
+
+async def unapplied(db, events: Sequence[Event]) -> list[int]:
+    """The positions of the events the inbox has not recorded as applied (parked
+    or dead-lettered: an event that failed leaves no trace of its own)."""
+    async with db.transaction() as session:
+        claimed = set(await session.scalars(
+            sa.select(inbox.c.event_id).where(inbox.c.event_id.in_([e.event_id for e in events]))))
+    return [n for n, event in enumerate(events) if event.event_id not in claimed]
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,7 @@ async def one_by_one_and_together(db, consumer, script: Script, size: int, state
         stored = await store_payouts(db, size, state, **columns)
         events = script(stored)
         await apply(consumer, events, together=together)
+        assert await unapplied(db, events) == []
         results.append(await outcome(db, stored, events))
     return results
 
@@ -309,6 +319,7 @@ async def test_a_payout_event_waiting_for_its_approver_is_parked_and_the_rest_ap
         stored = first + in_flight + abandoned
         events = script(stored)
         await apply(consumer, events, together=together)
+        assert await unapplied(db, events) == [1]
         results.append(await outcome(db, stored, events))
         async with db.transaction() as session:
             waiting = (await session.execute(sa.text("SELECT event_id, waits_for FROM parked_events "
@@ -338,6 +349,7 @@ async def test_an_answer_for_a_payout_we_never_stored_alone_is_dead_lettered(inf
     events: list[Event] = [reserved(stored[0]), refused, rejected(stored[0]), reserved(stored[1])]
     await apply(consumer, events, together=True)
 
+    assert await unapplied(db, events) == [1]
     result = await outcome(db, stored, events)
     assert [(p["state"], p["funds_reserved"]) for p in result["payouts"]] == [("REQUESTED", True)] * 2
     assert result["audit"] == [] and result["announced"] == []  # the rejection came after the reservation: stale
@@ -396,7 +408,9 @@ async def test_a_batch_of_account_updates_ends_as_one_by_one(db, consumer, size)
     results = []
     for together in (False, True):
         accounts = await store_accounts(db, size)
-        await apply(consumer, account_history(accounts), together=together)
+        events = account_history(accounts)
+        await apply(consumer, events, together=together)
+        assert await unapplied(db, events) == []
         results.append(await account_rows(db, accounts))
 
     one_by_one, together = results
