@@ -230,7 +230,7 @@ _INSERT_AUDIT = sa.text("""
 class NewAudit:
     """An audit row to append for the payout's current state."""
 
-    payout: "Payout | PayoutRow"
+    payout: Payout | PayoutRow
     actor: audit.Actor
     old_state: str | None
     reason: str | None = None
@@ -271,7 +271,7 @@ async def append_audits(session: AsyncSession, new: Sequence[NewAudit]) -> None:
     })
 
 
-def _amounts(payout: "Payout | PayoutRow") -> dict[str, Any]:
+def _amounts(payout: Payout | PayoutRow) -> dict[str, Any]:
     figures = {
         "currency": payout.currency,
         "requested_minor": payout.requested_minor,
