@@ -119,33 +119,72 @@ async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> Payment |
     return await session.get(Payment, payment_id)
 
 
-# Built once: every payment webhook looks its payment up this way.
-_BY_INTENT_FOR_UPDATE = (
-    sa.select(Payment).where(Payment.stripe_payment_intent_id == sa.bindparam("intent_id")).with_for_update()
-)
+# One statement text for any number of payments (so prepared once) per kind of
+# key given, in one lock order (by id) so that two batches never wait on each
+# other in a circle.
+_KEYS = {
+    "ids": (Payment.id, ARRAY(UUID(as_uuid=True))),
+    "intent_ids": (Payment.stripe_payment_intent_id, ARRAY(sa.Text)),
+    "charge_ids": (Payment.stripe_charge_id, ARRAY(sa.Text)),
+}
 
 
-async def get_payment_by_intent_for_update(session: AsyncSession, payment_intent_id: str) -> Payment | None:
-    """Row-locked, so two different Stripe events about one intent apply one after the other."""
-    return await session.scalar(_BY_INTENT_FOR_UPDATE, {"intent_id": payment_intent_id})
+@dataclass(frozen=True)
+class PaymentsFound:
+    """The payments a batch names, by id, PaymentIntent and charge."""
+
+    by_id: dict[uuid.UUID, Payment]
+    by_intent: dict[str, Payment]
+    by_charge: dict[str, Payment]
+
+    def of(self, *, intent_id: str | None, charge_id: str | None) -> Payment | None:
+        """By PaymentIntent (present on current API versions), else by charge."""
+        return self.by_intent.get(intent_id or "") or self.by_charge.get(charge_id or "")
+
+    def __or__(self, other: "PaymentsFound") -> "PaymentsFound":
+        return PaymentsFound(self.by_id | other.by_id, self.by_intent | other.by_intent,
+                             self.by_charge | other.by_charge)
 
 
-# Built once, one statement text for any number of intents (so prepared once),
-# in one lock order (by id) so that two batches never wait on each other in a circle.
-_BY_INTENTS_FOR_UPDATE = (
-    sa.select(Payment)
-    .where(Payment.stripe_payment_intent_id == sa.func.any(sa.bindparam("intent_ids", type_=ARRAY(sa.Text))))
-    .order_by(Payment.id)
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
+async def get_payments_for_update(
+    session: AsyncSession,
+    *,
+    ids: Collection[uuid.UUID] = (),
+    intent_ids: Collection[str | None] = (),
+    charge_ids: Collection[str | None] = (),
+) -> PaymentsFound:
+    """The payments with any of these ids, PaymentIntents or charges, row-locked
+    (so two Stripe events about one payment apply one after the other) and read
+    afresh; those not ours are absent."""
+    keys = {"ids": sorted(set(ids)), "intent_ids": sorted({i for i in intent_ids if i}),
+            "charge_ids": sorted({c for c in charge_ids if c})}
+    given = [name for name, values in keys.items() if values]
+    found: list[Payment] = []
+    if given:  # only the kinds given: a charge id (not indexed, seldom needed) costs a scan
+        found = list(await session.scalars(
+            sa.select(Payment)
+            .where(sa.or_(*(_KEYS[name][0] == sa.func.any(sa.bindparam(name, type_=_KEYS[name][1])) for name in given)))
+            .order_by(Payment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True),
+            {name: keys[name] for name in given},
+        ))
+    return PaymentsFound(
+        by_id={payment.id: payment for payment in found},
+        by_intent={p.stripe_payment_intent_id: p for p in found if p.stripe_payment_intent_id},
+        by_charge={p.stripe_charge_id: p for p in found if p.stripe_charge_id},
+    )
 
 
-async def get_payments_by_intents_for_update(session: AsyncSession, intent_ids: Collection[str]) -> dict[str, Payment]:
-    """The payments behind these PaymentIntents, by intent id, row-locked and read
-    afresh; an intent that is not ours (by id) is absent."""
-    found = await session.scalars(_BY_INTENTS_FOR_UPDATE, {"intent_ids": sorted(set(intent_ids))})
-    return {payment.stripe_payment_intent_id: payment for payment in found if payment.stripe_payment_intent_id}
+async def get_payments_named_for_update(
+    session: AsyncSession, names: Collection[tuple[str | None, str | None]], *, ids: Collection[uuid.UUID] = ()
+) -> PaymentsFound:
+    """The payments with these ids, and those Stripe objects name by (PaymentIntent,
+    charge), row-locked: by PaymentIntent, then by charge the few not found so
+    (a second statement, only then)."""
+    found = await get_payments_for_update(session, ids=ids, intent_ids=[intent for intent, _ in names])
+    by_charge = [charge for intent, charge in names if charge and found.of(intent_id=intent, charge_id=charge) is None]
+    return found | await get_payments_for_update(session, charge_ids=by_charge) if by_charge else found
 
 
 @dataclass(frozen=True)
@@ -287,10 +326,6 @@ class Refund(Base):
     )
 
 
-async def get_payment_by_charge_for_update(session: AsyncSession, charge_id: str) -> Payment | None:
-    return await session.scalar(sa.select(Payment).where(Payment.stripe_charge_id == charge_id).with_for_update())
-
-
 async def open_refunds_minor(session: AsyncSession, payment_id: uuid.UUID) -> int:
     """Refunds of the payment still under way at Stripe (pending or requiring action)."""
     total = await session.scalar(
@@ -311,13 +346,17 @@ async def get_refund(session: AsyncSession, refund_id: uuid.UUID, *, for_update:
     return await session.get(Refund, refund_id, with_for_update=for_update, populate_existing=for_update)
 
 
-async def get_refund_by_stripe_id(
-    session: AsyncSession, stripe_refund_id: str, *, for_update: bool = False
-) -> Refund | None:
-    query = sa.select(Refund).where(Refund.stripe_refund_id == stripe_refund_id)
+async def get_refunds(
+    session: AsyncSession, *, ids: Collection[uuid.UUID], stripe_refund_ids: Collection[str], for_update: bool = False
+) -> list[Refund]:
+    """The refunds with any of these ids or Stripe refund ids (row-locked in id order, and read afresh, if asked)."""
+    query = sa.select(Refund).where(sa.or_(
+        Refund.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+        Refund.stripe_refund_id == sa.func.any(sa.bindparam("stripe_ids", type_=ARRAY(sa.Text))),
+    ))
     if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+        query = query.order_by(Refund.id).with_for_update().execution_options(populate_existing=True)
+    return list(await session.scalars(query, {"ids": sorted(set(ids)), "stripe_ids": sorted(set(stripe_refund_ids))}))
 
 
 class Dispute(Base):
@@ -356,13 +395,19 @@ class Dispute(Base):
     )
 
 
-async def get_dispute_by_stripe_id_for_update(session: AsyncSession, stripe_dispute_id: str) -> Dispute | None:
-    return await session.scalar(
-        sa.select(Dispute)
-        .where(Dispute.stripe_dispute_id == stripe_dispute_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+_DISPUTES_FOR_UPDATE = (
+    sa.select(Dispute)
+    .where(Dispute.stripe_dispute_id == sa.func.any(sa.bindparam("stripe_ids", type_=ARRAY(sa.Text))))
+    .order_by(Dispute.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def get_disputes_for_update(session: AsyncSession, stripe_dispute_ids: Collection[str]) -> dict[str, Dispute]:
+    """These Stripe disputes' rows, by Stripe id, row-locked and read afresh; the unknown ones absent."""
+    found = await session.scalars(_DISPUTES_FOR_UPDATE, {"stripe_ids": sorted(set(stripe_dispute_ids))})
+    return {row.stripe_dispute_id: row for row in found}
 
 
 def payment_succeeded_key(payment_id: uuid.UUID) -> str:
