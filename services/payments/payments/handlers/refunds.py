@@ -169,7 +169,8 @@ async def fail_unmade_refund(session: AsyncSession, refund_id: uuid.UUID, reason
     FAILED and announced, so admins hear of it and its amount is refundable again."""
     refund = await models.get_refund(session, refund_id)
     assert refund is not None
-    payment = (await models.get_payments_for_update(session, ids=[refund.payment_id])).by_id[refund.payment_id]
+    payment = await models.get_payment_for_update(session, refund.payment_id)
+    assert payment is not None
     refund = await models.get_refund(session, refund_id, for_update=True)
     assert refund is not None
     if refund.stripe_refund_id is None:  # a webhook may have settled it meanwhile

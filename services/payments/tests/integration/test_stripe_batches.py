@@ -9,7 +9,6 @@ The batches go through the consumer's own fast path (`EventApplier.apply_all`)
 on the real PostgreSQL, and Stripe is stripe-mock where an event makes
 payments read a balance transaction."""
 
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -17,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from aiokafka.structs import ConsumerRecord
 
-from common.applying import Delivery, EventApplier, ReadTooEarly
 from common.consumers import EventConsumer, RetryPolicy
 from common.kafka import encode, make_producer
 from contracts.events.stripe import StripeEventReceived
@@ -32,7 +30,9 @@ from services.payments.tests.integration.test_succeeded_batches import (  # noqa
     CREATED,
     Opened,
     applier,
+    apply,
     failed,
+    one_at_a_time_and_together,
     open_payments,
     outcome,
     succeeded,
@@ -85,21 +85,6 @@ def again(event: StripeEventReceived) -> StripeEventReceived:
     return stripe_event(event.data.type, obj, created=event.data.created)
 
 
-async def apply(db, applier: EventApplier[Needs], events: Sequence[StripeEventReceived], *, together: bool) -> None:
-    """All of `events` in one batch (one transaction), or each in a batch of its
-    own; an event read before its payment's success is parked, as the consumer does."""
-    deliveries = [Delivery(event.TOPIC, event, encode(event)) for event in events]
-    for batch in [deliveries] if together else [[d] for d in deliveries]:
-        parked: dict[uuid.UUID, str] = {}
-        while True:
-            try:
-                async with db.transaction() as session:
-                    await applier.apply_all(session, batch, parked)
-                break
-            except ReadTooEarly as early:
-                parked[early.event_id] = early.waits_for
-
-
 # ---- what a run leaves -------------------------------------------------------------------------
 
 
@@ -135,15 +120,8 @@ async def rows_and_announcements(db, opened: list[Opened], events: Sequence[Stri
     }
 
 
-async def one_by_one_and_together(db, applier, script, size: int, status=PaymentStatus.SUCCEEDED) -> list[dict]:
-    """The same script on two sets of payments: one event per batch, then all in one batch."""
-    results = []
-    for together in (False, True):
-        opened = await open_payments(db, size, status)
-        events = script(opened)
-        await apply(db, applier, events, together=together)
-        results.append(await rows_and_announcements(db, opened, events))
-    return results
+async def one_by_one_and_together(db, applier, script, size: int, status=PaymentStatus.SUCCEEDED, **options):
+    return await one_at_a_time_and_together(db, applier, script, size, status, read=rows_and_announcements, **options)
 
 
 def topics(result: dict) -> list[tuple[str, str]]:
@@ -187,12 +165,13 @@ async def test_a_batch_of_one_type_costs_the_same_statements_whatever_its_size(d
 
 
 def failures(opened: list[Opened]) -> list[StripeEventReceived]:
-    """A failure; the same failure twice; a failure after a success (stale); one
-    that is not ours."""
+    """A failure delivered twice; the same failure under two evt ids; a failure
+    after a success (stale); one that is not ours."""
     a, b, c = opened
     foreign = stripe_event("payment_intent.payment_failed",
                            {"id": f"pi_{uuid.uuid4().hex[:16]}", "object": "payment_intent", "metadata": {}})
-    return [failed(a), failed(b), again(failed(b)), succeeded(c), failed(c), foreign]
+    fails_a = failed(a)
+    return [fails_a, failed(b), fails_a, again(failed(b)), succeeded(c), failed(c), foreign]
 
 
 async def test_failures_in_a_batch_end_as_one_by_one(db, applier):
@@ -223,14 +202,15 @@ async def test_fees_in_a_batch_end_as_one_by_one(db, applier):
 
 
 def refund_lives(opened: list[Opened]) -> list[StripeEventReceived]:
-    """A refund pending, needing action, then succeeded twice (under two evt ids);
-    one succeeded before its pending (stale after), then failed (given back);
-    two refunds of one payment taking back all of it; a cross-check."""
+    """A refund pending, needing action, then succeeded twice under two evt ids
+    (the first delivered again too); one succeeded before its pending (stale
+    after), then failed (given back); two refunds of one payment taking back all
+    of it; a cross-check."""
     a, b, c = opened
     ra, rb, rc1, rc2 = new_id("re"), new_id("re"), new_id("re"), new_id("re")
     done_a = refund(a, ra, "succeeded")
     return [
-        refund(a, ra, "pending", "refund.created"), refund(a, ra, "requires_action"), done_a, again(done_a),
+        refund(a, ra, "pending", "refund.created"), refund(a, ra, "requires_action"), done_a, again(done_a), done_a,
         refund(b, rb, "succeeded", balance_transaction=expanded_txn(0)), refund(b, rb, "pending", "refund.created"),
         refund(b, rb, "failed", "refund.failed", failure_reason="expired_or_canceled_card",
                failure_balance_transaction=expanded_txn(0)),
@@ -254,7 +234,7 @@ async def test_refunds_in_a_batch_end_as_one_by_one(db, applier):
 
 def dispute_lives(opened: list[Opened]) -> list[StripeEventReceived]:
     """A dispute closed (lost) before its creation and withdrawal arrive, each
-    twice; one created, updated and won in order; one on a payment not
+    twice (and the close delivered again); one created, updated and won in order; one on a payment not
     succeeded yet (parked), released by the success later in the batch."""
     a, b, c = opened
     da, db_, dc = new_id("dp"), new_id("dp"), new_id("dp")
@@ -264,7 +244,7 @@ def dispute_lives(opened: list[Opened]) -> list[StripeEventReceived]:
     created = dispute(a, da, "charge.dispute.created", "needs_response", at=CREATED)
     return [
         lost, created, dispute(a, da, "charge.dispute.funds_withdrawn", "needs_response", withdrawn, at=CREATED + 1),
-        again(lost), again(created),
+        again(lost), again(created), lost,
         dispute(b, db_, "charge.dispute.created", "needs_response", at=CREATED),
         dispute(b, db_, "charge.dispute.updated", "under_review", at=CREATED + 1),
         dispute(b, db_, "charge.dispute.funds_withdrawn", "under_review", withdrawn, at=CREATED + 1),
@@ -275,16 +255,8 @@ def dispute_lives(opened: list[Opened]) -> list[StripeEventReceived]:
 
 
 async def test_disputes_in_a_batch_end_as_one_by_one(db, applier):
-    results = []
-    for together in (False, True):
-        opened = await open_payments(db, 3, PaymentStatus.SUCCEEDED)
-        async with db.transaction() as session:  # the third one's success is in the batch
-            await session.execute(sa.update(Payment).where(Payment.id == opened[2].payment.id)
-                                  .values(status=PaymentStatus.PENDING))
-        events = dispute_lives(opened)
-        await apply(db, applier, events, together=together)
-        results.append(await rows_and_announcements(db, opened, events))
-    one_by_one, together = results
+    # the third payment's success is in the batch, after its dispute
+    one_by_one, together = await one_by_one_and_together(db, applier, dispute_lives, 3, pending=[2])
 
     assert together == one_by_one
     assert [(d[0], d[1], d[6]) for d in together["disputes"]] == [
