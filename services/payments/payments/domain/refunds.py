@@ -2,11 +2,11 @@
 Stripe's statuses. No I/O here; the clawback itself is `payments.domain.clawback`."""
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from payments.domain.clawback import clawback
 from payments.domain.payments import PaymentError, PaymentStatus
@@ -29,6 +29,10 @@ class InvalidRefund(RefundError):
 
 class TakesBackTooMuch(RefundError):
     """A succeeded refund would give the fan more than the payment's price."""
+
+
+R = TypeVar("R", bound=Hashable)  # what tells a batch's refunds apart
+P = TypeVar("P", bound=Hashable)  # what tells their payments apart
 
 
 class RefundStatus(StrEnum):
@@ -130,6 +134,23 @@ def move(refund: Refunding, payment: Totals, target: RefundStatus, failure_reaso
                     replace(payment, taken_back_minor=after, refunded_minor=payment.refunded_minor - refund.amount_minor),
                     "failed", was_succeeded=True, returned_minor=returned)
     return Move(replace(refund, status=target), payment, None, was_succeeded=False)
+
+
+def moves_in_order(
+    refunds: Mapping[R, Refunding], payments: Mapping[P, Totals],
+    reports: Iterable[tuple[R, P, RefundStatus, str | None]],
+) -> Iterator[Move | None]:
+    """A batch's decision: each report (refund, its payment, Stripe's status, the
+    failure reason) moved in delivery order from what the reports before it left
+    of its refund and its payment, so the same report twice, or a later status
+    before an earlier one, ends as one by one (None: stale or a duplicate). A
+    refund that takes back too much raises at its place, after the moves before it."""
+    refunds, payments = dict(refunds), dict(payments)
+    for refund, payment, target, failure_reason in reports:
+        moved = move(refunds[refund], payments[payment], target, failure_reason)
+        if moved is not None:
+            refunds[refund], payments[payment] = moved.refund, moved.payment
+        yield moved
 
 
 def refundable(*, price_minor: int, taken_back_minor: int, open_refunds_minor: int) -> int:

@@ -73,44 +73,53 @@ async def on_charge_disputes(events: Sequence[StripeEventReceived], applying: Pa
     names = [(object_id(obj.get("payment_intent")), object_id(obj.get("charge"))) for obj in objects]
     payments = await models.get_payments_named_for_update(session, names)
     rows = await models.get_disputes_for_update(session, [snapshot.stripe_dispute_id for snapshot in seen])
-    known: dict[str, tuple[uuid.UUID, disputes.Dispute]] = {
-        row.stripe_dispute_id: (row.id, _to_domain(row)) for row in rows.values()}
-    taken_back: dict[uuid.UUID, int] = {}
-    payment_of: dict[uuid.UUID, Payment] = {}  # each dispute's, as the events name it
+    ours = [(event, snapshot, _payment_of(event, snapshot, payments.of(intent_id=intent, charge_id=charge)))
+            for event, snapshot, (intent, charge) in zip(events, seen, names, strict=True)]
+    ours = [(event, snapshot, payment) for event, snapshot, payment in ours if payment is not None]
+    steps: list[disputes.Step] = []
+    try:
+        for step in disputes.apply_in_order(
+            {stripe_id: _to_domain(row) for stripe_id, row in rows.items()},
+            [(snapshot, payment.id, disputes.PaymentShare(payment.price_minor, payment.creator_share_minor,
+                                                          payment.taken_back_minor))
+             for _, snapshot, payment in ours],
+        ):
+            steps.append(step)
+    except disputes.DisputeError as error:
+        raise PermanentError(f"Stripe event {ours[len(steps)][0].data.stripe_event_id}: {error}") from error
+
+    ids = {stripe_id: row.id for stripe_id, row in rows.items()}
+    latest: dict[uuid.UUID, tuple[disputes.Dispute, Payment]] = {}  # each dispute moved, as its last step left it
+    taken_back: dict[Payment, int] = {}
     announcements = []
-    for event, snapshot, (intent, charge) in zip(events, seen, names, strict=True):
-        payment = payments.of(intent_id=intent, charge_id=charge)
-        if payment is None:
-            log.info("ignoring dispute %s: its charge is not one of our payments", snapshot.stripe_dispute_id)
-            continue
-        if payment.status != PaymentStatus.SUCCEEDED:
-            # Its success is on another partition (Stripe events are keyed by object
-            # id): the dispute waits parked until payment_intent.succeeded is applied.
-            raise parking.NotReady(waits_for=models.payment_succeeded_key(payment.id), event_id=event.event_id)
-        if snapshot.currency != payment.currency:
-            raise PermanentError(
-                f"dispute {snapshot.stripe_dispute_id} in {snapshot.currency} on payment {payment.id} in {payment.currency}"
-            )
-        dispute_id, current = known.get(snapshot.stripe_dispute_id, (uuid.uuid4(), None))
-        before = taken_back.get(payment.id, payment.taken_back_minor)
-        share = disputes.PaymentShare(payment.price_minor, payment.creator_share_minor, before)
-        try:
-            step = disputes.apply(current, snapshot, share)
-        except disputes.DisputeError as error:
-            raise PermanentError(f"Stripe event {event.data.stripe_event_id}: {error}") from error
-        known[snapshot.stripe_dispute_id] = (dispute_id, step.dispute)
-        taken_back[payment.id], payment_of[dispute_id] = step.taken_back_minor, payment
+    for (event, snapshot, payment), step in zip(ours, steps, strict=True):
+        dispute_id = ids.setdefault(snapshot.stripe_dispute_id, uuid.uuid4())
+        latest[dispute_id], taken_back[payment] = (step.dispute, payment), step.taken_back_minor
         announcements += [_announcement(emit, dispute_id, step.dispute, payment, event) for emit in step.emits]
         if step.emits:
             log.info("dispute %s: %s", snapshot.stripe_dispute_id, ", ".join(e.kind for e in step.emits))
     stored = {row.id: row for row in rows.values()}
-    moved = [(dispute_id, dispute) for dispute_id, dispute in known.values()
-             if dispute_id in payment_of and (dispute_id not in stored or dispute != _to_domain(stored[dispute_id]))]
-    await _store(session, moved, stored, payment_of)
-    await _MOVE_TAKEN_BACK.write(session, [(payments.by_id[payment_id], {"taken_back_minor": total})
-                                           for payment_id, total in taken_back.items()
-                                           if total != payments.by_id[payment_id].taken_back_minor])
+    await _store(session, {dispute_id: moved for dispute_id, moved in latest.items()
+                           if dispute_id not in stored or moved[0] != _to_domain(stored[dispute_id])}, stored)
+    await _MOVE_TAKEN_BACK.write(session, [(payment, {"taken_back_minor": total})
+                                           for payment, total in taken_back.items() if total != payment.taken_back_minor])
     await outbox.add_many(session, announcements)
+
+
+def _payment_of(event: StripeEventReceived, snapshot: disputes.Snapshot, payment: Payment | None) -> Payment | None:
+    """The dispute's payment, if it is ours and the dispute can apply to it now."""
+    if payment is None:
+        log.info("ignoring dispute %s: its charge is not one of our payments", snapshot.stripe_dispute_id)
+        return None
+    if payment.status != PaymentStatus.SUCCEEDED:
+        # Its success is on another partition (Stripe events are keyed by object
+        # id): the dispute waits parked until payment_intent.succeeded is applied.
+        raise parking.NotReady(waits_for=models.payment_succeeded_key(payment.id), event_id=event.event_id)
+    if snapshot.currency != payment.currency:
+        raise PermanentError(
+            f"dispute {snapshot.stripe_dispute_id} in {snapshot.currency} on payment {payment.id} in {payment.currency}"
+        )
+    return payment
 
 
 def _to_domain(row: Dispute) -> disputes.Dispute:
@@ -131,14 +140,13 @@ def _to_domain(row: Dispute) -> disputes.Dispute:
 
 
 async def _store(
-    session: AsyncSession, moved: Sequence[tuple[uuid.UUID, disputes.Dispute]], stored: dict[uuid.UUID, Dispute],
-    payment_of: dict[uuid.UUID, Payment],
+    session: AsyncSession, moved: dict[uuid.UUID, tuple[disputes.Dispute, Payment]], stored: dict[uuid.UUID, Dispute]
 ) -> None:
     """The disputes the batch created or moved: one insert and one update, each an executemany."""
-    added = [{"id": dispute_id, "payment_id": payment_of[dispute_id].id, "creator_id": payment_of[dispute_id].creator_id,
-              **_columns(dispute)} for dispute_id, dispute in moved if dispute_id not in stored]
+    added = [{"id": dispute_id, "payment_id": payment.id, "creator_id": payment.creator_id, **_columns(dispute)}
+             for dispute_id, (dispute, payment) in moved.items() if dispute_id not in stored]
     changed = [{"dispute_id": dispute_id, **{f"new_{name}": value for name, value in _columns(dispute).items()}}
-               for dispute_id, dispute in moved if dispute_id in stored]
+               for dispute_id, (dispute, _) in moved.items() if dispute_id in stored]
     if added:
         await session.execute(_ADD_DISPUTES, added)
     if changed:

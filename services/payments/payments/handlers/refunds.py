@@ -184,22 +184,27 @@ async def fail_unmade_refund(session: AsyncSession, refund_id: uuid.UUID, reason
 async def _move_all(
     session: AsyncSession, tracked: list[_Tracked], reports: list[_Report], stripe: StripeGateway | None
 ) -> None:
-    """Each report's move in turn (the pure rule, from what the one before left),
-    the balance transactions of those that moved money, then one write per table
-    and the announcements in order."""
+    """The reports' moves (the pure decision, in order), the balance transactions
+    of those that moved money, then one write per table and the announcements in order."""
     totals = {refund.payment.id: _totals(refund.payment) for refund in tracked}
+    moves: list[refunds.Move | None] = []
+    try:
+        for move in refunds.moves_in_order(
+            {refund.id: refund.state for refund in tracked}, totals,
+            [(r.refund.id, r.refund.payment.id, r.target, r.obj.get("failure_reason")) for r in reports],
+        ):
+            moves.append(move)
+    except refunds.TakesBackTooMuch as error:
+        refund = reports[len(moves)].refund
+        raise PermanentError(f"refund {refund.id} {error} of payment {refund.payment.id}") from error
     moved: list[tuple[_Report, refunds.Move]] = []
-    for report in reports:
-        refund, payment = report.refund, report.refund.payment
-        try:
-            move = refunds.move(refund.state, totals[payment.id], report.target, report.obj.get("failure_reason"))
-        except refunds.TakesBackTooMuch as error:
-            raise PermanentError(f"refund {refund.id} {error} of payment {payment.id}") from error
+    for report, move in zip(reports, moves, strict=True):
+        refund = report.refund
         if move is None:
             if refund.state.status != report.target:
                 log.info("ignoring stale %s for refund %s already %s", report.target, refund.id, refund.state.status)
             continue
-        refund.state, totals[payment.id] = move.refund, move.payment
+        refund.state, totals[refund.payment.id] = move.refund, move.payment
         moved.append((report, move))
     announcements = [await _announcement(report, move, stripe) for report, move in moved if move.announces]
     made_outside = [_new_row(refund) for refund in tracked if refund.row is None]

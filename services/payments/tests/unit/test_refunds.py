@@ -16,7 +16,7 @@ from payments.domain.refunds import (
     check_refund,
     from_stripe,
     gives_up,
-    move,
+    moves_in_order,
     refund_made_for,
     refundable,
     should_transition,
@@ -154,12 +154,12 @@ PAID = Totals(price_minor=10_000, creator_share_minor=8_500, taken_back_minor=0,
 
 
 def fold(reports: list[tuple[str, RefundStatus]], amounts: dict[str, int], payment: Totals = PAID):
-    """Reports (refund name, Stripe's status) folded in order over one payment:
-    the refunds, the payment and what was announced."""
+    """Reports (refund name, Stripe's status) on one payment as one batch: the
+    refunds and the payment as the last moves left them, and what was announced."""
     refunds = {name: Refunding(S.PENDING, amount, 0, None) for name, amount in amounts.items()}
+    moves = moves_in_order(refunds, {"p": payment}, [(name, "p", target, None) for name, target in reports])
     announced = []
-    for name, target in reports:
-        moved = move(refunds[name], payment, target, None)
+    for (name, _), moved in zip(reports, moves):
         if moved is None:
             continue
         refunds[name], payment = moved.refund, moved.payment
