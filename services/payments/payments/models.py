@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
 
 from payments.domain.payments import PaymentStatus, Split
 from payments.domain.refunds import OPEN
@@ -185,63 +184,6 @@ async def get_payments_named_for_update(
     found = await get_payments_for_update(session, ids=ids, intent_ids=[intent for intent, _ in names])
     by_charge = [charge for intent, charge in names if charge and found.of(intent_id=intent, charge_id=charge) is None]
     return found | await get_payments_for_update(session, charge_ids=by_charge) if by_charge else found
-
-
-@dataclass(frozen=True)
-class Moved:
-    """A payment's new status and what comes with it (None: unchanged)."""
-
-    status: str
-    stripe_charge_id: str | None  # set as given, None included (Stripe's latest charge, if any)
-    succeeded_at: datetime | None = None
-    review_reason: str | None = None
-
-
-_payments = Payment.__table__
-_moved = sa.func.unnest(
-    sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
-    sa.bindparam("statuses", type_=ARRAY(sa.Text)),
-    sa.bindparam("charge_ids", type_=ARRAY(sa.Text)),
-    sa.bindparam("succeeded_ats", type_=ARRAY(sa.DateTime(timezone=True))),
-    sa.bindparam("review_reasons", type_=ARRAY(sa.Text)),
-).table_valued("id", "status", "stripe_charge_id", "succeeded_at", "review_reason").render_derived(name="moved")
-# UPDATE ... FROM unnest(arrays): the rows as arrays, like the inbox's claim,
-# so one statement text serves any number of payments.
-_MOVE_MANY = (
-    sa.update(_payments)
-    .where(_payments.c.id == _moved.c.id)
-    .values(
-        status=_moved.c.status,
-        stripe_charge_id=_moved.c.stripe_charge_id,
-        succeeded_at=sa.func.coalesce(_moved.c.succeeded_at, _payments.c.succeeded_at),
-        review_reason=sa.func.coalesce(_moved.c.review_reason, _payments.c.review_reason),
-        updated_at=sa.func.now(),
-    )
-    .returning(_payments.c.id, _payments.c.updated_at)
-)
-
-
-async def move_payments(session: AsyncSession, moves: Collection[tuple[Payment, Moved]]) -> None:
-    """Write every move in one statement, and bring the loaded payments to what
-    was written (not left dirty: the session would write them a second time)."""
-    if not moves:
-        return
-    written = await session.execute(_MOVE_MANY, {
-        "ids": [payment.id for payment, _ in moves],
-        "statuses": [moved.status for _, moved in moves],
-        "charge_ids": [moved.stripe_charge_id for _, moved in moves],
-        "succeeded_ats": [moved.succeeded_at for _, moved in moves],
-        "review_reasons": [moved.review_reason for _, moved in moves],
-    })
-    updated_at = {payment_id: at for payment_id, at in written}
-    for payment, moved in moves:
-        set_committed_value(payment, "status", moved.status)
-        set_committed_value(payment, "stripe_charge_id", moved.stripe_charge_id)
-        if moved.succeeded_at is not None:
-            set_committed_value(payment, "succeeded_at", moved.succeeded_at)
-        if moved.review_reason is not None:
-            set_committed_value(payment, "review_reason", moved.review_reason)
-        set_committed_value(payment, "updated_at", updated_at[payment.id])
 
 
 async def get_payment_for_update(session: AsyncSession, payment_id: uuid.UUID) -> Payment | None:

@@ -36,6 +36,12 @@ from payments.stripe_gateway import StripeGateway
 log = logging.getLogger(__name__)
 
 
+_SUCCESS_REPORTED = ColumnsUpdate(Payment, "status", "stripe_charge_id", "succeeded_at", "review_reason")
+_FAIL = ColumnsUpdate(Payment, "status", "failure_code", "failure_message")
+_RECORD_FEE = ColumnsUpdate(Payment, "stripe_fee_minor", "stripe_fee_currency", "stripe_balance_transaction_id",
+                            "stripe_charge_id")
+
+
 async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], applying: PaymentsApplying) -> None:
     """payment_intent.succeeded, the hot path, set-based: one read that locks all
     the run's payments, the rule for each event in turn (in memory, so the second
@@ -50,14 +56,14 @@ async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], ap
     session = applying.session
     intents = [event_object(event) for event in events]
     payments = (await models.get_payments_for_update(session, intent_ids=[intent["id"] for intent in intents])).by_intent
-    moves: dict[uuid.UUID, tuple[Payment, models.Moved]] = {}
+    moves: dict[uuid.UUID, tuple[Payment, dict[str, Any]]] = {}
     announcements: list[PaymentSucceeded | PaymentNeedsReview] = []
     for event, intent in zip(events, intents, strict=True):
         payment = payments.get(intent["id"]) or await _payment_named_by(session, intent)
         if payment is None:
             continue
         payments[intent["id"]] = payment
-        current = moves[payment.id][1].status if payment.id in moves else payment.status
+        current = moves[payment.id][1]["status"] if payment.id in moves else payment.status
         reported = success_reported(
             PaymentStatus(current),
             price_minor=payment.price_minor,
@@ -68,33 +74,35 @@ async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], ap
         if reported is None:
             _log_stale(payment, current, event)
             continue
+        # Stripe's latest charge as given (None included); the other of succeeded_at
+        # and review_reason as it was.
+        moved = {"status": reported.status, "stripe_charge_id": _latest_charge_id(intent),
+                 "succeeded_at": payment.succeeded_at, "review_reason": payment.review_reason}
         if reported.review_reason is None:
-            moved = models.Moved(reported.status, _latest_charge_id(intent),
-                                 succeeded_at=datetime.fromtimestamp(event.data.created, UTC))
+            moved["succeeded_at"] = datetime.fromtimestamp(event.data.created, UTC)
             applying.ready(models.payment_succeeded_key(payment.id))  # releases early disputes
             announcements.append(_succeeded(payment, moved, intent, event))
         else:
             log.warning("payment %s needs review: %s (Stripe event %s)",
                         payment.id, reported.review_reason, event.data.stripe_event_id)
-            moved = models.Moved(reported.status, _latest_charge_id(intent), review_reason=reported.review_reason)
+            moved["review_reason"] = reported.review_reason
             announcements.append(_needs_review(payment, reported.review_reason, intent, event))
         moves[payment.id] = (payment, moved)
-    await models.move_payments(session, list(moves.values()))
+    await _SUCCESS_REPORTED.write(session, list(moves.values()))
     await outbox.add_many(session, announcements)
 
 
 def _succeeded(
-    payment: Payment, moved: models.Moved, intent: dict[str, Any], event: StripeEventReceived
+    payment: Payment, moved: dict[str, Any], intent: dict[str, Any], event: StripeEventReceived
 ) -> PaymentSucceeded:
-    assert moved.succeeded_at is not None
     return PaymentSucceeded.new(
         PaymentSucceededData(
             **_about(payment),
             creator_share_minor=payment.creator_share_minor,
             platform_fee_minor=payment.platform_fee_minor,
             stripe_payment_intent_id=intent["id"],
-            stripe_charge_id=moved.stripe_charge_id,
-            succeeded_at=moved.succeeded_at,
+            stripe_charge_id=moved["stripe_charge_id"],
+            succeeded_at=moved["succeeded_at"],
         ),
         producer=PRODUCER,
         creator_id=payment.creator_id,
@@ -118,11 +126,6 @@ def _needs_review(
         creator_id=payment.creator_id,
         cause=event,
     )
-
-
-_FAIL = ColumnsUpdate(Payment, "status", "failure_code", "failure_message")
-_RECORD_FEE = ColumnsUpdate(Payment, "stripe_fee_minor", "stripe_fee_currency", "stripe_balance_transaction_id",
-                            "stripe_charge_id")
 
 
 async def on_payment_intents_payment_failed(events: Sequence[StripeEventReceived], applying: PaymentsApplying) -> None:
