@@ -3,7 +3,9 @@ cross-check). Our refund records follow Stripe's Refund objects: this is the one
 place a refund changes status and money is counted, used with every refund
 webhook and with Stripe's answer to our API call (refunds_api, the reconciler),
 so both paths end in the same record and a refund is counted once, whichever
-arrives first or twice.
+arrives first or twice. Set-based: a run of refund events (or the one answer of
+the API) costs the same statements whatever its length, the moves decided in
+order by the pure domain (refunds.moves_in_order).
 """
 
 import logging
@@ -47,8 +49,9 @@ async def on_charges_refunded(events: Sequence[StripeEventReceived], applying: P
     """A cross-check only: on current API versions the charge carries no refund
     ids, so the refunds themselves arrive as refund.* events."""
     charges = [event_object(event) for event in events]
-    names = [(intent, None if intent else charge["id"])
-             for charge in charges for intent in [object_id(charge.get("payment_intent"))]]
+    intents = [object_id(charge.get("payment_intent")) for charge in charges]
+    # By PaymentIntent when the charge names one, else by the charge itself.
+    names = [(intent, None if intent else charge["id"]) for charge, intent in zip(charges, intents, strict=True)]
     payments = await models.get_payments_named_for_update(applying.session, names)
     for event, charge, (intent, charge_id) in zip(events, charges, names, strict=True):
         payment = payments.of(intent_id=intent, charge_id=charge_id)
@@ -109,7 +112,8 @@ async def apply_stripe_refunds(
                         obj["id"], obj.get("status"))
         else:
             known.append((obj, status, cause))
-    named = _Named(await models.get_refunds(session, ids=_ours_all(known), stripe_refund_ids=_stripe_ids(known)))
+    naming = _naming([obj for obj, _, _ in known])
+    named = _Named(await models.get_refunds(session, **naming))
     unlocked = {obj["id"]: named.find(obj) for obj, _, _ in known}
     payments = await models.get_payments_named_for_update(
         session,
@@ -118,8 +122,18 @@ async def apply_stripe_refunds(
         ids=[refund.payment_id for refund in unlocked.values() if refund is not None],
     )
     # Under the payments' locks: whoever came first has created or attached it.
-    locked = _Named(await models.get_refunds(session, ids=_ours_all(known), stripe_refund_ids=_stripe_ids(known),
-                                             for_update=True))
+    locked = _Named(await models.get_refunds(session, **naming, for_update=True))
+    tracked, reports = _reports(known, unlocked, locked, payments)
+    await _move_all(session, tracked, reports, stripe)
+
+
+def _reports(
+    known: Sequence[tuple[dict[str, Any], RefundStatus, Event | None]], unlocked: dict[str, Refund | None],
+    locked: "_Named", payments: models.PaymentsFound,
+) -> tuple[list[_Tracked], list[_Report]]:
+    """Which refund each Stripe refund is (ours, found as read before and under
+    the payments' locks, or one made outside our API, new), once per refund
+    however many reports name it; a refund not about our payments is dropped."""
     tracked: dict[uuid.UUID, _Tracked] = {}
     by_stripe_id: dict[str, _Tracked] = {}
     reports = []
@@ -144,7 +158,7 @@ async def apply_stripe_refunds(
             refund.stripe_refund_id = refund.stripe_refund_id or obj["id"]
             tracked[refund.id] = by_stripe_id[obj["id"]] = refund
         reports.append(_Report(refund, status, obj, cause))
-    await _move_all(session, list(tracked.values()), reports, stripe)
+    return list(tracked.values()), reports
 
 
 async def apply_answer(
@@ -249,12 +263,10 @@ def _ours(obj: dict[str, Any]) -> uuid.UUID | None:
     return _uuid((obj.get("metadata") or {}).get("refund_id"))
 
 
-def _ours_all(known: Sequence[tuple[dict[str, Any], Any, Any]]) -> list[uuid.UUID]:
-    return [ours for obj, _, _ in known if (ours := _ours(obj)) is not None]
-
-
-def _stripe_ids(known: Sequence[tuple[dict[str, Any], Any, Any]]) -> list[str]:
-    return [obj["id"] for obj, _, _ in known]
+def _naming(objs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What finds the records of these Stripe refunds (models.get_refunds)."""
+    return {"ids": [ours for obj in objs if (ours := _ours(obj)) is not None],
+            "stripe_refund_ids": [obj["id"] for obj in objs]}
 
 
 def _dashboard_refund(payment: Payment, obj: dict[str, Any]) -> _Tracked:
