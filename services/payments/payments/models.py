@@ -9,6 +9,7 @@ The PaymentIntent's client secret is never stored: it is handed to the paying fa
 once, in the answer to the request that created the intent.
 """
 
+import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -118,14 +119,25 @@ async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> Payment |
     return await session.get(Payment, payment_id)
 
 
-# One statement text for any number of payments (so prepared once) per kind of
-# key given, in one lock order (by id) so that two batches never wait on each
-# other in a circle.
 _KEYS = {
     "ids": (Payment.id, ARRAY(UUID(as_uuid=True))),
     "intent_ids": (Payment.stripe_payment_intent_id, ARRAY(sa.Text)),
     "charge_ids": (Payment.stripe_charge_id, ARRAY(sa.Text)),
 }
+
+
+@functools.cache
+def _for_update(keys: tuple[str, ...]) -> sa.Select[tuple[Payment]]:
+    """Built once per kind of keys given: one statement text for any number of
+    payments (so prepared once), in one lock order (by id) so that two batches
+    never wait on each other in a circle."""
+    return (
+        sa.select(Payment)
+        .where(sa.or_(*(_KEYS[name][0] == sa.func.any(sa.bindparam(name, type_=_KEYS[name][1])) for name in keys)))
+        .order_by(Payment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -160,14 +172,7 @@ async def get_payments_for_update(
     given = [name for name, values in keys.items() if values]
     found: list[Payment] = []
     if given:  # only the kinds given: a charge id (not indexed, seldom needed) costs a scan
-        found = list(await session.scalars(
-            sa.select(Payment)
-            .where(sa.or_(*(_KEYS[name][0] == sa.func.any(sa.bindparam(name, type_=_KEYS[name][1])) for name in given)))
-            .order_by(Payment.id)
-            .with_for_update()
-            .execution_options(populate_existing=True),
-            {name: keys[name] for name in given},
-        ))
+        found = list(await session.scalars(_for_update(tuple(given)), {name: keys[name] for name in given}))
     return PaymentsFound(
         by_id={payment.id: payment for payment in found},
         by_intent={p.stripe_payment_intent_id: p for p in found if p.stripe_payment_intent_id},
