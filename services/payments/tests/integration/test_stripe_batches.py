@@ -10,7 +10,7 @@ on the real PostgreSQL, and Stripe is stripe-mock where an event makes
 payments read a balance transaction."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import sqlalchemy as sa
@@ -18,13 +18,14 @@ from aiokafka.structs import ConsumerRecord
 
 from common.consumers import EventConsumer, RetryPolicy
 from common.kafka import encode, make_producer
+from common.tables import outbox
 from contracts.events.stripe import StripeEventReceived
 from payments.domain.payments import PaymentStatus
 from payments.handlers import Needs, handlers
 from payments.models import Dispute, Payment, Refund
 from payments.stripe_gateway import StripeGateway
-from services.payments.tests.integration.test_disputes import balance_transaction, dispute_event, dispute_object
 from services.ledger.tests.integration.test_payment_batches import dead_lettered
+from services.payments.tests.integration.test_disputes import balance_transaction, dispute_event, dispute_object
 from services.payments.tests.integration.test_stripe_events import stripe_event
 from services.payments.tests.integration.test_succeeded_batches import (  # noqa: F401 - fixtures
     CREATED,
@@ -39,6 +40,19 @@ from services.payments.tests.integration.test_succeeded_batches import (  # noqa
 )
 from stack.stripe_fixtures import FEE_MINOR
 from tests.support.statements import statements_run
+
+@pytest.fixture(autouse=True)
+async def announced_nowhere(db) -> AsyncIterator[None]:
+    """What a test puts in the outbox is deleted after it, never published: its
+    payments were opened straight in the database (the ledger never heard of
+    them), and stripe-mock names one balance transaction for every charge, which
+    the ledger on the same stack (end to end) rightly books once."""
+    async with db.transaction() as session:
+        before = await session.scalar(sa.select(sa.func.coalesce(sa.func.max(outbox.c.id), 0)))
+    yield
+    async with db.transaction() as session:
+        await session.execute(sa.delete(outbox).where(outbox.c.id > before, outbox.c.sent_at.is_(None)))
+
 
 # ---- the events, as Stripe sends them --------------------------------------------------------
 
