@@ -10,7 +10,8 @@ on the real PostgreSQL, and Stripe is stripe-mock where an event makes
 payments read a balance transaction."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
@@ -144,33 +145,57 @@ def topics(result: dict) -> list[tuple[str, str]]:
 
 # ---- statements --------------------------------------------------------------------------------
 
-# Each: the status its payments start in, and the events of one type for one payment.
+@dataclass(frozen=True)
+class Batch:
+    """A batch of one type: the status its payments start in, the event for
+    each payment, what was applied before it (not counted: the rows it finds
+    stored), and how many announcements each payment ends with."""
+
+    status: PaymentStatus
+    event: Callable[[Opened], StripeEventReceived]
+    announced: int = 1
+    before: Callable[[Opened], StripeEventReceived] | None = None
+
+
+def one_id(prefix: str, o: Opened) -> str:
+    """One id per payment, for a Stripe object two events name."""
+    return f"{prefix}_{o.intent_id}"
+
+
 BATCHES = {
-    "payment_intent.payment_failed": (PaymentStatus.PENDING, lambda o: failed(o)),
-    "charge.succeeded (expanded)": (PaymentStatus.SUCCEEDED,
-                                    lambda o: charge(o, "charge.succeeded", txn=expanded_txn())),
-    "charge.updated (read from Stripe)": (PaymentStatus.SUCCEEDED, lambda o: charge(o, txn=new_id("txn"))),
-    "charge.refunded": (PaymentStatus.SUCCEEDED, lambda o: charge_refunded(o, 0)),
-    "refund.created": (PaymentStatus.SUCCEEDED,
-                       lambda o: refund(o, new_id("re"), "succeeded", "refund.created",
-                                        balance_transaction=expanded_txn(0))),
-    "charge.dispute.created": (PaymentStatus.SUCCEEDED,
-                               lambda o: dispute(o, new_id("dp"), "charge.dispute.created", "needs_response")),
+    "payment_intent.payment_failed": Batch(PaymentStatus.PENDING, failed),
+    "charge.succeeded (expanded)": Batch(PaymentStatus.SUCCEEDED,
+                                         lambda o: charge(o, "charge.succeeded", txn=expanded_txn())),
+    "charge.updated (read from Stripe)": Batch(PaymentStatus.SUCCEEDED, lambda o: charge(o, txn=new_id("txn"))),
+    "charge.refunded": Batch(PaymentStatus.SUCCEEDED, lambda o: charge_refunded(o, 0), announced=0),
+    "refund.created": Batch(PaymentStatus.SUCCEEDED, lambda o: refund(
+        o, new_id("re"), "succeeded", "refund.created", balance_transaction=expanded_txn(0))),
+    "refund.updated (stored)": Batch(
+        PaymentStatus.SUCCEEDED, lambda o: refund(o, one_id("re", o), "succeeded"),
+        before=lambda o: refund(o, one_id("re", o), "pending", "refund.created")),
+    "charge.dispute.created": Batch(
+        PaymentStatus.SUCCEEDED, lambda o: dispute(o, new_id("dp"), "charge.dispute.created", "needs_response")),
+    "charge.dispute.closed (stored)": Batch(
+        PaymentStatus.SUCCEEDED,
+        lambda o: dispute(o, one_id("dp", o), "charge.dispute.closed", "won", at=CREATED + 1), announced=2,
+        before=lambda o: dispute(o, one_id("dp", o), "charge.dispute.created", "needs_response")),
 }
 
 
 @pytest.mark.parametrize("kind", BATCHES)
 async def test_a_batch_of_one_type_costs_the_same_statements_whatever_its_size(db, applier, kind):
-    status, event_for = BATCHES[kind]
+    batch = BATCHES[kind]
     counts = {}
     for size in (1, 3, 30):
-        opened = await open_payments(db, size, status)
-        events = [event_for(o) for o in opened]
+        opened = await open_payments(db, size, batch.status)
+        if batch.before:
+            await apply(db, applier, [batch.before(o) for o in opened], together=True)
+        events = [batch.event(o) for o in opened]
         with statements_run(db) as executed:
             await apply(db, applier, events, together=True)
         counts[size] = len(executed)
         announced = (await rows_and_announcements(db, opened, events))["announced"]
-        assert len(announced) == (0 if kind == "charge.refunded" else size)  # each did its work
+        assert len(announced) == batch.announced * size  # each did its work
     print(f"\nstatements per batch of {kind} (size: count): {counts}")
     assert counts[3] == counts[1] and counts[30] == counts[1], counts
 
