@@ -1,5 +1,6 @@
 """The journal (entries and their postings, append-only) and the debts projection."""
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -11,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ledger import chain, domain, entitlement, movements
+from ledger import chain, domain, entitlement, movements, reservations
 
 
 class Base(DeclarativeBase):
@@ -121,9 +122,6 @@ class PayoutReservation(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
 
     __table_args__ = (sa.Index("payout_reservations_creator_currency", "creator_id", "currency", "status"),)
-
-    def deductions_made(self) -> list[domain.Deduction]:
-        return [domain.Deduction(d["debt_id"], int(d["amount_minor"])) for d in self.deductions]
 
 
 def entry_key(kind: str, reference: str) -> str:
@@ -295,32 +293,6 @@ async def lock_creators(session: AsyncSession, creator_ids: Iterable[str]) -> No
     await session.execute(_LOCK_CREATORS, {"creator_ids": sorted(set(creator_ids))})
 
 
-async def lock_creator(session: AsyncSession, creator_id: str) -> None:
-    await lock_creators(session, [creator_id])
-
-
-async def entry_postings(session: AsyncSession, kind: str, reference: str) -> list[domain.Posting] | None:
-    """The postings of the entry of this kind about this object; None if not posted."""
-    entry_id = await session.scalar(
-        sa.select(JournalEntry.id).where(JournalEntry.kind == kind, JournalEntry.reference == reference)
-    )
-    if entry_id is None:
-        return None
-    rows = await session.execute(
-        sa.select(PostingRow.account, PostingRow.amount_minor, PostingRow.currency)
-        .where(PostingRow.entry_id == entry_id)
-        .order_by(PostingRow.id)
-    )
-    return [domain.Posting(account, int(amount), currency) for account, amount, currency in rows]
-
-
-def set_debt_amounts(debt: Debt, amounts: domain.DebtAmounts) -> None:
-    debt.remaining_minor = amounts.remaining_minor
-    debt.reversed_minor = amounts.reversed_minor
-    debt.status = amounts.status
-    debt.updated_at = sa.func.clock_timestamp()
-
-
 async def list_debts(
     session: AsyncSession, *, creator_id: str | None, status: str | None, limit: int
 ) -> list[Debt]:
@@ -356,72 +328,141 @@ async def creator_account_sums(session: AsyncSession, creator_ids: Iterable[str]
     return dict(sums)
 
 
-async def open_debts_for_update(session: AsyncSession, creator_id: str, currency: str) -> list[Debt]:
-    """The creator's debts still owed in this currency, oldest first (payouts deduct FIFO)."""
-    return list(
-        await session.scalars(
-            sa.select(Debt)
-            .where(
-                Debt.creator_id == creator_id,
-                Debt.currency == currency,
-                Debt.status.in_([domain.DEBT_OPEN, domain.DEBT_PARTIALLY_DEDUCTED]),
-            )
-            .order_by(Debt.created_at, Debt.id)
-            .with_for_update()
+# Payout reservations and the debts they deduct, read and written a run of
+# payout events at a time (ledger.handlers.payouts, ledger.reservations). The
+# reads select columns, not ORM objects (and so flush what an earlier handler
+# of the batch changed through the ORM first); the writes are one statement each.
+_DEBT_COLUMNS = (
+    Debt.id, Debt.creator_id, Debt.currency, Debt.amount_minor, Debt.remaining_minor, Debt.reversed_minor,
+    # A debt whose refund failed after succeeding (the refund's reversal is posted).
+    sa.and_(Debt.cause_type == "refund", sa.exists().where(
+        JournalEntry.kind == "refund_reversal", JournalEntry.reference == "refund:" + Debt.cause_id,
+    )).label("cause_undone"),
+)
+
+
+def _stored_debts(rows: Iterable[sa.Row]) -> dict[str, reservations.StoredDebt]:
+    return {
+        str(row.id): reservations.StoredDebt(
+            str(row.id), row.creator_id, row.currency,
+            domain.DebtAmounts(int(row.amount_minor), int(row.remaining_minor), int(row.reversed_minor)),
+            cause_undone=bool(row.cause_undone),
         )
+        for row in rows
+    }
+
+
+async def open_debts_for_update(
+    session: AsyncSession, creator_ids: Iterable[str]
+) -> dict[str, reservations.StoredDebt]:
+    """The creators' debts still owed, in every currency, oldest first (payouts deduct FIFO)."""
+    rows = await session.execute(
+        sa.select(*_DEBT_COLUMNS)
+        .where(Debt.creator_id.in_(sorted(set(creator_ids))),
+               Debt.status.in_([domain.DEBT_OPEN, domain.DEBT_PARTIALLY_DEDUCTED]))
+        .order_by(Debt.created_at, Debt.id)
+        .with_for_update(of=Debt)
     )
+    return _stored_debts(rows)
 
 
-async def get_debts_for_update(session: AsyncSession, debt_ids: list[str]) -> dict[str, Debt]:
-    debts = await session.scalars(
-        sa.select(Debt).where(Debt.id.in_([uuid.UUID(i) for i in debt_ids])).with_for_update()
+async def debts_for_update(session: AsyncSession, debt_ids: Iterable[str]) -> dict[str, reservations.StoredDebt]:
+    ids = sorted({uuid.UUID(debt_id) for debt_id in debt_ids})
+    if not ids:
+        return {}
+    rows = await session.execute(
+        sa.select(*_DEBT_COLUMNS).where(Debt.id.in_(ids)).order_by(Debt.id).with_for_update(of=Debt)
     )
-    return {str(debt.id): debt for debt in debts}
+    return _stored_debts(rows)
 
 
-async def debt_cause_undone(session: AsyncSession, debt: Debt) -> bool:
-    """Whether the debt's cause was undone (a refund that failed after succeeding)."""
-    return debt.cause_type == "refund" and (
-        await entry_postings(session, "refund_reversal", f"refund:{debt.cause_id}")
-    ) is not None
+_SET_DEBT_AMOUNTS = sa.text("""
+    UPDATE debts SET remaining_minor = new.remaining_minor, reversed_minor = new.reversed_minor,
+                     status = new.status, updated_at = clock_timestamp()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:remaining AS bigint[]), CAST(:reversed AS bigint[]),
+                CAST(:statuses AS text[])) AS new(id, remaining_minor, reversed_minor, status)
+    WHERE debts.id = new.id
+""")
 
 
-async def get_reservation_for_update(session: AsyncSession, payout_id: str) -> PayoutReservation | None:
-    return await session.scalar(
-        sa.select(PayoutReservation).where(PayoutReservation.payout_id == payout_id).with_for_update()
+async def set_debts_amounts(session: AsyncSession, debts: Sequence[reservations.StoredDebt]) -> None:
+    if not debts:
+        return
+    await session.execute(_SET_DEBT_AMOUNTS, {
+        "ids": [uuid.UUID(debt.debt_id) for debt in debts],
+        "remaining": [debt.amounts.remaining_minor for debt in debts],
+        "reversed": [debt.amounts.reversed_minor for debt in debts],
+        "statuses": [debt.amounts.status for debt in debts],
+    })
+
+
+async def reservations_for_update(
+    session: AsyncSession, payout_ids: Iterable[str]
+) -> dict[str, reservations.StoredReservation]:
+    reservation = PayoutReservation
+    rows = await session.execute(
+        sa.select(reservation.payout_id, reservation.creator_id, reservation.currency, reservation.status,
+                  reservation.gross_minor, reservation.deductions, reservation.refusal_reason)
+        .where(reservation.payout_id.in_(sorted(set(payout_ids))))
+        .order_by(reservation.payout_id)
+        .with_for_update()
     )
+    return {
+        row.payout_id: reservations.StoredReservation(
+            row.payout_id, row.creator_id, row.currency, row.status,
+            domain.Reservation(int(row.gross_minor),
+                               tuple(domain.Deduction(d["debt_id"], int(d["amount_minor"])) for d in row.deductions)),
+            row.refusal_reason,
+        )
+        for row in rows
+    }
 
 
-async def add_reservation(
-    session: AsyncSession,
-    *,
-    payout_id: str,
-    creator_id: str,
-    currency: str,
-    decision: domain.Reservation | domain.Refusal,
-) -> PayoutReservation:
-    if isinstance(decision, domain.Refusal):
-        amounts = {"gross_minor": 0, "debt_deducted_minor": 0, "net_minor": 0, "deductions": []}
-        status, reason = domain.RESERVATION_REFUSED, decision.reason
-    else:
-        amounts = {
-            "gross_minor": decision.gross_minor,
-            "debt_deducted_minor": decision.debt_deducted_minor,
-            "net_minor": decision.net_minor,
-            "deductions": [{"debt_id": d.debt_id, "amount_minor": d.amount_minor} for d in decision.deductions],
-        }
-        status, reason = domain.RESERVATION_RESERVED, None
-    reservation = PayoutReservation(
-        payout_id=payout_id, creator_id=creator_id, currency=currency, status=status, refusal_reason=reason, **amounts
-    )
-    session.add(reservation)
-    await session.flush()
-    return reservation
+_ADD_RESERVATIONS = sa.text("""
+    INSERT INTO payout_reservations (payout_id, creator_id, currency, gross_minor, debt_deducted_minor, net_minor,
+                                     deductions, status, refusal_reason)
+    SELECT payout_id, creator_id, currency, gross_minor, debt_deducted_minor, net_minor, CAST(deductions AS jsonb),
+           status, refusal_reason
+    FROM unnest(CAST(:payout_ids AS text[]), CAST(:creator_ids AS text[]), CAST(:currencies AS text[]),
+                CAST(:grosses AS bigint[]), CAST(:deducted AS bigint[]), CAST(:nets AS bigint[]),
+                CAST(:deductions AS text[]), CAST(:statuses AS text[]), CAST(:reasons AS text[]))
+         AS new(payout_id, creator_id, currency, gross_minor, debt_deducted_minor, net_minor, deductions, status,
+                refusal_reason)
+""")
+_SET_RESERVATION_STATUSES = sa.text("""
+    UPDATE payout_reservations SET status = new.status, updated_at = clock_timestamp()
+    FROM unnest(CAST(:payout_ids AS text[]), CAST(:statuses AS text[])) AS new(payout_id, status)
+    WHERE payout_reservations.payout_id = new.payout_id
+""")
 
 
-def set_reservation_status(reservation: PayoutReservation, status: str) -> None:
-    reservation.status = status
-    reservation.updated_at = sa.func.clock_timestamp()
+async def add_reservations(session: AsyncSession, added: Sequence[reservations.StoredReservation]) -> None:
+    """The answers to payout requests: reservations, or refusals (nothing reserved)."""
+    if not added:
+        return
+    await session.execute(_ADD_RESERVATIONS, {
+        "payout_ids": [r.payout_id for r in added],
+        "creator_ids": [r.creator_id for r in added],
+        "currencies": [r.currency for r in added],
+        "grosses": [r.reserved.gross_minor for r in added],
+        "deducted": [r.reserved.debt_deducted_minor for r in added],
+        "nets": [r.reserved.net_minor for r in added],
+        "deductions": [
+            json.dumps([{"debt_id": d.debt_id, "amount_minor": d.amount_minor} for d in r.reserved.deductions])
+            for r in added
+        ],
+        "statuses": [r.status for r in added],
+        "reasons": [r.refusal_reason for r in added],
+    })
+
+
+async def set_reservation_statuses(session: AsyncSession, changed: Sequence[reservations.StoredReservation]) -> None:
+    if not changed:
+        return
+    await session.execute(_SET_RESERVATION_STATUSES, {
+        "payout_ids": [r.payout_id for r in changed],
+        "statuses": [r.status for r in changed],
+    })
 
 
 class PaymentTerms(Base):
@@ -589,8 +630,7 @@ async def takebacks_of(
 
 
 async def refund_debts_for_update(session: AsyncSession, refund_ids: Iterable[str]) -> dict[str, movements.RefundDebt]:
-    """By refund id, the debt its shortfall opened, locked. An ORM
-    read: what a payout changed earlier in the transaction is flushed first."""
+    """By refund id, the debt its shortfall opened, locked."""
     rows = await session.execute(
         sa.select(Debt.cause_id, Debt.id, Debt.amount_minor, Debt.remaining_minor, Debt.reversed_minor)
         .where(Debt.cause_type == "refund",
@@ -672,28 +712,3 @@ async def add_debts(session: AsyncSession, debts: Sequence[NewDebt]) -> None:
         "amounts": [d.amount_minor for d in debts],
     })
 
-
-_SET_DEBT_AMOUNTS = sa.text("""
-    UPDATE debts SET remaining_minor = new.remaining_minor, reversed_minor = new.reversed_minor,
-                     status = new.status, updated_at = clock_timestamp()
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:remaining AS bigint[]), CAST(:reversed AS bigint[]),
-                CAST(:statuses AS text[])) AS new(id, remaining_minor, reversed_minor, status)
-    WHERE debts.id = new.id
-""")
-
-
-async def set_debts_amounts(session: AsyncSession, amounts: dict[uuid.UUID, domain.DebtAmounts]) -> None:
-    """Set these debts' amounts, in one statement. A statement does not update
-    the ORM's objects: any copy of these debts the session still holds (payouts
-    read debts as objects) is expired, so its next read sees these amounts."""
-    if not amounts:
-        return
-    await session.execute(_SET_DEBT_AMOUNTS, {
-        "ids": list(amounts),
-        "remaining": [a.remaining_minor for a in amounts.values()],
-        "reversed": [a.reversed_minor for a in amounts.values()],
-        "statuses": [a.status for a in amounts.values()],
-    })
-    for loaded in list(session.identity_map.values()):
-        if isinstance(loaded, Debt) and loaded.id in amounts:
-            session.expire(loaded)

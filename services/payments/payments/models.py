@@ -9,6 +9,7 @@ The PaymentIntent's client secret is never stored: it is handed to the paying fa
 once, in the answer to the request that created the intent.
 """
 
+import functools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
 
 from payments.domain.payments import PaymentStatus, Split
 from payments.domain.refunds import OPEN
@@ -119,90 +119,76 @@ async def get_payment(session: AsyncSession, payment_id: uuid.UUID) -> Payment |
     return await session.get(Payment, payment_id)
 
 
-# Built once: every payment webhook looks its payment up this way.
-_BY_INTENT_FOR_UPDATE = (
-    sa.select(Payment).where(Payment.stripe_payment_intent_id == sa.bindparam("intent_id")).with_for_update()
-)
+_KEYS = {
+    "ids": (Payment.id, ARRAY(UUID(as_uuid=True))),
+    "intent_ids": (Payment.stripe_payment_intent_id, ARRAY(sa.Text)),
+    "charge_ids": (Payment.stripe_charge_id, ARRAY(sa.Text)),
+}
 
 
-async def get_payment_by_intent_for_update(session: AsyncSession, payment_intent_id: str) -> Payment | None:
-    """Row-locked, so two different Stripe events about one intent apply one after the other."""
-    return await session.scalar(_BY_INTENT_FOR_UPDATE, {"intent_id": payment_intent_id})
-
-
-# Built once, one statement text for any number of intents (so prepared once),
-# in one lock order (by id) so that two batches never wait on each other in a circle.
-_BY_INTENTS_FOR_UPDATE = (
-    sa.select(Payment)
-    .where(Payment.stripe_payment_intent_id == sa.func.any(sa.bindparam("intent_ids", type_=ARRAY(sa.Text))))
-    .order_by(Payment.id)
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-
-
-async def get_payments_by_intents_for_update(session: AsyncSession, intent_ids: Collection[str]) -> dict[str, Payment]:
-    """The payments behind these PaymentIntents, by intent id, row-locked and read
-    afresh; an intent that is not ours (by id) is absent."""
-    found = await session.scalars(_BY_INTENTS_FOR_UPDATE, {"intent_ids": sorted(set(intent_ids))})
-    return {payment.stripe_payment_intent_id: payment for payment in found if payment.stripe_payment_intent_id}
+@functools.cache
+def _for_update(keys: tuple[str, ...]) -> sa.Select[tuple[Payment]]:
+    """Built once per kind of keys given: one statement text for any number of
+    payments (so prepared once), in one lock order (by id) so that two batches
+    never wait on each other in a circle."""
+    return (
+        sa.select(Payment)
+        .where(sa.or_(*(_KEYS[name][0] == sa.func.any(sa.bindparam(name, type_=_KEYS[name][1])) for name in keys)))
+        .order_by(Payment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 @dataclass(frozen=True)
-class Moved:
-    """A payment's new status and what comes with it (None: unchanged)."""
+class PaymentsFound:
+    """The payments a batch names, by id, PaymentIntent and charge."""
 
-    status: str
-    stripe_charge_id: str | None  # set as given, None included (Stripe's latest charge, if any)
-    succeeded_at: datetime | None = None
-    review_reason: str | None = None
+    by_id: dict[uuid.UUID, Payment]
+    by_intent: dict[str, Payment]
+    by_charge: dict[str, Payment]
+
+    def of(self, *, intent_id: str | None, charge_id: str | None) -> Payment | None:
+        """By PaymentIntent (present on current API versions), else by charge."""
+        return self.by_intent.get(intent_id or "") or self.by_charge.get(charge_id or "")
+
+    def __or__(self, other: "PaymentsFound") -> "PaymentsFound":
+        return PaymentsFound(self.by_id | other.by_id, self.by_intent | other.by_intent,
+                             self.by_charge | other.by_charge)
 
 
-_payments = Payment.__table__
-_moved = sa.func.unnest(
-    sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
-    sa.bindparam("statuses", type_=ARRAY(sa.Text)),
-    sa.bindparam("charge_ids", type_=ARRAY(sa.Text)),
-    sa.bindparam("succeeded_ats", type_=ARRAY(sa.DateTime(timezone=True))),
-    sa.bindparam("review_reasons", type_=ARRAY(sa.Text)),
-).table_valued("id", "status", "stripe_charge_id", "succeeded_at", "review_reason").render_derived(name="moved")
-# UPDATE ... FROM unnest(arrays): the rows as arrays, like the inbox's claim,
-# so one statement text serves any number of payments.
-_MOVE_MANY = (
-    sa.update(_payments)
-    .where(_payments.c.id == _moved.c.id)
-    .values(
-        status=_moved.c.status,
-        stripe_charge_id=_moved.c.stripe_charge_id,
-        succeeded_at=sa.func.coalesce(_moved.c.succeeded_at, _payments.c.succeeded_at),
-        review_reason=sa.func.coalesce(_moved.c.review_reason, _payments.c.review_reason),
-        updated_at=sa.func.now(),
+async def get_payments_for_update(
+    session: AsyncSession,
+    *,
+    ids: Collection[uuid.UUID] = (),
+    intent_ids: Collection[str | None] = (),
+    charge_ids: Collection[str | None] = (),
+) -> PaymentsFound:
+    """The payments with any of these ids, PaymentIntents or charges, row-locked
+    (so two Stripe events about one payment apply one after the other) and read
+    afresh; those not ours are absent."""
+    keys = {"ids": sorted(set(ids)), "intent_ids": sorted({i for i in intent_ids if i}),
+            "charge_ids": sorted({c for c in charge_ids if c})}
+    given = [name for name, values in keys.items() if values]
+    found: list[Payment] = []
+    if given:  # only the kinds given: a charge id (not indexed, seldom needed) costs a scan
+        found = list(await session.scalars(_for_update(tuple(given)), {name: keys[name] for name in given}))
+    return PaymentsFound(
+        by_id={payment.id: payment for payment in found},
+        by_intent={p.stripe_payment_intent_id: p for p in found if p.stripe_payment_intent_id},
+        by_charge={p.stripe_charge_id: p for p in found if p.stripe_charge_id},
     )
-    .returning(_payments.c.id, _payments.c.updated_at)
-)
 
 
-async def move_payments(session: AsyncSession, moves: Collection[tuple[Payment, Moved]]) -> None:
-    """Write every move in one statement, and bring the loaded payments to what
-    was written (not left dirty: the session would write them a second time)."""
-    if not moves:
-        return
-    written = await session.execute(_MOVE_MANY, {
-        "ids": [payment.id for payment, _ in moves],
-        "statuses": [moved.status for _, moved in moves],
-        "charge_ids": [moved.stripe_charge_id for _, moved in moves],
-        "succeeded_ats": [moved.succeeded_at for _, moved in moves],
-        "review_reasons": [moved.review_reason for _, moved in moves],
-    })
-    updated_at = {payment_id: at for payment_id, at in written}
-    for payment, moved in moves:
-        set_committed_value(payment, "status", moved.status)
-        set_committed_value(payment, "stripe_charge_id", moved.stripe_charge_id)
-        if moved.succeeded_at is not None:
-            set_committed_value(payment, "succeeded_at", moved.succeeded_at)
-        if moved.review_reason is not None:
-            set_committed_value(payment, "review_reason", moved.review_reason)
-        set_committed_value(payment, "updated_at", updated_at[payment.id])
+async def get_payments_named_for_update(
+    session: AsyncSession, names: Collection[tuple[str | None, str | None]], *, ids: Collection[uuid.UUID] = ()
+) -> PaymentsFound:
+    """The payments with these ids, and those Stripe objects name by (PaymentIntent,
+    charge), row-locked: by PaymentIntent, then by charge the few not found so
+    (a second statement, only then)."""
+    found = await get_payments_for_update(session, ids=ids, intent_ids=[intent for intent, _ in names])
+    by_charge = [charge for intent, charge in names if charge and found.of(intent_id=intent, charge_id=charge) is None]
+    return found | await get_payments_for_update(session, charge_ids=by_charge) if by_charge else found
 
 
 async def get_payment_for_update(session: AsyncSession, payment_id: uuid.UUID) -> Payment | None:
@@ -287,10 +273,6 @@ class Refund(Base):
     )
 
 
-async def get_payment_by_charge_for_update(session: AsyncSession, charge_id: str) -> Payment | None:
-    return await session.scalar(sa.select(Payment).where(Payment.stripe_charge_id == charge_id).with_for_update())
-
-
 async def open_refunds_minor(session: AsyncSession, payment_id: uuid.UUID) -> int:
     """Refunds of the payment still under way at Stripe (pending or requiring action)."""
     total = await session.scalar(
@@ -311,13 +293,17 @@ async def get_refund(session: AsyncSession, refund_id: uuid.UUID, *, for_update:
     return await session.get(Refund, refund_id, with_for_update=for_update, populate_existing=for_update)
 
 
-async def get_refund_by_stripe_id(
-    session: AsyncSession, stripe_refund_id: str, *, for_update: bool = False
-) -> Refund | None:
-    query = sa.select(Refund).where(Refund.stripe_refund_id == stripe_refund_id)
+async def get_refunds(
+    session: AsyncSession, *, ids: Collection[uuid.UUID], stripe_refund_ids: Collection[str], for_update: bool = False
+) -> list[Refund]:
+    """The refunds with any of these ids or Stripe refund ids (row-locked in id order, and read afresh, if asked)."""
+    query = sa.select(Refund).where(sa.or_(
+        Refund.id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+        Refund.stripe_refund_id == sa.func.any(sa.bindparam("stripe_ids", type_=ARRAY(sa.Text))),
+    ))
     if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(query)
+        query = query.order_by(Refund.id).with_for_update().execution_options(populate_existing=True)
+    return list(await session.scalars(query, {"ids": sorted(set(ids)), "stripe_ids": sorted(set(stripe_refund_ids))}))
 
 
 class Dispute(Base):
@@ -356,13 +342,19 @@ class Dispute(Base):
     )
 
 
-async def get_dispute_by_stripe_id_for_update(session: AsyncSession, stripe_dispute_id: str) -> Dispute | None:
-    return await session.scalar(
-        sa.select(Dispute)
-        .where(Dispute.stripe_dispute_id == stripe_dispute_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+_DISPUTES_FOR_UPDATE = (
+    sa.select(Dispute)
+    .where(Dispute.stripe_dispute_id == sa.func.any(sa.bindparam("stripe_ids", type_=ARRAY(sa.Text))))
+    .order_by(Dispute.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+async def get_disputes_for_update(session: AsyncSession, stripe_dispute_ids: Collection[str]) -> dict[str, Dispute]:
+    """These Stripe disputes' rows, by Stripe id, row-locked and read afresh; the unknown ones absent."""
+    found = await session.scalars(_DISPUTES_FOR_UPDATE, {"stripe_ids": sorted(set(stripe_dispute_ids))})
+    return {row.stripe_dispute_id: row for row in found}
 
 
 def payment_succeeded_key(payment_id: uuid.UUID) -> str:

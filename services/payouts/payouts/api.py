@@ -23,7 +23,7 @@ from payouts.domain.amounts import check_request
 from payouts.domain.approval import check_reason
 from payouts.domain.audit import Actor, broken_link_of_one_payout
 from payouts.domain.errors import CurrencyNotHeld, IdempotencyKeyReused, PayoutError, PayoutNotFound
-from payouts.domain.transitions import Move, State, Trigger
+from payouts.domain.transitions import Move, State, Trigger, decide_for
 from payouts.models import Payout, PayoutAccount
 from payouts.response_bodies import account_view, payout_view
 from payouts.stripe_gateway import StripeGateway
@@ -174,7 +174,7 @@ async def cancel_payout(payout_id: FromPath[uuid.UUID], db: DatabaseDep, who: Id
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None or payout.creator_id != who.user_id:
             raise PayoutNotFound(f"no payout {payout_id}")
-        outcome = state_changes.decide(payout, Trigger.CANCEL)
+        outcome = decide_for(payout, Trigger.CANCEL)
         assert isinstance(outcome, Move)  # the table refuses (raised) or moves a cancel
         await state_changes.move(session, payout, outcome, Actor(who.user_id, "creator"))
     return payout_view(payout)
@@ -231,7 +231,7 @@ async def reject_payout(
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None:
             raise PayoutNotFound(f"no payout {payout_id}")
-        outcome = state_changes.decide(payout, Trigger.REJECT)
+        outcome = decide_for(payout, Trigger.REJECT)
         assert isinstance(outcome, Move)  # the table refuses (raised) or moves a reject
         payout.reason = reason
         await state_changes.move(session, payout, outcome, Actor(who.user_id, "admin"), reason=reason)

@@ -36,7 +36,7 @@ from payouts.domain.approval import (
 )
 from payouts.domain.audit import SYSTEM, Actor
 from payouts.domain.errors import ApprovalInProgress, PayoutNotFound
-from payouts.domain.transitions import Move, Resume, State, Trigger
+from payouts.domain.transitions import Move, Resume, State, Trigger, decide_for
 from payouts.models import Payout
 from payouts.stripe_gateway import StripeGateway
 
@@ -51,7 +51,7 @@ async def approve_payout(db: Database, gateway: StripeGateway, payout_id: uuid.U
         if payout is None:
             raise PayoutNotFound(f"no payout {payout_id}")
         check_separation_of_duties(admin.user_id, payout.creator_id, payout.requested_by)
-        outcome = state_changes.decide(payout, Trigger.APPROVE)
+        outcome = decide_for(payout, Trigger.APPROVE)
         now = datetime.now(UTC)
         if isinstance(outcome, Resume) and not may_resume(payout.stripe_claimed_at, now):
             raise ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
@@ -87,7 +87,7 @@ async def _submit_to_stripe(db: Database, gateway: StripeGateway, payout: Payout
         raise
     async with db.transaction() as session:
         locked = await models.get_payout_for_update(session, payout.id)
-        outcome = state_changes.decide(locked, Trigger.STRIPE_SUBMITTED)
+        outcome = decide_for(locked, Trigger.STRIPE_SUBMITTED)
         if isinstance(outcome, Move):
             locked.stripe_transfer_id = transfer_id
             locked.stripe_payout_id = stripe_payout_id
@@ -157,7 +157,7 @@ async def void_payout(
         payout = await models.get_payout_for_update(session, payout_id)
         if payout is None:
             raise PayoutNotFound(f"no payout {payout_id}")
-        state_changes.decide(payout, Trigger.VOID)  # a refusal is raised
+        decide_for(payout, Trigger.VOID)  # a refusal is raised
         now = datetime.now(UTC)
         if not may_resume(payout.stripe_claimed_at, now):
             raise ApprovalInProgress(f"payout {payout_id} is being sent to Stripe")
@@ -173,7 +173,7 @@ async def void_payout(
         raise
     async with db.transaction() as session:
         locked = await models.get_payout_for_update(session, payout.id)
-        outcome = state_changes.decide(locked, Trigger.VOID)
+        outcome = decide_for(locked, Trigger.VOID)
         assert isinstance(outcome, Move)  # our claim kept everyone else away
         locked.stripe_transfer_id = transfer_id
         locked.stripe_reversal_id = reversal_id

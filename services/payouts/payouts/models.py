@@ -1,7 +1,9 @@
 """Payouts' tables and the queries the service needs."""
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.events.ledger import BalanceChanged
 from payouts.domain import audit
+from payouts.domain.payout_events import PayoutRow
 
 
 class Base(DeclarativeBase):
@@ -203,41 +206,72 @@ class PayoutAudit(Base):
 
 # One chain for the whole table: appends are serialized by this transaction-scoped lock.
 AUDIT_CHAIN_LOCK = 0x0A0D17  # any constant of this database
+_LOCK_AUDIT_CHAIN = sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK))
+_AUDIT_CHAIN_HEAD = sa.select(PayoutAudit.hash).order_by(PayoutAudit.seq.desc()).limit(1)
+# The rows as one array per column: one statement text for any number of rows.
+# WITH ORDINALITY ... ORDER BY: rows are inserted in the arrays' order, so `seq`
+# follows the chain's order.
+_INSERT_AUDIT = sa.text("""
+    INSERT INTO payout_audit (id, payout_id, actor_id, actor_role, old_state, new_state, reason, metadata,
+                              created_at, prev_hash, hash)
+    SELECT id, payout_id, actor_id, actor_role, old_state, new_state, reason, metadata, created_at, prev_hash, hash
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:payout_ids AS uuid[]), CAST(:actor_ids AS text[]), CAST(:actor_roles AS text[]),
+        CAST(:old_states AS text[]), CAST(:new_states AS text[]), CAST(:reasons AS text[]),
+        CAST(CAST(:metadata AS text[]) AS jsonb[]), CAST(:created_ats AS timestamptz[]),
+        CAST(:prev_hashes AS text[]), CAST(:hashes AS text[])
+    ) WITH ORDINALITY AS new(id, payout_id, actor_id, actor_role, old_state, new_state, reason, metadata,
+                             created_at, prev_hash, hash, ord)
+    ORDER BY ord
+""")
 
 
-async def append_audit(
-    session: AsyncSession,
-    payout: Payout,
-    *,
-    actor_id: str,
-    actor_role: str,
-    old_state: str | None,
-    reason: str | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> PayoutAudit:
-    """Chain one row for the payout's current state, in the caller's transaction."""
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    prev_hash = await session.scalar(
-        sa.select(PayoutAudit.hash).order_by(PayoutAudit.seq.desc()).limit(1)
-    ) or audit.GENESIS_HASH
-    record = audit.AuditRecord(
-        id=str(uuid.uuid4()), payout_id=str(payout.id), actor_id=actor_id, actor_role=actor_role,
-        old_state=old_state, new_state=payout.state, reason=reason,
-        metadata={**_amounts(payout), **(metadata or {})},
-        # Microseconds, as PostgreSQL stores them, so the row reads back hashing the same.
-        created_at=datetime.now(UTC),
-    )
-    row = PayoutAudit(
-        id=uuid.UUID(record.id), payout_id=payout.id, actor_id=actor_id, actor_role=actor_role,
-        old_state=old_state, new_state=record.new_state, reason=reason, metadata_=record.metadata,
-        created_at=record.created_at, prev_hash=prev_hash, hash=audit.chain_hash(prev_hash, record),
-    )
-    session.add(row)
-    await session.flush()
-    return row
+@dataclass(frozen=True)
+class NewAudit:
+    """An audit row to append for the payout's current state."""
+
+    payout: Payout | PayoutRow
+    actor: audit.Actor
+    old_state: str | None
+    reason: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
-def _amounts(payout: Payout) -> dict[str, Any]:
+async def append_audits(session: AsyncSession, new: Sequence[NewAudit]) -> None:
+    """Chain the rows in this order, in the caller's transaction, in three
+    statements whatever their number."""
+    if not new:
+        return
+    await session.execute(_LOCK_AUDIT_CHAIN)
+    # Under the chain's lock nothing else appends: each row links to the one before it.
+    head = await session.scalar(_AUDIT_CHAIN_HEAD) or audit.GENESIS_HASH
+    records = [
+        audit.AuditRecord(
+            id=str(uuid.uuid4()), payout_id=str(row.payout.id), actor_id=row.actor.id, actor_role=row.actor.role,
+            old_state=row.old_state, new_state=row.payout.state, reason=row.reason,
+            metadata={**_amounts(row.payout), **(row.metadata or {})},
+            # Microseconds, as PostgreSQL stores them, so the row reads back hashing the same.
+            created_at=datetime.now(UTC),
+        )
+        for row in new
+    ]
+    links = audit.linked(head, records)
+    await session.execute(_INSERT_AUDIT, {
+        "ids": [uuid.UUID(record.id) for record in records],
+        "payout_ids": [uuid.UUID(record.payout_id) for record in records],
+        "actor_ids": [record.actor_id for record in records],
+        "actor_roles": [record.actor_role for record in records],
+        "old_states": [record.old_state for record in records],
+        "new_states": [record.new_state for record in records],
+        "reasons": [record.reason for record in records],
+        "metadata": [json.dumps(record.metadata) for record in records],
+        "created_ats": [record.created_at for record in records],
+        "prev_hashes": [prev_hash for prev_hash, _ in links],
+        "hashes": [row_hash for _, row_hash in links],
+    })
+
+
+def _amounts(payout: Payout | PayoutRow) -> dict[str, Any]:
     figures = {
         "currency": payout.currency,
         "requested_minor": payout.requested_minor,
@@ -276,10 +310,49 @@ async def get_payout_for_update(session: AsyncSession, payout_id: uuid.UUID) -> 
     return await session.scalar(sa.select(Payout).where(Payout.id == payout_id).with_for_update())
 
 
-async def get_payout_by_stripe_id_for_update(session: AsyncSession, stripe_payout_id: str) -> Payout | None:
-    return await session.scalar(
-        sa.select(Payout).where(Payout.stripe_payout_id == stripe_payout_id).with_for_update()
-    )
+_payouts = Payout.__table__
+# The batch's payouts by id or by Stripe payout id, in the order of their ids: two
+# batches locking overlapping payouts wait for each other instead of deadlocking.
+_PAYOUT_ROWS_FOR_UPDATE = (
+    sa.select(*(_payouts.c[field.name] for field in fields(PayoutRow)))
+    .where(sa.or_(_payouts.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+                  _payouts.c.stripe_payout_id == sa.any_(sa.bindparam("stripe_payout_ids", type_=ARRAY(sa.Text)))))
+    .order_by(_payouts.c.id)
+    .with_for_update()
+)
+# What the events change, written back from the rows (read FOR UPDATE in this
+# transaction, so an unchanged column is written as it stands).
+_CHANGED = ("state", "funds_reserved", "gross_minor", "debt_deducted_minor", "net_minor", "reason", "reason_detail",
+            "stripe_transfer_id", "stripe_payout_id", "stripe_reversal_id", "stripe_claimed_at", "stripe_error_code",
+            "stripe_error_message", "failure_code", "failure_message", "paid_at")
+# Parameters named after their columns, prefixed: an UPDATE reserves the columns' own names.
+_changed = sa.func.unnest(
+    sa.bindparam("new_id", type_=ARRAY(UUID(as_uuid=True))),
+    *(sa.bindparam(f"new_{name}", type_=ARRAY(_payouts.c[name].type)) for name in _CHANGED),
+).table_valued("id", *_CHANGED).render_derived(name="changed")
+_STORE_PAYOUTS = (
+    sa.update(_payouts)
+    .where(_payouts.c.id == _changed.c.id)
+    .values(**{name: _changed.c[name] for name in _CHANGED}, updated_at=sa.func.now())
+)
+
+
+async def payout_rows_for_update(
+    session: AsyncSession, ids: Sequence[uuid.UUID], stripe_payout_ids: Sequence[str]
+) -> list[PayoutRow]:
+    """The payouts with these ids or Stripe payout ids, locked, in one statement."""
+    found = await session.execute(_PAYOUT_ROWS_FOR_UPDATE,
+                                  {"ids": list(ids), "stripe_payout_ids": list(stripe_payout_ids)})
+    return [PayoutRow(**row._mapping) for row in found]
+
+
+async def store_payouts(session: AsyncSession, rows: Sequence[PayoutRow]) -> None:
+    """Write each row's changeable columns, in one statement (one row per payout)."""
+    if rows:
+        await session.execute(_STORE_PAYOUTS, {
+            "new_id": [row.id for row in rows],
+            **{f"new_{name}": [getattr(row, name) for row in rows] for name in _CHANGED},
+        })
 
 
 async def get_payout_by_key(session: AsyncSession, creator_id: str, idempotency_key: str) -> Payout | None:
@@ -305,7 +378,51 @@ async def get_account(session: AsyncSession, creator_id: str, *, for_update: boo
     return await session.scalar(query.with_for_update() if for_update else query)
 
 
-async def get_account_by_stripe_id_for_update(session: AsyncSession, stripe_account_id: str) -> PayoutAccount | None:
-    return await session.scalar(
-        sa.select(PayoutAccount).where(PayoutAccount.stripe_account_id == stripe_account_id).with_for_update()
-    )
+_accounts = PayoutAccount.__table__
+# In the order of their ids, like the payouts: concurrent batches never deadlock.
+_ACCOUNT_EVENTS_FOR_UPDATE = (
+    sa.select(_accounts.c.stripe_account_id, _accounts.c.stripe_event_created)
+    .where(_accounts.c.stripe_account_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Text))))
+    .order_by(_accounts.c.stripe_account_id)
+    .with_for_update()
+)
+_FLAGS = ("payouts_enabled", "charges_enabled", "details_submitted", "stripe_event_created")
+_flags = sa.func.unnest(
+    sa.bindparam("new_stripe_account_id", type_=ARRAY(sa.Text)),
+    *(sa.bindparam(f"new_{name}", type_=ARRAY(_accounts.c[name].type)) for name in _FLAGS),
+    sa.bindparam("new_requirements", type_=ARRAY(sa.Text)),
+).table_valued("stripe_account_id", *_FLAGS, "requirements").render_derived(name="flags")
+_STORE_ACCOUNT_FLAGS = (
+    sa.update(_accounts)
+    .where(_accounts.c.stripe_account_id == _flags.c.stripe_account_id)
+    .values(**{name: _flags.c[name] for name in _FLAGS}, requirements=sa.cast(_flags.c.requirements, JSONB),
+            updated_at=sa.func.now())
+)
+
+
+async def account_events_for_update(session: AsyncSession, stripe_account_ids: Sequence[str]) -> dict[str, int | None]:
+    """The accounts we hold of these, locked: Stripe account id -> `created` of
+    the event their flags come from."""
+    found = await session.execute(_ACCOUNT_EVENTS_FOR_UPDATE, {"ids": list(stripe_account_ids)})
+    return {row.stripe_account_id: row.stripe_event_created for row in found}
+
+
+@dataclass(frozen=True)
+class AccountFlags:
+    """What an account.updated sets on a payout account."""
+
+    stripe_account_id: str
+    payouts_enabled: bool
+    charges_enabled: bool
+    details_submitted: bool
+    requirements: dict[str, Any]
+    stripe_event_created: int  # `created` (Unix seconds) of the Stripe event
+
+
+async def store_account_flags(session: AsyncSession, flags: Sequence[AccountFlags]) -> None:
+    """One statement for the batch; one entry per account."""
+    if flags:
+        await session.execute(_STORE_ACCOUNT_FLAGS, {
+            **{f"new_{name}": [getattr(f, name) for f in flags] for name in ("stripe_account_id", *_FLAGS)},
+            "new_requirements": [json.dumps(f.requirements) for f in flags],
+        })

@@ -2,7 +2,7 @@
 changes state, writes its audit row and queues the event that announces it,
 all in the caller's transaction (with the payout row locked by the caller)."""
 
-import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,24 +26,12 @@ from contracts.events.payouts import (
     PayoutRequestedData,
 )
 from payouts import models
-from payouts.domain import transitions
 from payouts.domain.audit import Actor
-from payouts.domain.transitions import Ignore, Move, Outcome, Refuse, Stage, State, Trigger
+from payouts.domain.payout_events import PayoutRow, Payouts
+from payouts.domain.transitions import Move, Stage, State
 from payouts.models import Payout
 
-log = logging.getLogger(__name__)
-
 PRODUCER = "payouts"
-
-
-def decide(payout: Payout, trigger: Trigger) -> Outcome:
-    """The table's answer for this payout; a refusal is raised, an ignore logged."""
-    outcome = transitions.decide(transitions.stage_of(payout.state, payout.funds_reserved), trigger)
-    if isinstance(outcome, Refuse):
-        raise outcome.error(f"payout {payout.id} is {payout.state}: cannot {trigger.value}")
-    if isinstance(outcome, Ignore):
-        log.info("ignored %s on payout %s in %s (%s)", trigger.value, payout.id, payout.state, outcome.why)
-    return outcome
 
 
 async def move(
@@ -64,16 +52,25 @@ async def move(
         payout.funds_reserved = True
     if payout.state == old_state:
         return
-    await models.append_audit(
-        session, payout, actor_id=actor.id, actor_role=actor.role, old_state=old_state,
-        reason=reason, metadata=metadata,
-    )
+    await models.append_audits(session, [models.NewAudit(payout, actor, old_state, reason, metadata)])
     await outbox.add(session, _announcement(payout, actor, reason, cause))
+
+
+async def store(session: AsyncSession, payouts: Payouts, causes: Sequence[Event]) -> None:
+    """What a batch of events did to its payouts (`causes`: the batch's events,
+    which transitions name by position): each payout written once, every change
+    of state audited and announced in delivery order, in three tables' statements."""
+    transitions = payouts.transitions
+    await models.store_payouts(session, list(payouts.changed.values()))
+    await models.append_audits(session, [
+        models.NewAudit(t.payout, t.actor, t.old_state, t.reason, t.metadata) for t in transitions])
+    await outbox.add_many(session, [
+        _announcement(t.payout, t.actor, t.reason, causes[t.cause]) for t in transitions])
 
 
 async def request(session: AsyncSession, payout: Payout, actor: Actor) -> None:
     """A new payout's first audit row and its `payout.requested`."""
-    await models.append_audit(session, payout, actor_id=actor.id, actor_role=actor.role, old_state=None)
+    await models.append_audits(session, [models.NewAudit(payout, actor, old_state=None)])
     data = PayoutRequestedData(
         payout_id=str(payout.id), creator_id=payout.creator_id, currency=payout.currency,
         amount_minor=payout.requested_minor, minimum_minor=payout.minimum_minor, requested_by=payout.requested_by,
@@ -81,14 +78,14 @@ async def request(session: AsyncSession, payout: Payout, actor: Actor) -> None:
     await outbox.add(session, _new(PayoutRequested, data, payout, None))
 
 
-def _new(model: type[Event], data: Any, payout: Payout, cause: Event | None) -> Event:
+def _new(model: type[Event], data: Any, payout: Payout | PayoutRow, cause: Event | None) -> Event:
     return model.new(
         data, producer=PRODUCER, creator_id=payout.creator_id, cause=cause,
         correlation_id=None if cause else logs.correlation_id.get(),
     )
 
 
-def _figures(payout: Payout) -> dict[str, Any]:
+def _figures(payout: Payout | PayoutRow) -> dict[str, Any]:
     return {
         "payout_id": str(payout.id),
         "creator_id": payout.creator_id,
@@ -99,7 +96,7 @@ def _figures(payout: Payout) -> dict[str, Any]:
     }
 
 
-def _announcement(payout: Payout, actor: Actor, reason: str | None, cause: Event | None) -> Event:
+def _announcement(payout: Payout | PayoutRow, actor: Actor, reason: str | None, cause: Event | None) -> Event:
     state = State(payout.state)
     figures = _figures(payout)
     if state is State.PROCESSING:

@@ -4,11 +4,7 @@ and announcing the new balance."""
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from common import outbox
 from common.applying import Applying, EventHandlers
 from contracts.envelope import Event
 from contracts.events.ledger import BalanceChanged, BalanceChangedData
@@ -24,11 +20,6 @@ handlers: EventHandlers[Settings] = EventHandlers(permanent=(domain.LedgerError,
 LedgerApplying = Applying[Settings]
 
 
-async def post_entry(applying: LedgerApplying, **entry: Any) -> uuid.UUID | None:
-    """post_entries of one entry; its id, or None if it was posted before."""
-    return (await post_entries(applying, [models.NewEntry(**entry)])).get(entry["cause_event_id"])
-
-
 async def post_entries(applying: LedgerApplying, entries: Sequence[models.NewEntry]) -> dict[uuid.UUID, uuid.UUID]:
     """models.post_entries, then the entries posted announced: events parked
     waiting for one (models.entry_key) are applied after this batch's handlers."""
@@ -37,13 +28,6 @@ async def post_entries(applying: LedgerApplying, entries: Sequence[models.NewEnt
         if entry.cause_event_id in posted and entry.reference is not None:
             applying.ready(models.entry_key(entry.kind, entry.reference))
     return posted
-
-
-async def announce_balance(
-    session: AsyncSession, creator_id: str, currency: str, entry_id: uuid.UUID, *, cause: Event
-) -> None:
-    balance = await models.creator_balance(session, creator_id, currency)
-    await outbox.add(session, balance_changed(creator_id, balance, entry_id, cause=cause))
 
 
 def balance_changed(

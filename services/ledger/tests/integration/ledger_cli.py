@@ -25,7 +25,7 @@ async def append_unchecked_entry(
     facts: EntryFacts = EntryFacts(), reference: str | None = None,
 ) -> uuid.UUID:
     """Append what the code never would (an unbalanced entry, say) with its chain
-    link computed as post_entry does: only the invariant under test is broken.
+    link computed as post_entries does: only the invariant under test is broken.
     Inserts are what the runtime role may do; the journal's triggers refuse the rest."""
     prev_hash = await connection.fetchval("SELECT hash FROM journal_entries ORDER BY seq DESC LIMIT 1")
     prev_hash = prev_hash or GENESIS_HASH

@@ -173,9 +173,9 @@ async def test_a_refused_movement_is_dead_lettered_and_the_rest_of_the_batch_app
 
 
 async def test_a_refund_failing_between_a_payout_and_its_release_leaves_the_debt_the_journal_holds(scratch_ledger):
-    """Payouts read and change debts as ORM objects, a refund's failure in one
-    statement for its batch: in one transaction, the payout's release must see
-    the debt as the failure left it (its loaded copy is not the truth any more)."""
+    """A payout deducts part of a refund's debt, the refund fails (the rest is
+    cancelled), the payout is released: in one transaction, each sees the debt
+    as the one before left it, and the deducted part is not owed again."""
     url, database = scratch_ledger
     p1, p2 = payment("c_mix", "p1_mix", 10000), payment("c_mix", "p2_mix", 10000)
     all_of_it, some_of_the_debt = payout("c_mix", "po1_mix", None), payout("c_mix", "po2_mix", 1000)

@@ -31,10 +31,10 @@ share goes back to the creator: it is announced as `won`, the one outcome that
 returns it. Stripe reports an accepted dispute as `lost`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from payments.domain.clawback import clawback
 from payments.domain.fees import exchange_rate
@@ -200,6 +200,24 @@ def apply(current: Dispute | None, seen: Snapshot, payment: PaymentShare) -> Ste
         if dispute.announced:
             emits.append(Emit("closed"))
     return Step(dispute, taken_back, tuple(emits))
+
+
+P = TypeVar("P", bound=Hashable)  # what tells a batch's payments apart
+
+
+def apply_in_order(known: Mapping[str, Dispute], seen: Iterable[tuple[Snapshot, P, PaymentShare]]) -> Iterator[Step]:
+    """A batch's decision: each snapshot (with its payment, and the payment as
+    read before the batch) applied in delivery order to what the snapshots
+    before it left of its dispute (`known`: the disputes stored, by Stripe id)
+    and of its payment's taken-back total, so the same dispute twice, or a later
+    stage first, ends as one by one. A snapshot the rules refuse raises at its
+    place, after the steps before it."""
+    disputes, taken_back = dict(known), {}
+    for snapshot, payment, share in seen:
+        share = replace(share, taken_back_minor=taken_back.get(payment, share.taken_back_minor))
+        step = apply(disputes.get(snapshot.stripe_dispute_id), snapshot, share)
+        disputes[snapshot.stripe_dispute_id], taken_back[payment] = step.dispute, step.taken_back_minor
+        yield step
 
 
 def _from_snapshot(seen: Snapshot) -> Dispute:

@@ -2,11 +2,13 @@
 Stripe's statuses. No I/O here; the clawback itself is `payments.domain.clawback`."""
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, TypeVar
 
+from payments.domain.clawback import clawback
 from payments.domain.payments import PaymentError, PaymentStatus
 
 # Stripe's `reason` values for a refund we create.
@@ -23,6 +25,14 @@ class PaymentNotRefundable(RefundError):
 
 class InvalidRefund(RefundError):
     """The requested amount, currency or reason is wrong for this payment."""
+
+
+class TakesBackTooMuch(RefundError):
+    """A succeeded refund would give the fan more than the payment's price."""
+
+
+R = TypeVar("R", bound=Hashable)  # what tells a batch's refunds apart
+P = TypeVar("P", bound=Hashable)  # what tells their payments apart
 
 
 class RefundStatus(StrEnum):
@@ -64,6 +74,83 @@ def should_transition(current: RefundStatus, target: RefundStatus) -> bool:
     """True if a refund in `current` moves to `target`; False for a stale or
     duplicate transition, which the caller ignores."""
     return (current, target) in _TRANSITIONS
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A payment as its refunds move it (minor units)."""
+
+    price_minor: int
+    creator_share_minor: int
+    taken_back_minor: int  # succeeded refunds + disputed amounts not won
+    refunded_minor: int  # succeeded refunds
+
+
+@dataclass(frozen=True)
+class Refunding:
+    """A refund as its moves need it (minor units)."""
+
+    status: RefundStatus
+    amount_minor: int
+    creator_clawback_minor: int  # what it took from the creator when it succeeded (kept after a failure)
+    failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class Move:
+    """A refund's move and what it does to its payment."""
+
+    refund: Refunding  # after the move
+    payment: Totals  # after the move
+    announces: Literal["created", "failed"] | None
+    was_succeeded: bool  # a failure after the refund succeeded: the creator gets `returned_minor` back
+    returned_minor: int = 0
+
+
+def move(refund: Refunding, payment: Totals, target: RefundStatus, failure_reason: str | None) -> Move | None:
+    """Where Stripe's report that `refund` is now `target` takes it and its
+    payment; None when the report is stale or a duplicate. Folded over a batch's
+    reports in delivery order, each from what the one before left."""
+    if not should_transition(refund.status, target):
+        return None
+    before = payment.taken_back_minor
+    if target == RefundStatus.SUCCEEDED:
+        after = before + refund.amount_minor
+        if after > payment.price_minor:
+            raise TakesBackTooMuch(f"would take back {after} of the price {payment.price_minor}")
+        taken = clawback(payment.creator_share_minor, payment.price_minor, before, after)
+        return Move(replace(refund, status=target, creator_clawback_minor=taken),
+                    replace(payment, taken_back_minor=after, refunded_minor=payment.refunded_minor + refund.amount_minor),
+                    "created", was_succeeded=False)
+    if target in (RefundStatus.FAILED, RefundStatus.CANCELED):
+        failed = replace(refund, status=target, failure_reason=failure_reason or target.lower())
+        if refund.status != RefundStatus.SUCCEEDED:
+            return Move(failed, payment, "failed", was_succeeded=False)
+        # Give back what keeps the creator's total at floor(share * t / price):
+        # the refund's own clawback, unless later movements shifted the rounding.
+        after = before - refund.amount_minor
+        returned = -clawback(payment.creator_share_minor, payment.price_minor, before, after)
+        return Move(failed,
+                    replace(payment, taken_back_minor=after, refunded_minor=payment.refunded_minor - refund.amount_minor),
+                    "failed", was_succeeded=True, returned_minor=returned)
+    return Move(replace(refund, status=target), payment, None, was_succeeded=False)
+
+
+def moves_in_order(
+    refunds: Mapping[R, Refunding], payments: Mapping[P, Totals],
+    reports: Iterable[tuple[R, P, RefundStatus, str | None]],
+) -> Iterator[Move | None]:
+    """A batch's decision: each report (refund, its payment, Stripe's status, the
+    failure reason) moved in delivery order from what the reports before it left
+    of its refund and its payment, so the same report twice, or a later status
+    before an earlier one, ends as one by one (None: stale or a duplicate). A
+    refund that takes back too much raises at its place, after the moves before it."""
+    refunds, payments = dict(refunds), dict(payments)
+    for refund, payment, target, failure_reason in reports:
+        moved = move(refunds[refund], payments[payment], target, failure_reason)
+        if moved is not None:
+            refunds[refund], payments[payment] = moved.refund, moved.payment
+        yield moved
 
 
 def refundable(*, price_minor: int, taken_back_minor: int, open_refunds_minor: int) -> int:

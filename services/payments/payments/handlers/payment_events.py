@@ -1,5 +1,5 @@
-"""A payment's own Stripe events: its PaymentIntent succeeded (set-based: the
-hot path) or failed, and its charge's processing fee.
+"""A payment's own Stripe events, each type set-based: its PaymentIntent
+succeeded (the hot path) or failed, and its charge's processing fee.
 """
 
 import logging
@@ -30,8 +30,16 @@ from payments.domain.payments import PaymentStatus, is_integer, should_transitio
 from payments.handlers.needs import PRODUCER, PaymentsApplying
 from payments.handlers.stripe_objects import event_object, object_id
 from payments.models import Payment
+from payments.rows import ColumnsUpdate
+from payments.stripe_gateway import StripeGateway
 
 log = logging.getLogger(__name__)
+
+
+_SUCCESS_REPORTED = ColumnsUpdate(Payment, "status", "stripe_charge_id", "succeeded_at", "review_reason")
+_FAIL = ColumnsUpdate(Payment, "status", "failure_code", "failure_message")
+_RECORD_FEE = ColumnsUpdate(Payment, "stripe_fee_minor", "stripe_fee_currency", "stripe_balance_transaction_id",
+                            "stripe_charge_id")
 
 
 async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], applying: PaymentsApplying) -> None:
@@ -47,15 +55,15 @@ async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], ap
     refunds' entries in the ledger), and is released by a success."""
     session = applying.session
     intents = [event_object(event) for event in events]
-    payments = await models.get_payments_by_intents_for_update(session, [intent["id"] for intent in intents])
-    moves: dict[uuid.UUID, tuple[Payment, models.Moved]] = {}
+    payments = (await models.get_payments_for_update(session, intent_ids=[intent["id"] for intent in intents])).by_intent
+    moves: dict[uuid.UUID, tuple[Payment, dict[str, Any]]] = {}
     announcements: list[PaymentSucceeded | PaymentNeedsReview] = []
     for event, intent in zip(events, intents, strict=True):
         payment = payments.get(intent["id"]) or await _payment_named_by(session, intent)
         if payment is None:
             continue
         payments[intent["id"]] = payment
-        current = moves[payment.id][1].status if payment.id in moves else payment.status
+        current = moves[payment.id][1]["status"] if payment.id in moves else payment.status
         reported = success_reported(
             PaymentStatus(current),
             price_minor=payment.price_minor,
@@ -66,33 +74,35 @@ async def on_payment_intents_succeeded(events: Sequence[StripeEventReceived], ap
         if reported is None:
             _log_stale(payment, current, event)
             continue
+        # Stripe's latest charge as given (None included); the other of succeeded_at
+        # and review_reason as it was.
+        moved = {"status": reported.status, "stripe_charge_id": _latest_charge_id(intent),
+                 "succeeded_at": payment.succeeded_at, "review_reason": payment.review_reason}
         if reported.review_reason is None:
-            moved = models.Moved(reported.status, _latest_charge_id(intent),
-                                 succeeded_at=datetime.fromtimestamp(event.data.created, UTC))
+            moved["succeeded_at"] = datetime.fromtimestamp(event.data.created, UTC)
             applying.ready(models.payment_succeeded_key(payment.id))  # releases early disputes
             announcements.append(_succeeded(payment, moved, intent, event))
         else:
             log.warning("payment %s needs review: %s (Stripe event %s)",
                         payment.id, reported.review_reason, event.data.stripe_event_id)
-            moved = models.Moved(reported.status, _latest_charge_id(intent), review_reason=reported.review_reason)
+            moved["review_reason"] = reported.review_reason
             announcements.append(_needs_review(payment, reported.review_reason, intent, event))
         moves[payment.id] = (payment, moved)
-    await models.move_payments(session, list(moves.values()))
+    await _SUCCESS_REPORTED.write(session, list(moves.values()))
     await outbox.add_many(session, announcements)
 
 
 def _succeeded(
-    payment: Payment, moved: models.Moved, intent: dict[str, Any], event: StripeEventReceived
+    payment: Payment, moved: dict[str, Any], intent: dict[str, Any], event: StripeEventReceived
 ) -> PaymentSucceeded:
-    assert moved.succeeded_at is not None
     return PaymentSucceeded.new(
         PaymentSucceededData(
             **_about(payment),
             creator_share_minor=payment.creator_share_minor,
             platform_fee_minor=payment.platform_fee_minor,
             stripe_payment_intent_id=intent["id"],
-            stripe_charge_id=moved.stripe_charge_id,
-            succeeded_at=moved.succeeded_at,
+            stripe_charge_id=moved["stripe_charge_id"],
+            succeeded_at=moved["succeeded_at"],
         ),
         producer=PRODUCER,
         creator_id=payment.creator_id,
@@ -118,68 +128,65 @@ def _needs_review(
     )
 
 
-async def on_payment_intent_payment_failed(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+async def on_payment_intents_payment_failed(events: Sequence[StripeEventReceived], applying: PaymentsApplying) -> None:
+    """payment_intent.payment_failed, set-based like the successes: the second
+    report of one failure finds the payment failed already and emits nothing."""
     session = applying.session
-    intent = event_object(event)
-    payment = await _find_payment(session, intent)
-    if payment is None or not _moves(payment, PaymentStatus.FAILED, event):
-        return
-    error = intent.get("last_payment_error") or {}
-    payment.status = PaymentStatus.FAILED
-    payment.failure_code = error.get("code")
-    payment.failure_message = error.get("message")
-    await outbox.add(
-        session,
-        PaymentFailed.new(
-            PaymentFailedData(
-                **_about(payment),
-                stripe_payment_intent_id=intent["id"],
-                failure_code=payment.failure_code,
-                failure_message=payment.failure_message,
-            ),
+    intents = [event_object(event) for event in events]
+    payments = (await models.get_payments_for_update(session, intent_ids=[intent["id"] for intent in intents])).by_intent
+    failures: dict[uuid.UUID, tuple[Payment, dict[str, Any]]] = {}
+    announcements: list[PaymentFailed] = []
+    for event, intent in zip(events, intents, strict=True):
+        payment = payments.get(intent["id"]) or await _payment_named_by(session, intent)
+        if payment is None:
+            continue
+        payments[intent["id"]] = payment
+        current = PaymentStatus.FAILED if payment.id in failures else PaymentStatus(payment.status)
+        if not should_transition(current, PaymentStatus.FAILED):
+            _log_stale(payment, current, event)
+            continue
+        error = intent.get("last_payment_error") or {}
+        failed = {"status": PaymentStatus.FAILED, "failure_code": error.get("code"),
+                  "failure_message": error.get("message")}
+        failures[payment.id] = (payment, failed)
+        announcements.append(PaymentFailed.new(
+            PaymentFailedData(**_about(payment), stripe_payment_intent_id=intent["id"],
+                              failure_code=failed["failure_code"], failure_message=failed["failure_message"]),
             producer=PRODUCER,
             creator_id=payment.creator_id,
             cause=event,
-        ),
-    )
+        ))
+    await _FAIL.write(session, list(failures.values()))
+    await outbox.add_many(session, announcements)
 
 
-async def on_charge_succeeded_or_updated(event: StripeEventReceived, applying: PaymentsApplying) -> None:
+async def on_charges_succeeded_or_updated(events: Sequence[StripeEventReceived], applying: PaymentsApplying) -> None:
     """Stripe's processing fee, once per payment, when the charge has its
-    balance transaction (often only on a later charge.updated)."""
+    balance transaction (often only on a later charge.updated): one read that
+    locks the run's payments, Stripe asked for the balance transaction of each
+    charge that names it by id only and whose payment has no fee yet (a second
+    event of one charge in the run finds the fee recorded), one write of every fee."""
     session = applying.session
-    charge = event_object(event)
-    intent_id = object_id(charge.get("payment_intent"))
-    if charge.get("status") != "succeeded" or intent_id is None or charge.get("balance_transaction") is None:
-        return
-    payment = await models.get_payment_by_intent_for_update(session, intent_id)
-    if payment is None or payment.stripe_balance_transaction_id is not None:
-        return  # not ours, or its fee is recorded already
-    txn = charge["balance_transaction"]
-    if not isinstance(txn, dict):  # only the id: read it through the charge, expanded
-        try:
-            charge = await applying.needs.stripe.retrieve_charge_with_balance_transaction(charge["id"])
-        except StripeCallFailed as error:
-            if error.retryable:
-                raise
-            raise PermanentError(f"Stripe refused to read charge {charge['id']}: {error}") from error
-        txn = charge.get("balance_transaction")
-    try:
-        fee = fees.fee_from_balance_transaction(txn)
-    except ValueError as error:
-        raise PermanentError(f"charge {charge['id']}: {error}") from error
-    if fee is None:
-        raise PermanentError(f"charge {charge['id']} came back without its balance transaction")
-    payment.stripe_fee_minor = fee.fee_minor
-    payment.stripe_fee_currency = fee.currency
-    payment.stripe_balance_transaction_id = fee.balance_transaction_id
-    if payment.stripe_charge_id is None:
-        payment.stripe_charge_id = charge["id"]
-    # Announced even with no fee: the ledger books every charge's balance
-    # transaction once, by id (its settlement currency may not be the charge's).
-    await outbox.add(
-        session,
-        PaymentFeeRecorded.new(
+    charges = [event_object(event) for event in events]
+    bearing = [(event, charge, intent_id) for event, charge in zip(events, charges, strict=True)
+               if (intent_id := object_id(charge.get("payment_intent"))) is not None
+               and charge.get("status") == "succeeded" and charge.get("balance_transaction") is not None]
+    payments = (await models.get_payments_for_update(session, intent_ids=[i for _, _, i in bearing])).by_intent
+    recorded: dict[uuid.UUID, tuple[Payment, dict[str, Any]]] = {}
+    announcements: list[PaymentFeeRecorded] = []
+    for event, charge, intent_id in bearing:
+        payment = payments.get(intent_id)
+        if payment is None or payment.id in recorded or payment.stripe_balance_transaction_id is not None:
+            continue  # not ours, or its fee is recorded already
+        fee = await _fee(charge, applying.needs.stripe)
+        recorded[payment.id] = (payment, {
+            "stripe_fee_minor": fee.fee_minor, "stripe_fee_currency": fee.currency,
+            "stripe_balance_transaction_id": fee.balance_transaction_id,
+            "stripe_charge_id": payment.stripe_charge_id or charge["id"],
+        })
+        # Announced even with no fee: the ledger books every charge's balance
+        # transaction once, by id (its settlement currency may not be the charge's).
+        announcements.append(PaymentFeeRecorded.new(
             PaymentFeeRecordedData(
                 payment_id=str(payment.id),
                 creator_id=payment.creator_id,
@@ -194,8 +201,30 @@ async def on_charge_succeeded_or_updated(event: StripeEventReceived, applying: P
             producer=PRODUCER,
             creator_id=payment.creator_id,
             cause=event,
-        ),
-    )
+        ))
+    await _RECORD_FEE.write(session, list(recorded.values()))
+    await outbox.add_many(session, announcements)
+
+
+async def _fee(charge: dict[str, Any], stripe: StripeGateway) -> fees.Fee:
+    """The charge's fee, from its balance transaction: as the event expanded it,
+    or read from Stripe through the charge when the event names it by id only."""
+    txn = charge["balance_transaction"]
+    if not isinstance(txn, dict):
+        try:
+            charge = await stripe.retrieve_charge_with_balance_transaction(charge["id"])
+        except StripeCallFailed as error:
+            if error.retryable:
+                raise
+            raise PermanentError(f"Stripe refused to read charge {charge['id']}: {error}") from error
+        txn = charge.get("balance_transaction")
+    try:
+        fee = fees.fee_from_balance_transaction(txn)
+    except ValueError as error:
+        raise PermanentError(f"charge {charge['id']}: {error}") from error
+    if fee is None:
+        raise PermanentError(f"charge {charge['id']} came back without its balance transaction")
+    return fee
 
 
 def _about(payment: Payment) -> dict[str, Any]:
@@ -209,26 +238,11 @@ def _latest_charge_id(intent: dict[str, Any]) -> str | None:
     return charge.get("id") if isinstance(charge, dict) else charge
 
 
-def _moves(payment: Payment, target: PaymentStatus, event: StripeEventReceived) -> bool:
-    if should_transition(PaymentStatus(payment.status), target):
-        return True
-    _log_stale(payment, payment.status, event)
-    return False
-
-
 def _log_stale(payment: Payment, current: str, event: StripeEventReceived) -> None:
     log.info(
         "ignoring stale %s for payment %s already %s (Stripe event %s)",
         event.data.type, payment.id, current, event.data.stripe_event_id,
     )
-
-
-async def _find_payment(session: AsyncSession, intent: dict[str, Any]) -> Payment | None:
-    """The payment behind a PaymentIntent, row-locked; None if the intent is not ours.
-
-    By intent id first (stripe-mock echoes no metadata, real Stripe does)."""
-    payment = await models.get_payment_by_intent_for_update(session, intent["id"])
-    return payment if payment is not None else await _payment_named_by(session, intent)
 
 
 async def _payment_named_by(session: AsyncSession, intent: dict[str, Any]) -> Payment | None:

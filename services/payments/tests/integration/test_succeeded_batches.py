@@ -9,13 +9,14 @@ inbox, handlers, outbox, release of parked events) on the real PostgreSQL."""
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from common.applying import Delivery, EventApplier
+from common.applying import Delivery, EventApplier, ReadTooEarly
 from common.kafka import encode
 from common.tables import outbox
 from contracts.events.stripe import StripeEventReceived
@@ -86,11 +87,18 @@ def refunded(o: Opened, amount: int) -> StripeEventReceived:
 
 
 async def apply(db, applier: EventApplier[Needs], events: Sequence[StripeEventReceived], *, together: bool) -> None:
-    """All of `events` in one batch (one transaction), or each in a batch of its own."""
+    """All of `events` in one batch (one transaction), or each in a batch of its
+    own; an event read before its prerequisite is parked, as the consumer does."""
     deliveries = [Delivery(event.TOPIC, event, encode(event)) for event in events]
     for batch in [deliveries] if together else [[d] for d in deliveries]:
-        async with db.transaction() as session:
-            await applier.apply_all(session, batch)
+        parked: dict[uuid.UUID, str] = {}
+        while True:
+            try:
+                async with db.transaction() as session:
+                    await applier.apply_all(session, batch, parked)
+                break
+            except ReadTooEarly as early:
+                parked[early.event_id] = early.waits_for
 
 
 async def outcome(db, opened: list[Opened], events: Sequence[StripeEventReceived]) -> tuple[list, list]:
@@ -131,14 +139,21 @@ async def outcome(db, opened: list[Opened], events: Sequence[StripeEventReceived
 Script = Callable[[list[Opened]], list[StripeEventReceived]]
 
 
-async def one_at_a_time_and_together(db, applier, script: Script, size: int, status=PaymentStatus.PENDING):
-    """The same script on two sets of payments: one event per batch, then all in one batch."""
+async def one_at_a_time_and_together(db, applier, script: Script, size: int, status=PaymentStatus.PENDING, *,
+                                     read: Callable[..., Awaitable[Any]] | None = None, pending: Sequence[int] = ()):
+    """The same script on two sets of payments in `status` (but those at the
+    places `pending`, PENDING): one event per batch, then all in one batch; what
+    each run left, as `read` (default: outcome) reads it."""
     results = []
     for together in (False, True):
         opened = await open_payments(db, size, status)
+        if pending:
+            async with db.transaction() as session:
+                await session.execute(sa.update(Payment).where(Payment.id.in_([opened[n].payment.id for n in pending]))
+                                      .values(status=PaymentStatus.PENDING))
         events = script(opened)
         await apply(db, applier, events, together=together)
-        results.append(await outcome(db, opened, events))
+        results.append(await (read or outcome)(db, opened, events))
     return results
 
 

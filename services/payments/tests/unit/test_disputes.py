@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import permutations
 
@@ -14,6 +15,7 @@ from payments.domain.disputes import (
     Step,
     UnbookableBalanceTransaction,
     apply,
+    apply_in_order,
     snapshot_from_stripe,
 )
 
@@ -33,12 +35,12 @@ def snapshot(status: str, observed_at: int, *transactions: BalanceTransaction, d
 
 
 def run(snapshots, payment: PaymentShare = PAYMENT) -> tuple[Dispute | None, int, list]:
-    dispute, taken_back, emits = None, payment.taken_back_minor, []
-    for seen in snapshots:
-        step = apply(dispute, seen, PaymentShare(payment.price_minor, payment.creator_share_minor, taken_back))
-        dispute, taken_back = step.dispute, step.taken_back_minor
-        emits.extend(step.emits)
-    return dispute, taken_back, emits
+    """The snapshots as one batch: the dispute and the payment's taken-back total
+    its last step left, and every step's emits in order."""
+    steps = list(apply_in_order({}, [(seen, "the payment", payment) for seen in snapshots]))
+    if not steps:
+        return None, payment.taken_back_minor, []
+    return steps[-1].dispute, steps[-1].taken_back_minor, [emit for step in steps for emit in step.emits]
 
 
 def kinds(emits) -> list[str]:
@@ -323,3 +325,28 @@ def test_a_balance_transaction_with_an_unusable_exchange_rate_is_malformed():
         snapshot_from_stripe(stripe_dispute(balance_transactions=[
             {"id": "txn_1", "amount": -100, "fee": 0, "currency": "usd", "exchange_rate": "soon"},
         ]), observed_at=1)
+
+
+def test_two_disputes_of_one_payment_in_a_batch_freeze_its_share_cumulatively_up_to_the_price():
+    first, second = snapshot("needs_response", 100), replace(snapshot("needs_response", 100), stripe_dispute_id="dp_2")
+
+    steps = list(apply_in_order({}, [(first, "p", PAYMENT), (second, "p", PAYMENT)]))
+
+    # 40.00 refunded before: the first takes the other 60.00, the second finds nothing left
+    assert [(s.dispute.creator_share_minor, s.taken_back_minor) for s in steps] == [(5_100, 10_000), (0, 10_000)]
+
+
+def test_a_stored_dispute_is_where_the_batch_starts_from():
+    [created] = list(apply_in_order({}, [(snapshot("needs_response", 100), "p", PAYMENT)]))
+
+    [closed] = list(apply_in_order({"dp_1": created.dispute}, [(snapshot("lost", 200, WITHDRAWAL), "p", PAYMENT)]))
+
+    assert kinds(closed.emits) == ["funds_withdrawn", "closed"]  # no second creation
+
+
+def test_a_refused_snapshot_raises_at_its_place_in_the_batch():
+    steps = apply_in_order({}, [(snapshot("warning_closed", 100), "p", PAYMENT), (snapshot("warning_closed", 200, WITHDRAWAL), "p", PAYMENT)])
+
+    assert next(steps).dispute.closed
+    with pytest.raises(UnbookableBalanceTransaction):
+        next(steps)

@@ -9,10 +9,14 @@ from hypothesis import strategies as st
 from payments.domain.refunds import (
     InvalidRefund,
     PaymentNotRefundable,
+    Refunding,
     RefundStatus,
+    TakesBackTooMuch,
+    Totals,
     check_refund,
     from_stripe,
     gives_up,
+    moves_in_order,
     refund_made_for,
     refundable,
     should_transition,
@@ -142,3 +146,66 @@ def test_a_refund_stripe_never_made_is_given_up_on_at_its_deadline_not_before():
     deadline = timedelta(hours=24)
     assert not gives_up(created, created + deadline - timedelta(seconds=1), deadline)
     assert gives_up(created, created + deadline, deadline)
+
+
+# ---- a batch's reports folded through `move`, each from what the one before left ---------------
+
+PAID = Totals(price_minor=10_000, creator_share_minor=8_500, taken_back_minor=0, refunded_minor=0)
+
+
+def fold(reports: list[tuple[str, RefundStatus]], amounts: dict[str, int], payment: Totals = PAID):
+    """Reports (refund name, Stripe's status) on one payment as one batch: the
+    refunds and the payment as the last moves left them, and what was announced."""
+    refunds = {name: Refunding(S.PENDING, amount, 0, None) for name, amount in amounts.items()}
+    moves = moves_in_order(refunds, {"p": payment}, [(name, "p", target, None) for name, target in reports])
+    announced = []
+    for (name, _), moved in zip(reports, moves):
+        if moved is None:
+            continue
+        refunds[name], payment = moved.refund, moved.payment
+        if moved.announces:
+            announced.append((name, moved.announces, moved.refund.creator_clawback_minor, moved.returned_minor))
+    return refunds, payment, announced
+
+
+def test_the_same_success_twice_in_a_batch_is_counted_and_announced_once():
+    refunds, payment, announced = fold([("a", S.SUCCEEDED), ("a", S.SUCCEEDED)], {"a": 4_000})
+
+    assert refunds["a"].status == S.SUCCEEDED
+    assert (payment.taken_back_minor, payment.refunded_minor) == (4_000, 4_000)
+    assert announced == [("a", "created", 3_400, 0)]
+
+
+def test_a_success_before_its_pending_report_ignores_the_late_pending():
+    refunds, payment, announced = fold([("a", S.SUCCEEDED), ("a", S.PENDING)], {"a": 4_000})
+
+    assert refunds["a"].status == S.SUCCEEDED
+    assert announced == [("a", "created", 3_400, 0)]
+
+
+def test_a_failure_after_success_in_one_batch_gives_back_what_it_took():
+    refunds, payment, announced = fold([("a", S.SUCCEEDED), ("a", S.FAILED), ("a", S.SUCCEEDED)], {"a": 4_000})
+
+    assert refunds["a"] == Refunding(S.FAILED, 4_000, 3_400, "failed")  # the clawback kept as history
+    assert (payment.taken_back_minor, payment.refunded_minor) == (0, 0)
+    assert announced == [("a", "created", 3_400, 0), ("a", "failed", 3_400, 3_400)]
+
+
+def test_two_refunds_of_one_payment_in_a_batch_take_back_the_whole_share_exactly():
+    _, payment, announced = fold([("a", S.SUCCEEDED), ("b", S.SUCCEEDED)], {"a": 3_333, "b": 6_667})
+
+    assert payment.taken_back_minor == 10_000
+    assert [clawed for _, _, clawed, _ in announced] == [2_833, 5_667]  # 8_500 in all
+
+
+def test_a_refund_past_the_price_is_refused_after_the_ones_before_it():
+    with pytest.raises(TakesBackTooMuch, match="would take back 11001 of the price 10000"):
+        fold([("a", S.SUCCEEDED), ("b", S.SUCCEEDED)], {"a": 1_000, "b": 10_001})
+
+
+def test_a_canceled_refund_that_never_succeeded_returns_nothing():
+    refunds, payment, announced = fold([("a", S.REQUIRES_ACTION), ("a", S.CANCELED)], {"a": 4_000})
+
+    assert refunds["a"] == Refunding(S.CANCELED, 4_000, 0, "canceled")
+    assert payment == PAID
+    assert announced == [("a", "failed", 0, 0)]

@@ -60,6 +60,17 @@ def chain_hash(prev_hash: str, record: AuditRecord) -> str:
     return hashlib.sha256((prev_hash + record.canonical()).encode()).hexdigest()
 
 
+def linked(prev_hash: str, records: Iterable[AuditRecord]) -> list[tuple[str, str]]:
+    """Each record's (prev_hash, hash) when the records are appended in this
+    order after the row whose hash is `prev_hash`."""
+    links = []
+    for record in records:
+        record_hash = chain_hash(prev_hash, record)
+        links.append((prev_hash, record_hash))
+        prev_hash = record_hash
+    return links
+
+
 @dataclass(frozen=True)
 class BrokenLink:
     seq: int

@@ -81,3 +81,10 @@ class NotCancelable(TransitionRefused):
 
 class NotVoidable(TransitionRefused):
     reason = "not_voidable"
+
+
+class UnappliableEvent(PayoutError):
+    """An event no retry can apply (it names a payout we never stored, or a Stripe
+    payout that contradicts ours): dead-lettered for a human."""
+
+    reason = "unappliable_event"

@@ -7,8 +7,11 @@ trigger pair is in `TRANSITIONS`: a move, an ignore (a stale or repeated event,
 logged) or a refusal (a command that is not allowed now, an error to the caller).
 """
 
+import logging
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from payouts.domain.errors import (
     AwaitingFunds,
@@ -18,6 +21,8 @@ from payouts.domain.errors import (
     NotVoidable,
     TransitionRefused,
 )
+
+log = logging.getLogger(__name__)
 
 
 class State(StrEnum):
@@ -185,6 +190,27 @@ TRANSITIONS: dict[tuple[Stage, Trigger], Outcome] = {
 
 def decide(stage: Stage, trigger: Trigger) -> Outcome:
     return TRANSITIONS[(stage, trigger)]
+
+
+class StoredPayout(Protocol):
+    """What the table reads of a payout (a stored one, or a batch's row)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def funds_reserved(self) -> bool: ...
+
+
+def decide_for(payout: StoredPayout, trigger: Trigger) -> Outcome:
+    """The table's answer for this payout; a refusal is raised, an ignore logged."""
+    outcome = decide(stage_of(payout.state, payout.funds_reserved), trigger)
+    if isinstance(outcome, Refuse):
+        raise outcome.error(f"payout {payout.id} is {payout.state}: cannot {trigger.value}")
+    if isinstance(outcome, Ignore):
+        log.info("ignored %s on payout %s in %s (%s)", trigger.value, payout.id, payout.state, outcome.why)
+    return outcome
 
 
 def funds_rejection_trigger(reason: str) -> Trigger:

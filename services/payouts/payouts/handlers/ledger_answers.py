@@ -1,50 +1,33 @@
-"""The ledger's answers to a payout request: the funds reserved, or refused."""
+"""The ledger's answers to a payout request: the funds reserved, or refused.
+Set-based: a run of answers reads its payouts in one statement, decides each
+answer in delivery order in the domain (payout_events), and writes the payouts,
+their audit rows and announcements once each."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from common.applying import one_at_a_time
 from contracts.events.payouts import PayoutFundsRejected, PayoutFundsReserved
-from payouts import state_changes
-from payouts.domain.audit import SYSTEM
-from payouts.domain.transitions import Move, Stage, funds_rejection_trigger, funds_reserved_trigger
-from payouts.handlers.registry import PayoutsApplying, handlers, payout_for_update
+from payouts import models, state_changes
+from payouts.domain import payout_events
+from payouts.handlers.registry import PayoutsApplying, handlers
 
 
 @handlers.on(PayoutFundsReserved)
-@one_at_a_time
-async def on_payout_funds_reserved(event: PayoutFundsReserved, applying: PayoutsApplying) -> None:
-    data = event.data
-    payout = await payout_for_update(applying.session, data.payout_id)
-    net = data.net_minor if data.net_minor is not None else data.amount_minor - data.debt_deducted_minor
-    outcome = state_changes.decide(payout, funds_reserved_trigger(net))
-    if not isinstance(outcome, Move):
-        return
-    payout.gross_minor = data.amount_minor
-    payout.debt_deducted_minor = data.debt_deducted_minor
-    payout.net_minor = net
-    payout.funds_reserved = True
-    if outcome.to is Stage.PAID:
-        # Everything went to the creator's debt: settled without any Stripe call.
-        payout.paid_at = datetime.now(UTC)
-    await state_changes.move(
-        applying.session, payout, outcome, SYSTEM,
-        reason="settled_by_debt" if outcome.to is Stage.PAID else None,
-        metadata={"deductions": [d.model_dump() for d in data.deductions]}, cause=event,
-    )
+async def on_payout_funds_reserved(events: Sequence[PayoutFundsReserved], applying: PayoutsApplying) -> None:
+    payouts = await _answered_payouts(applying, events)
+    payout_events.funds_reserved(payouts, [event.data for event in events], datetime.now(UTC))
+    await state_changes.store(applying.session, payouts, events)
 
 
 @handlers.on(PayoutFundsRejected)
-@one_at_a_time
-async def on_payout_funds_rejected(event: PayoutFundsRejected, applying: PayoutsApplying) -> None:
-    data = event.data
-    payout = await payout_for_update(applying.session, data.payout_id)
-    outcome = state_changes.decide(payout, funds_rejection_trigger(data.reason))
-    if not isinstance(outcome, Move):
-        return
-    payout.reason = data.reason
-    payout.reason_detail = data.detail
-    await state_changes.move(
-        applying.session, payout, outcome, SYSTEM, reason=data.reason,
-        metadata={"detail": data.detail, "available_minor": data.available_minor, "debt_minor": data.debt_minor},
-        cause=event,
-    )
+async def on_payout_funds_rejected(events: Sequence[PayoutFundsRejected], applying: PayoutsApplying) -> None:
+    payouts = await _answered_payouts(applying, events)
+    payout_events.funds_rejected(payouts, [event.data for event in events])
+    await state_changes.store(applying.session, payouts, events)
+
+
+async def _answered_payouts(
+    applying: PayoutsApplying, events: Sequence[PayoutFundsReserved] | Sequence[PayoutFundsRejected]
+) -> payout_events.Payouts:
+    ids = payout_events.payout_ids(event.data.payout_id for event in events)
+    return payout_events.Payouts(await models.payout_rows_for_update(applying.session, ids, []))

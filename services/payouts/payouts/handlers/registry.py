@@ -1,14 +1,9 @@
-"""Payouts' handler registry, what its handlers need, and the payout lookup
-they share."""
+"""Payouts' handler registry and what its handlers need."""
 
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from common.applying import Applying, EventHandlers, PermanentError
-from payouts import models
-from payouts.models import Payout
+from common.applying import Applying, EventHandlers
+from payouts.domain.errors import UnappliableEvent
 from payouts.stripe_gateway import StripeGateway
 
 
@@ -21,15 +16,4 @@ class Needs:
 
 
 PayoutsApplying = Applying[Needs]
-handlers: EventHandlers[Needs] = EventHandlers()
-
-
-async def payout_for_update(session: AsyncSession, payout_id: str) -> Payout:
-    try:
-        found = await models.get_payout_for_update(session, uuid.UUID(payout_id))
-    except ValueError:
-        found = None
-    if found is None:
-        # payout.requested is ours: the ledger cannot answer a payout we never stored.
-        raise PermanentError(f"no payout {payout_id}")
-    return found
+handlers: EventHandlers[Needs] = EventHandlers(permanent=(UnappliableEvent,))

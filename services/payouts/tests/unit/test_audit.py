@@ -75,3 +75,13 @@ def test_one_payouts_changed_or_unlinked_row_is_found() -> None:
     predecessors[5] = "0" * 64  # the row before 5 was replaced: 5 no longer links to it
     broken = audit.broken_link_of_one_payout(mine, predecessors)
     assert broken is not None and broken.seq == 5 and "prev_hash" in broken.problem
+
+
+def test_rows_linked_in_one_batch_continue_the_chain_they_are_appended_to() -> None:
+    before = _chain([_record(1), _record(2)])
+    batch = [_record(3), _record(4), _record(5)]
+    links = audit.linked(before[-1][2], batch)
+    appended = [(seq, prev, digest, record) for seq, ((prev, digest), record) in enumerate(zip(links, batch), 3)]
+
+    assert audit.first_broken_link(before + appended) is None
+    assert audit.first_broken_link(before + appended[1:]) is not None  # a row left out is found
