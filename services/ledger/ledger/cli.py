@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from common import hash_chain
 from common.service import Command
 from common.stripe_api import StripeApi
 from ledger import chain, domain, models, reconcile as reconciling
@@ -79,7 +80,7 @@ async def audit(database_url: str) -> Audit:
     """Replay the journal in chain order (checking each link, as verify-journal
     does) and compare the projections, all in one snapshot."""
     result = Audit()
-    checker, broken = chain.ChainChecker(), None
+    checker, broken = hash_chain.ChainChecker(), None
     async with snapshot(database_url) as connection:
         async for seq, prev_hash, stored_hash, entry in chained_entries(connection):
             broken = broken or checker.check(seq, prev_hash, stored_hash, entry)
@@ -109,7 +110,7 @@ async def audit(database_url: str) -> Audit:
         result.check_accounts_and_payments()
     if broken is not None:
         result.problems.append(
-            f"journal chain broken at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}"
+            f"journal chain broken at seq {broken.seq} (entry {broken.record_id}): {broken.problem}"
         )
     return result
 
@@ -131,10 +132,10 @@ def check(settings: Settings) -> int:
     return 1
 
 
-async def first_broken_link(database_url: str) -> tuple[int, chain.BrokenLink | None]:
+async def first_broken_link(database_url: str) -> tuple[int, hash_chain.BrokenLink | None]:
     """(entries checked, first broken link or None), read in one snapshot."""
     checked = 0
-    checker = chain.ChainChecker()
+    checker = hash_chain.ChainChecker()
     async with snapshot(database_url) as connection:
         async for seq, prev_hash, stored_hash, entry in chained_entries(connection):
             checked += 1
@@ -148,7 +149,7 @@ def verify_journal(settings: Settings) -> int:
     if broken is None:
         print(f"ledger journal OK: {checked} entries, hash chain intact")
         return 0
-    print(f"ledger journal BROKEN at seq {broken.seq} (entry {broken.entry_id}): {broken.problem}")
+    print(f"ledger journal BROKEN at seq {broken.seq} (entry {broken.record_id}): {broken.problem}")
     return 1
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common import hash_chain
 from ledger import chain, domain, entitlement, movements, reservations
 
 
@@ -235,7 +236,7 @@ async def post_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> di
         "kinds": [entry.kind for entry in entries if entry.reference is not None],
         "references": [entry.reference for entry in entries if entry.reference is not None],
     })).all()
-    last_hash = next((row.hash for row in rows if row.hash is not None), chain.GENESIS_HASH)
+    last_hash = next((row.hash for row in rows if row.hash is not None), hash_chain.GENESIS_HASH)
     taken = [key for row in rows if row.hash is None
              for key in _unique_keys(row.cause_event_id, row.kind, row.reference)]
     fresh = [entries[position] for position in domain.first_posted([e.unique_keys() for e in entries], taken)]
@@ -251,7 +252,7 @@ async def post_entries(session: AsyncSession, entries: Sequence[NewEntry]) -> di
         )
         for entry in fresh
     ]
-    links = chain.linked(last_hash, chained)
+    links = hash_chain.linked(last_hash, chained)
     await session.execute(_INSERT_ENTRIES, {
         "ids": [uuid.UUID(entry.id) for entry in chained],
         "cause_event_ids": [entry.cause_event_id for entry in fresh],

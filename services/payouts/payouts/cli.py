@@ -8,6 +8,7 @@ import asyncio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from common import hash_chain
 from common.db import Database
 from common.topic_reading import read_to_end
 from contracts.events.ledger import BalanceChanged
@@ -18,7 +19,7 @@ from payouts.models import PayoutAudit
 from payouts.settings import Settings
 
 
-async def first_broken_link(database_url: str) -> tuple[int, audit.BrokenLink | None]:
+async def first_broken_link(database_url: str) -> tuple[int, hash_chain.BrokenLink | None]:
     """(rows checked, first broken link or None), read in one snapshot."""
     engine = create_async_engine(database_url)
     checked = 0
@@ -31,7 +32,7 @@ async def first_broken_link(database_url: str) -> tuple[int, audit.BrokenLink | 
                     sa.select(PayoutAudit.__table__).order_by(PayoutAudit.seq).execution_options(yield_per=5000)
                 )
 
-                checker = audit.ChainChecker()
+                checker = hash_chain.ChainChecker()
                 async for row in result:
                     checked += 1
                     record = audit.AuditRecord(
@@ -51,7 +52,7 @@ def verify_audit(settings: Settings) -> int:
     if broken is None:
         print(f"payout audit OK: {checked} rows, hash chain intact")
         return 0
-    print(f"payout audit BROKEN at seq {broken.seq} (audit row {broken.audit_id}): {broken.problem}")
+    print(f"payout audit BROKEN at seq {broken.seq} (audit row {broken.record_id}): {broken.problem}")
     return 1
 
 

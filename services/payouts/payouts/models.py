@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common import hash_chain
 from contracts.events.ledger import BalanceChanged
 from payouts.domain import audit
 from payouts.domain.payout_events import PayoutRow
@@ -244,7 +245,7 @@ async def append_audits(session: AsyncSession, new: Sequence[NewAudit]) -> None:
         return
     await session.execute(_LOCK_AUDIT_CHAIN)
     # Under the chain's lock nothing else appends: each row links to the one before it.
-    head = await session.scalar(_AUDIT_CHAIN_HEAD) or audit.GENESIS_HASH
+    head = await session.scalar(_AUDIT_CHAIN_HEAD) or hash_chain.GENESIS_HASH
     records = [
         audit.AuditRecord(
             id=str(uuid.uuid4()), payout_id=str(row.payout.id), actor_id=row.actor.id, actor_role=row.actor.role,
@@ -255,7 +256,7 @@ async def append_audits(session: AsyncSession, new: Sequence[NewAudit]) -> None:
         )
         for row in new
     ]
-    links = audit.linked(head, records)
+    links = hash_chain.linked(head, records)
     await session.execute(_INSERT_AUDIT, {
         "ids": [uuid.UUID(record.id) for record in records],
         "payout_ids": [uuid.UUID(record.payout_id) for record in records],

@@ -16,6 +16,7 @@ runs as the table's owner).
 import sqlalchemy as sa
 from alembic import op
 
+from common import hash_chain
 from ledger import chain
 from ledger.domain import Posting
 
@@ -68,14 +69,14 @@ def _chain_existing_entries() -> int:
     ):
         postings.setdefault(entry_id, []).append(Posting(account, int(amount), currency))
     op.execute("ALTER TABLE journal_entries DISABLE TRIGGER journal_entries_append_only")
-    prev_hash = chain.GENESIS_HASH
+    prev_hash = hash_chain.GENESIS_HASH
     for seq, (entry_id, cause_event_id, kind, creator_id, reference, created_at) in enumerate(entries, start=1):
         entry = chain.ChainedEntry(
             id=str(entry_id), cause_event_id=str(cause_event_id), kind=kind, creator_id=creator_id,
             reference=reference, facts=chain.EntryFacts(), created_at=created_at,
             postings=tuple(postings.get(entry_id, ())),
         )
-        entry_hash = chain.chain_hash(prev_hash, entry)
+        entry_hash = hash_chain.chain_hash(prev_hash, entry)
         connection.execute(
             sa.text("UPDATE journal_entries SET seq = :seq, prev_hash = :prev, hash = :hash WHERE id = :id"),
             {"seq": seq, "prev": prev_hash, "hash": entry_hash, "id": entry_id},

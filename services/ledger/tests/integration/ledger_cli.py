@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ledger.chain import GENESIS_HASH, ChainedEntry, EntryFacts, chain_hash
+from common.hash_chain import GENESIS_HASH, chain_hash
+from ledger.chain import ChainedEntry, EntryFacts
 from ledger.domain import Posting, net_by_account
 
 

@@ -204,7 +204,7 @@ async def edited_journal_row(sound: Sound) -> str:
         "UPDATE postings SET amount_minor = sign(amount_minor) * 75 WHERE entry_id = "
         "(SELECT id FROM journal_entries WHERE kind = 'processing_fee')",
     )
-    return "hash does not match the entry's content and postings"
+    return "hash does not match the record's content"
 
 
 @pytest.mark.parametrize("break_it", [
@@ -246,7 +246,7 @@ async def test_verify_journal_finds_an_entry_edited_or_removed_by_the_owner(scra
     edited = await asyncio.to_thread(run_ledger, url, "verify-journal")
     assert edited.returncode == 1
     assert edited.stdout.strip() == (
-        f"ledger journal BROKEN at seq {seq} (entry {entry_id}): hash does not match the entry's content and postings"
+        f"ledger journal BROKEN at seq {seq} (entry {entry_id}): hash does not match the record's content"
     )
 
     await as_owner(
@@ -259,4 +259,4 @@ async def test_verify_journal_finds_an_entry_edited_or_removed_by_the_owner(scra
                    f"DELETE FROM journal_entries WHERE id = '{entry_id}'")
     removed = await asyncio.to_thread(run_ledger, url, "verify-journal")
     assert removed.returncode == 1
-    assert "prev_hash does not match the previous entry's hash" in removed.stdout
+    assert "prev_hash does not match the previous record's hash" in removed.stdout

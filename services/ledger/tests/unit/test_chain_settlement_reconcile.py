@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger import domain, settlement
-from ledger.chain import GENESIS_HASH, ChainChecker, ChainedEntry, EntryFacts, chain_hash, linked
+from common.hash_chain import GENESIS_HASH, ChainChecker, chain_hash, linked
+from ledger.chain import ChainedEntry, EntryFacts
 from ledger.domain import Posting
 from ledger.reconcile import StripeTransaction, reconcile
 
@@ -51,7 +52,7 @@ def test_any_edit_of_an_entry_or_its_postings_breaks_its_link(edit):
     rows = chained([ENTRY, replace(ENTRY, id="e2", cause_event_id="ev2")])
     seq, prev, stored, entry = rows[0]
     broken = first_broken([(seq, prev, stored, edit(entry)), rows[1]])
-    assert (broken.seq, broken.problem) == (1, "hash does not match the entry's content and postings")
+    assert (broken.seq, broken.problem) == (1, "hash does not match the record's content")
 
 
 def test_entries_linked_together_link_as_appended_one_by_one_onto_the_chain_there():
@@ -65,8 +66,8 @@ def test_entries_linked_together_link_as_appended_one_by_one_onto_the_chain_ther
 def test_an_entry_removed_breaks_the_next_link():
     rows = chained([ENTRY, replace(ENTRY, id="e2"), replace(ENTRY, id="e3")])
     broken = first_broken([rows[0], rows[2]])
-    assert (broken.seq, broken.entry_id) == (3, "e3")
-    assert broken.problem == "prev_hash does not match the previous entry's hash"
+    assert (broken.seq, broken.record_id) == (3, "e3")
+    assert broken.problem == "prev_hash does not match the previous record's hash"
 
 
 def by_currency(postings: list[Posting]) -> dict[tuple[str, str], int]:

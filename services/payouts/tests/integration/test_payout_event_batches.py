@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from common import hash_chain
 from common.applying import Delivery, EventApplier
 from common.consumers import EventConsumer, RetryPolicy
 from common.kafka import encode, make_producer
@@ -35,7 +36,6 @@ from contracts.events.payouts import (
 )
 from contracts.events.stripe import StripeEventReceived
 from contracts.topics import dlq
-from payouts.domain import audit
 from payouts.handlers import Needs, handlers
 from payouts.models import Payout, PayoutAccount, PayoutAudit
 from payouts.stripe_gateway import StripeGateway
@@ -211,7 +211,7 @@ async def outcome(db, stored: list[Stored], events: Sequence[Event]) -> dict[str
             data = {**event["data"], "paid_at": "set" if event["data"].get("paid_at") else None}
             announced.append(same_ids({"topic": topic, "causation_id": event["causation_id"], "data": data}))
         chain = await session.scalars(sa.select(PayoutAudit).order_by(PayoutAudit.seq))
-        assert audit.first_broken_link((row.seq, row.prev_hash, row.hash, row.record()) for row in chain) is None
+        assert hash_chain.first_broken_link((row.seq, row.prev_hash, row.hash, row.record()) for row in chain) is None
     return {"payouts": payouts, "audit": audited, "announced": announced}
 
 

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from common import hash_chain
 from payouts.domain import audit
 from payouts.domain.audit import AuditRecord
 
@@ -16,9 +17,9 @@ def _record(n: int, **changes: object) -> AuditRecord:
 
 
 def _chain(records: list[AuditRecord]) -> list[tuple[int, str, str, AuditRecord]]:
-    rows, prev = [], audit.GENESIS_HASH
+    rows, prev = [], hash_chain.GENESIS_HASH
     for seq, record in enumerate(records, 1):
-        digest = audit.chain_hash(prev, record)
+        digest = hash_chain.chain_hash(prev, record)
         rows.append((seq, prev, digest, record))
         prev = digest
     return rows
@@ -28,26 +29,26 @@ def test_the_canonical_row_does_not_depend_on_key_order() -> None:
     a = _record(1, metadata={"a": 1, "b": 2})
     b = _record(1, metadata={"b": 2, "a": 1})
     assert a.canonical() == b.canonical()
-    assert audit.chain_hash("x", a) != audit.chain_hash("y", a)
+    assert hash_chain.chain_hash("x", a) != hash_chain.chain_hash("y", a)
 
 
 def test_an_intact_chain_verifies() -> None:
-    assert audit.first_broken_link(_chain([_record(n) for n in range(1, 6)])) is None
-    assert audit.first_broken_link([]) is None
+    assert hash_chain.first_broken_link(_chain([_record(n) for n in range(1, 6)])) is None
+    assert hash_chain.first_broken_link([]) is None
 
 
 def test_a_changed_row_is_the_first_broken_link() -> None:
     rows = _chain([_record(n) for n in range(1, 6)])
     seq, prev, digest, record = rows[2]
     rows[2] = (seq, prev, digest, _record(3, reason="tampered"))
-    broken = audit.first_broken_link(rows)
+    broken = hash_chain.first_broken_link(rows)
     assert broken is not None and broken.seq == 3 and "content" in broken.problem
 
 
 def test_a_deleted_row_breaks_the_link_after_it() -> None:
     rows = _chain([_record(n) for n in range(1, 6)])
     del rows[1]
-    broken = audit.first_broken_link(rows)
+    broken = hash_chain.first_broken_link(rows)
     assert broken is not None and broken.seq == 3 and "prev_hash" in broken.problem
 
 
@@ -80,8 +81,8 @@ def test_one_payouts_changed_or_unlinked_row_is_found() -> None:
 def test_rows_linked_in_one_batch_continue_the_chain_they_are_appended_to() -> None:
     before = _chain([_record(1), _record(2)])
     batch = [_record(3), _record(4), _record(5)]
-    links = audit.linked(before[-1][2], batch)
+    links = hash_chain.linked(before[-1][2], batch)
     appended = [(seq, prev, digest, record) for seq, ((prev, digest), record) in enumerate(zip(links, batch), 3)]
 
-    assert audit.first_broken_link(before + appended) is None
-    assert audit.first_broken_link(before + appended[1:]) is not None  # a row left out is found
+    assert hash_chain.first_broken_link(before + appended) is None
+    assert hash_chain.first_broken_link(before + appended[1:]) is not None  # a row left out is found
