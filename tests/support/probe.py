@@ -9,14 +9,14 @@ import argparse
 import asyncio
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
 from common import consumers, parking
-from common.applying import Applying, EventHandlers, PermanentError, one_at_a_time
+from common.applying import Applying, EventHandlers, PermanentError
 from common.consumers import RetryPolicy
 from common.db import Database
 from common.kafka import KafkaAccess, make_producer
@@ -54,7 +54,10 @@ def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | Non
     handlers = EventHandlers()
 
     @handlers.on(model)
-    @one_at_a_time
+    async def on_probes(events: Sequence[Event], applying: Applying[None]) -> None:
+        for event in events:  # a probe's work is per event: it tests the consumer, not set-based writes
+            await on_probe(event, applying)
+
     async def on_probe(event: Event, applying: Applying[None]) -> None:
         session = applying.session
         if event.data.behaviour == POISON:
@@ -64,7 +67,7 @@ def probe_handlers(model: type[Event], on_applied: Callable[[Event], None] | Non
         if event.data.waits_for and not await session.scalar(
             sa.select(sa.func.count()).select_from(effects).where(effects.c.key == event.data.waits_for)
         ):
-            raise parking.NotReady(waits_for=event.data.waits_for)
+            raise parking.NotReady(waits_for=event.data.waits_for, event_id=event.event_id)
         await session.execute(sa.insert(effects).values(event_id=event.event_id, key=event.data.key))
         applying.ready(event.data.key)
         if on_applied:

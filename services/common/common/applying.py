@@ -15,19 +15,15 @@ now exists. Nothing reaches a handler any other way:
         await models.write(applying.session, effects)  # one statement per table
         await outbox.add_many(applying.session, [announced(e) for e in effects])
 
-    @handlers.on(PayoutRequested)
-    @one_at_a_time  # rare events: one event's work, applied to each in turn
-    async def on_payout_requested(event: PayoutRequested, applying: Applying[Needs]) -> None: ...
-
-Rules stay pure in each service's domain; a handler reads rows, asks the rules,
-writes the effects and emits events through the outbox, for the whole batch at
-once where events are frequent, so the statements do not grow with the batch.
+Rules stay pure in each service's domain; a handler reads rows, asks the rules
+(which decide each event in delivery order, on the rows as the events before it
+left them), writes the effects and emits events through the outbox, for the
+whole batch at once, so the statements do not grow with the batch.
 A batch that fails (a rule error in one event) is redone by the consumer record
 by record: the same handler is then given one event at a time. Kafka is consumers.py's
 business; the inbox claim, parking and the release of parked events are here.
 """
 
-import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -46,7 +42,6 @@ from contracts.events.stripe import StripeEventReceived
 log = logging.getLogger(__name__)
 
 N = TypeVar("N")  # what a service's handlers need: its own dataclass of dependencies
-E = TypeVar("E", bound=Event)
 
 
 class PermanentError(Exception):
@@ -69,56 +64,27 @@ class Applying(Generic[N]):
 
 
 Handler = Callable[[Sequence[Any], Applying[Any]], Awaitable[None]]
-OneEventHandler = Callable[[Any, Applying[Any]], Awaitable[None]]
 
 
-def one_at_a_time(handle: Callable[[E, Applying[N]], Awaitable[None]]) -> Callable[[Sequence[E], Applying[N]], Awaitable[None]]:
-    """A handler made of one event's work, applied to each event of the batch in
-    turn: for events rare enough that a statement or two each costs nothing.
-    An event that waits for its prerequisite is named in the NotReady it raises."""
-
-    @functools.wraps(handle)
-    async def each(events: Sequence[E], applying: Applying[N]) -> None:
-        for event in events:
-            try:
-                await handle(event, applying)
-            except parking.NotReady as wait:
-                raise parking.NotReady(wait.waits_for, event_id=event.event_id) from wait
-
-    return each
-
-
-def by_stripe_type(
-    table: Mapping[str, OneEventHandler], *, connect: bool, set_based: Mapping[str, Handler] = MappingProxyType({})
-) -> Handler:
+def by_stripe_type(handlers: Mapping[str, Handler], *, connect: bool) -> Handler:
     """The handler of stripe.event.received for a service that acts on the Stripe
-    event types in `table` and `set_based`, arrived on the Connect endpoint or
-    not (`connect`); the others are not its business.
+    event types in `handlers`, arrived on the Connect endpoint or not
+    (`connect`); the others are not its business.
 
-    A `table` handler is given one event at a time. A `set_based` handler is
-    given each run of consecutive events of its type at once (the hot types,
-    applied in a constant number of statements); the runs and the other events
-    are applied in delivery order, so what one event does to a row the next
-    one sees. A set-based handler names the event in any NotReady it raises."""
-    if overlap := table.keys() & set_based.keys():
-        raise ValueError(f"Stripe types handled both one at a time and set-based: {sorted(overlap)}")
-
-    @one_at_a_time
-    async def each(event: StripeEventReceived, applying: Applying[Any]) -> None:
-        await table[event.data.type](event, applying)
+    A handler is given each run of consecutive events it handles at once (one
+    handler may take several types: refund.created then refund.updated are one
+    run); the runs are applied in delivery order, so what one event does to a
+    row the next one sees. A handler names the event in any NotReady it raises."""
 
     def ours(event: StripeEventReceived) -> bool:
-        if event.data.connect == connect and (event.data.type in table or event.data.type in set_based):
+        if event.data.connect == connect and event.data.type in handlers:
             return True
         log.debug("not applying Stripe event %s of type %s", event.data.stripe_event_id, event.data.type)
         return False
 
     async def on_stripe_events(events: Sequence[StripeEventReceived], applying: Applying[Any]) -> None:
-        # Runs of one set-based type, and runs of anything else (keyed None), in order.
-        runs = itertools.groupby(filter(ours, events),
-                                 key=lambda event: event.data.type if event.data.type in set_based else None)
-        for stripe_type, run in runs:
-            await (each if stripe_type is None else set_based[stripe_type])(list(run), applying)
+        for handler, run in itertools.groupby(filter(ours, events), key=lambda event: handlers[event.data.type]):
+            await handler(list(run), applying)
 
     return on_stripe_events
 

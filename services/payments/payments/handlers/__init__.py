@@ -19,10 +19,10 @@ from payments.handlers.refunds import on_charges_refunded, on_refund_events
 __all__ = ["Needs", "handlers"]
 
 # Connected accounts' events (payouts, account updates) are not payments'. Every
-# type is set-based: each run of one type in a batch costs a constant number of
+# type is set-based: each run of one handler's types in a batch costs a constant number of
 # statements (its reads, its writes, its announcements), whatever its length.
 handlers: EventHandlers[Needs] = EventHandlers()
-handlers.on(StripeEventReceived)(by_stripe_type({}, set_based={
+handlers.on(StripeEventReceived)(by_stripe_type({
     "payment_intent.succeeded": on_payment_intents_succeeded,
     "payment_intent.payment_failed": on_payment_intents_payment_failed,
     "charge.succeeded": on_charges_succeeded_or_updated,

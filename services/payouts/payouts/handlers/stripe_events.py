@@ -97,8 +97,8 @@ def _parked_if_in_flight(events: Sequence[StripeEventReceived]) -> Iterator[None
 
 
 # Payouts acts on connected accounts' events only, each type set-based.
-handlers.on(StripeEventReceived)(by_stripe_type({}, connect=True, set_based={
+handlers.on(StripeEventReceived)(by_stripe_type({
     "account.updated": on_accounts_updated,
     "payout.paid": on_payouts_paid,
     "payout.failed": on_payouts_failed,
-}))
+}, connect=True))
