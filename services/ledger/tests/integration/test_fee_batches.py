@@ -5,7 +5,7 @@ applying the same events one by one leaves, duplicates included. Real
 PostgreSQL throughout."""
 
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData
-from services.ledger.tests.integration.test_payment_batches import (
+from services.ledger.tests.integration.batches import (
     apply_as_one_batch,
     apply_one_by_one,
     assert_journal_sound,

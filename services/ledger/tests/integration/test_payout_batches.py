@@ -15,15 +15,15 @@ import sqlalchemy as sa
 from common.db import Database
 from contracts.envelope import Event
 from contracts.events.payouts import PayoutCanceled, PayoutRejected, PayoutRequested
-from services.ledger.tests.integration.test_payment_batches import (
+from services.ledger.tests.integration.batches import (
     apply_as_one_batch,
     assert_journal_sound,
-    dead_lettered,
     ledger_consumer,
     records,
 )
 from services.ledger.tests.integration.test_payouts import decided, failed, paid, requested
 from services.ledger.tests.integration.test_postings import payment, refund, refund_failed
+from tests.support.dead_letters import dead_lettered
 from tests.support.statements import statements_run
 
 

@@ -20,11 +20,10 @@ from contracts.events.payments import PaymentSucceeded
 from contracts.events.payouts import PayoutRejected, PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated
 from services.ledger.tests.integration import applied
-from services.ledger.tests.integration.test_payment_batches import (
+from services.ledger.tests.integration.batches import (
     apply_as_one_batch,
     apply_one_by_one,
     assert_journal_sound,
-    dead_lettered,
     ledger_consumer,
     ledger_rows,
     payment,
@@ -33,6 +32,7 @@ from services.ledger.tests.integration.test_payment_batches import (
 )
 from services.ledger.tests.integration.test_payouts import decided
 from services.ledger.tests.integration.test_postings import dispute_data, funds, refund, refund_failed
+from tests.support.dead_letters import dead_lettered
 from tests.support.statements import statements_run
 
 

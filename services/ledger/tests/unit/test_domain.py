@@ -65,10 +65,6 @@ def test_unknown_creator_bucket_is_a_programming_error() -> None:
         domain.creator_account("c1", "pocket")
 
 
-def by_account(postings: list[Posting]) -> dict[str, int]:
-    return {p.account: p.amount_minor for p in postings}
-
-
 def test_partial_refund_fully_covered_takes_the_clawback_from_available_and_posts_no_debt() -> None:
     postings = domain.refund_postings("c1", 4000, entitled_change=-3400, frozen_change=0, available=8500,
                                       currency="EUR")

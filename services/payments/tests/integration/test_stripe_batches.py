@@ -25,7 +25,7 @@ from payments.domain.payments import PaymentStatus
 from payments.handlers import Needs, handlers
 from payments.models import Dispute, Payment, Refund
 from payments.stripe_gateway import StripeGateway
-from services.ledger.tests.integration.test_payment_batches import dead_lettered
+from tests.support.dead_letters import dead_lettered
 from services.payments.tests.integration.test_disputes import balance_transaction, dispute_event, dispute_object
 from services.payments.tests.integration.test_stripe_events import stripe_event
 from services.payments.tests.integration.test_succeeded_batches import (  # noqa: F401 - fixtures

@@ -10,7 +10,6 @@ outbox, parking, record-by-record redo and dead letters) on the real PostgreSQL
 and Kafka, with payout.failed's reversals made at stripe-mock."""
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from common import hash_chain
@@ -35,11 +33,11 @@ from contracts.events.payouts import (
     PayoutFundsReserved,
 )
 from contracts.events.stripe import StripeEventReceived
-from contracts.topics import dlq
 from payouts.handlers import Needs, handlers
 from payouts.models import Payout, PayoutAccount, PayoutAudit
 from payouts.stripe_gateway import StripeGateway
 from services.payouts.tests.integration.payouts_driver import stripe_event
+from tests.support.dead_letters import dead_lettered
 from tests.support.statements import statements_run
 
 ARRIVAL = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp())  # the banks' arrival date of every paid payout
@@ -445,21 +443,3 @@ async def test_a_batch_takes_as_many_statements_whatever_its_size(db, gateway, k
     counts = {size: await counted(db, gateway, await batch(size)) for size in (1, 3, 30)}
     print(f"\nstatements per batch of {kind}:", ", ".join(f"{n} events: {c}" for n, c in counts.items()))
     assert counts[1] == counts[3] == counts[30], counts
-
-
-async def dead_lettered(infra, event: Event, timeout: float = 30.0) -> dict[str, bytes]:
-    """The headers of `event`'s record on its dead-letter topic."""
-    reader = AIOKafkaConsumer(dlq(event.TOPIC), **infra.kafka.client_options(), auto_offset_reset="earliest",
-                              enable_auto_commit=False, group_id=None)
-    await reader.start()
-    try:
-        deadline = time.monotonic() + timeout
-        wanted = str(event.event_id)
-        while time.monotonic() < deadline:
-            for records in (await reader.getmany(timeout_ms=500)).values():
-                for record in records:  # other tests dead-letter records of their own there
-                    if wanted.encode() in record.value and json.loads(record.value)["event_id"] == wanted:
-                        return dict(record.headers)
-    finally:
-        await reader.stop()
-    raise AssertionError(f"{event.event_id} never reached {dlq(event.TOPIC)}")
