@@ -5,23 +5,22 @@ twice (same evt id) is dropped there. The same news under another evt id is
 dropped by the state machines, so only the first transition emits.
 """
 
-from common.applying import EventHandlers, by_stripe_type
+from common.applying import by_stripe_type
 from contracts.events.stripe import StripeEventReceived
 from payments.handlers.disputes import on_charge_disputes
-from payments.handlers.needs import Needs
 from payments.handlers.payment_events import (
     on_charges_succeeded_or_updated,
     on_payment_intents_payment_failed,
     on_payment_intents_succeeded,
 )
 from payments.handlers.refunds import on_charges_refunded, on_refund_events
+from payments.handlers.registry import Needs, handlers
 
 __all__ = ["Needs", "handlers"]
 
-# Connected accounts' events (payouts, account updates) are not payments'. Every
-# type is set-based: each run of one handler's types in a batch costs a constant number of
-# statements (its reads, its writes, its announcements), whatever its length.
-handlers: EventHandlers[Needs] = EventHandlers()
+# Connected accounts' events (payouts, account updates) are not payments'. Each
+# run of one handler's types in a batch costs a constant number of statements
+# (its reads, its writes, its announcements), whatever its length.
 handlers.on(StripeEventReceived)(by_stripe_type({
     "payment_intent.succeeded": on_payment_intents_succeeded,
     "payment_intent.payment_failed": on_payment_intents_payment_failed,

@@ -35,7 +35,7 @@ from contracts.events.stripe import StripeEventReceived
 from payments import models
 from payments.domain import disputes
 from payments.domain.payments import PaymentStatus
-from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.registry import PRODUCER, PaymentsApplying
 from payments.handlers.stripe_objects import object_id
 from payments.models import Dispute, Payment
 from payments.rows import ColumnsUpdate

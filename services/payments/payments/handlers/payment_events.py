@@ -27,7 +27,7 @@ from contracts.events.stripe import StripeEventReceived
 from payments import models
 from payments.domain import fees
 from payments.domain.payments import PaymentStatus, is_integer, should_transition, success_reported
-from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.registry import PRODUCER, PaymentsApplying
 from payments.handlers.stripe_objects import event_object, object_id
 from payments.models import Payment
 from payments.rows import ColumnsUpdate

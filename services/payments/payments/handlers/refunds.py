@@ -26,7 +26,7 @@ from contracts.events.stripe import StripeEventReceived
 from payments import models
 from payments.domain import fees, refunds
 from payments.domain.refunds import RefundStatus
-from payments.handlers.needs import PRODUCER, PaymentsApplying
+from payments.handlers.registry import PRODUCER, PaymentsApplying
 from payments.handlers.stripe_objects import event_object, object_id
 from payments.models import Payment, Refund
 from payments.rows import ColumnsUpdate

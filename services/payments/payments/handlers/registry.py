@@ -1,8 +1,8 @@
-"""What payments' handlers are given beside their events."""
+"""Payments' handler registry and what its handlers need."""
 
 from dataclasses import dataclass
 
-from common.applying import Applying
+from common.applying import Applying, EventHandlers
 from payments.stripe_gateway import StripeGateway
 
 PRODUCER = "payments"  # the envelope's producer of every event payments emits
@@ -17,3 +17,4 @@ class Needs:
 
 
 PaymentsApplying = Applying[Needs]
+handlers: EventHandlers[Needs] = EventHandlers()
