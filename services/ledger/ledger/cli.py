@@ -1,8 +1,8 @@
 """Operator commands: `python -m ledger check` verifies the invariants of the
-ledger's database (see ledger.invariants), `python -m ledger verify-journal`
-recomputes the journal's hash chain (see ledger.chain), `python -m ledger
+ledger's database (see ledger.domain.invariants), `python -m ledger verify-journal`
+recomputes the journal's hash chain (see ledger.domain.chain), `python -m ledger
 reconcile --since D --until D` compares `stripe:balance` with Stripe's balance
-transactions of that period (see ledger.reconcile); each exits non-zero on any
+transactions of that period (see ledger.domain.reconcile); each exits non-zero on any
 problem or difference."""
 
 import argparse
@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from common import hash_chain
 from common.service import Command
 from common.stripe_api import StripeApi
-from ledger import chain, domain, models, reconcile as reconciling
-from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
+from ledger import domain, models
+from ledger.domain import chain, reconcile as reconciling
+from ledger.domain.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.models import AccountBalance, Debt, JournalEntry, PayoutReservation, PostingRow
 from ledger.settings import Settings
 

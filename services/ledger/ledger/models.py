@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common import hash_chain
-from ledger import chain, domain, entitlement, movements, reservations
+from ledger import domain
+from ledger.domain import chain, entitlement, movements, reservations
 
 
 class Base(DeclarativeBase):
@@ -33,7 +34,7 @@ class JournalEntry(Base):
     # were announced by two different events.
     reference: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp())
-    # The hash chain (ledger.chain): entries in `seq` order, each hash covering
+    # The hash chain (ledger.domain.chain): entries in `seq` order, each hash covering
     # the entry, its postings and the previous hash.
     seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=True), unique=True)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
@@ -330,7 +331,7 @@ async def creator_account_sums(session: AsyncSession, creator_ids: Iterable[str]
 
 
 # Payout reservations and the debts they deduct, read and written a run of
-# payout events at a time (ledger.handlers.payouts, ledger.reservations). The
+# payout events at a time (ledger.handlers.payouts, ledger.domain.reservations). The
 # reads select columns, not ORM objects (and so flush what an earlier handler
 # of the batch changed through the ORM first); the writes are one statement each.
 _DEBT_COLUMNS = (
@@ -467,7 +468,7 @@ async def set_reservation_statuses(session: AsyncSession, changed: Sequence[rese
 
 
 class PaymentTerms(Base):
-    """A payment as the creator's entitlement needs it (ledger.entitlement):
+    """A payment as the creator's entitlement needs it (ledger.domain.entitlement):
     written with its `payment` entry, locked by every movement on the payment."""
 
     __tablename__ = "payment_terms"

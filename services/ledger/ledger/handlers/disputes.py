@@ -1,5 +1,5 @@
 """Disputes, set-based: an opening freezes the creator's share of the disputed
-amount (ledger.movements), a close gives it back (won) or lets it go (lost);
+amount (ledger.domain.movements), a close gives it back (won) or lets it go (lost);
 the funds the network takes and gives back, with Stripe's fees, are booked once
 per Stripe balance transaction."""
 
@@ -13,8 +13,9 @@ from contracts.events.disputes import (
     DisputeFundsReinstated,
     DisputeFundsWithdrawn,
 )
-from ledger import domain, models, movements, settlement
-from ledger.chain import EntryFacts
+from ledger import domain, models
+from ledger.domain import movements, settlement
+from ledger.domain.chain import EntryFacts
 from ledger.handlers.registry import LedgerApplying, handlers, post_entries
 from ledger.handlers.takebacks import apply_movements
 

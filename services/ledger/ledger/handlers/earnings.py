@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from common import outbox
 from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData, PaymentSucceeded
-from ledger import domain, entitlement, models, settlement
-from ledger.chain import EntryFacts
+from ledger import domain, models
+from ledger.domain import entitlement, settlement
+from ledger.domain.chain import EntryFacts
 from ledger.handlers.registry import LedgerApplying, balance_changed, handlers, post_entries
 
 

@@ -3,7 +3,7 @@
 Set-based: a run of one payout event type is applied in a number of statements
 that does not grow with it (its creators locked, then their balance rows, their
 debts and the payouts' reservations read once; each event decided in delivery
-order by ledger.reservations on what the events before it left; the entries,
+order by ledger.domain.reservations on what the events before it left; the entries,
 reservations, debts and announcements written one statement each)."""
 
 import uuid
@@ -24,7 +24,8 @@ from contracts.events.payouts import (
     PayoutRejected,
     PayoutRequested,
 )
-from ledger import domain, models, reservations
+from ledger import domain, models
+from ledger.domain import reservations
 from ledger.handlers.registry import PRODUCER, LedgerApplying, balance_changed, handlers, log, post_entries
 
 

@@ -1,11 +1,11 @@
 """Refunds, set-based: a refund takes back what the creator's entitlement on the
-payment loses (ledger.movements), a refund that fails after succeeding gives it
+payment loses (ledger.domain.movements), a refund that fails after succeeding gives it
 back, cancelling first what is still open of the debt the refund opened."""
 
 from collections.abc import Sequence
 
 from contracts.events.refunds import RefundCreated, RefundCreatedData, RefundFailed, RefundFailedData
-from ledger import movements, settlement
+from ledger.domain import movements, settlement
 from ledger.handlers.registry import LedgerApplying, handlers
 from ledger.handlers.takebacks import apply_movements
 

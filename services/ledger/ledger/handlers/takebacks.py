@@ -1,6 +1,6 @@
 """How a batch of refund or dispute movements is applied, set-based: the rows
 the batch needs read once (the chain's and the creators' locks first), the
-pure rules of ledger.movements decide each event in delivery order, and the
+pure rules of ledger.domain.movements decide each event in delivery order, and the
 effects are written one statement per table: takebacks, entries (with their
 postings and balance rows), debts opened or reversed, then the announcements.
 A batch of 1, 3 or 30 costs the same statements.
@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common import outbox, parking
 from contracts.envelope import Event
 from contracts.events.debts import DebtCreated, DebtCreatedData
-from ledger import entitlement, models, movements, reservations
+from ledger import models
+from ledger.domain import entitlement, movements, reservations
 from ledger.handlers.registry import PRODUCER, LedgerApplying, balance_changed, post_entries
 
 About = TypeVar("About", bound=movements.Refund | movements.Dispute)

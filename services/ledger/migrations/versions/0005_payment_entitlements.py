@@ -4,7 +4,7 @@ Revision ID: 7e1c0a5e0005
 Revises: 0004
 
 Every refund or dispute movement posts the difference of the creator's
-entitlement (ledger.entitlement) before and after it, from the payment's
+entitlement (ledger.domain.entitlement) before and after it, from the payment's
 totals: its price and share (payment_terms, one row per posted payment) and
 its refunds and disputes with their status (payment_takebacks). Terms are
 backfilled from the payments already in the journal; refunds and disputes

@@ -4,7 +4,7 @@ Revision ID: 0005_journal_chain (file 0006: after 0005_payment_entitlements)
 Revises: 7e1c0a5e0005
 
 Each entry gets `seq` (its place in the chain), `prev_hash` and `hash` (sha256
-of the previous hash and the entry with its postings, see ledger.chain), and
+of the previous hash and the entry with its postings, see ledger.domain.chain), and
 the facts the check recomputes entitlements and disputes from: `payment_id`,
 `dispute_id`, `fact_amount_minor`, `stripe_balance_transaction_id` (NULL on
 entries posted before this revision). Entries already posted are chained here
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from common import hash_chain
-from ledger import chain
+from ledger.domain import chain
 from ledger.domain import Posting
 
 revision = "0005_journal_chain"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from common.hash_chain import GENESIS_HASH, chain_hash
-from ledger.chain import ChainedEntry, EntryFacts
+from ledger.domain.chain import ChainedEntry, EntryFacts
 from ledger.domain import Posting, net_by_account
 
 

@@ -28,7 +28,7 @@ from contracts.events.payments import PaymentFeeRecorded, PaymentFeeRecordedData
 from contracts.events.payouts import PayoutRequested, PayoutRequestedData
 from contracts.events.refunds import RefundCreated, RefundCreatedData
 from ledger import models
-from ledger.chain import EntryFacts
+from ledger.domain.chain import EntryFacts
 from ledger.domain import Posting
 from services.ledger.tests.integration import applied
 from services.ledger.tests.integration.ledger_cli import append_unchecked_entry, asyncpg_url, run_ledger

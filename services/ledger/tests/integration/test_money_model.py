@@ -7,9 +7,9 @@ inbox, handler, parking and release). After every example the creator's
 available, disputed, reserved and debt equal the model's, to the unit; the
 creator's total equals what the final facts entitle them to, whatever the
 order; nothing stays parked; the ledger's invariant check
-(ledger.invariants.Audit, what `python -m ledger check` runs) passes on the
+(ledger.domain.invariants.Audit, what `python -m ledger check` runs) passes on the
 creator's journal, debts and reservations; and each payment's own entries give
-the creator exactly ledger.entitlement's creator_entitlement and frozen_share
+the creator exactly ledger.domain.entitlement's creator_entitlement and frozen_share
 at the payment's totals.
 
 One connection serves every example; each runs in a transaction rolled back at
@@ -30,9 +30,10 @@ from common.db import Database, migrate
 from common.kafka import encode
 from common.tables import parked_events
 from contracts.envelope import Event
-from ledger import domain, entitlement, handlers, models
-from ledger.chain import EntryFacts
-from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
+from ledger import domain, handlers, models
+from ledger.domain import entitlement
+from ledger.domain.chain import EntryFacts
+from ledger.domain.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 from ledger.settings import Settings
 from services.ledger.tests.integration.money_lives import CURRENCY, deliveries, lives
 from services.ledger.tests.integration.money_model import Model

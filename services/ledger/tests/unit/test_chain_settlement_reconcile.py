@@ -7,11 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import domain, settlement
+from ledger import domain
+from ledger.domain import settlement
 from common.hash_chain import GENESIS_HASH, ChainChecker, chain_hash, linked
-from ledger.chain import ChainedEntry, EntryFacts
+from ledger.domain.chain import ChainedEntry, EntryFacts
 from ledger.domain import Posting
-from ledger.reconcile import StripeTransaction, reconcile
+from ledger.domain.reconcile import StripeTransaction, reconcile
 
 ENTRY = ChainedEntry(
     id="e1", cause_event_id="ev1", kind="payment", creator_id="c1", reference="payment:p1",

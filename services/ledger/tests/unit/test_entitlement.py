@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger import domain
-from ledger.entitlement import (
+from ledger.domain.entitlement import (
     DISPUTE,
     DISPUTE_LOST,
     DISPUTE_OPEN,

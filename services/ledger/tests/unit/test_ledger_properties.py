@@ -5,7 +5,7 @@ later), one dispute per payment (funds withdrawn, maybe reinstated, won or
 lost). The events then arrive in any order and some twice; an in-memory ledger
 applies them through the domain functions the way the handlers do (dedupe by
 cause id and by (kind, reference); each refund or dispute posts the difference
-of ledger.entitlement over the payment's totals; an event whose entry is not
+of ledger.domain.entitlement over the payment's totals; an event whose entry is not
 posted yet waits, as the consumer's parking makes it). The creator ends with
 share - floor(share * taken / price) per payment, whatever the order. Payouts play their part too: requests (an amount
 or all available, reserved with open debt deducted, or refused), then a reject,
@@ -21,9 +21,10 @@ from itertools import count
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import domain, entitlement
+from ledger import domain
+from ledger.domain import entitlement
 from ledger.domain import Posting
-from ledger.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
+from ledger.domain.invariants import Audit, DebtRecord, EntryRecord, ReservationRecord
 
 CREATOR = "c1"
 THRESHOLD = 30_000  # high enough that many histories deduct debt rather than refuse

@@ -1,11 +1,11 @@
-"""The batch rules of refunds and disputes (ledger.movements): each event is
+"""The batch rules of refunds and disputes (ledger.domain.movements): each event is
 decided on the books as the events before it in the batch left them."""
 
 import pytest
 
-from ledger import entitlement, movements
+from ledger.domain import entitlement, movements
 from ledger.domain import DebtAmounts, InvalidAmounts
-from ledger.settlement import Settled
+from ledger.domain.settlement import Settled
 
 CREATOR = "c1"
 

@@ -3,8 +3,8 @@
 from itertools import count
 
 from ledger import domain
-from ledger.chain import EntryFacts
-from ledger.payment_audit import PaymentAudit
+from ledger.domain.chain import EntryFacts
+from ledger.domain.payment_audit import PaymentAudit
 
 C = "c1"
 ids = count()
@@ -19,7 +19,7 @@ def paid(audit: PaymentAudit) -> None:
 
 
 def test_refund_failed_refund_and_won_dispute_leave_the_creator_their_entitlement():
-    # The postings the ledger makes (ledger.entitlement): each movement moves the
+    # The postings the ledger makes (ledger.domain.entitlement): each movement moves the
     # entitlement (and the frozen share) by its difference before/after.
     audit = PaymentAudit()
     paid(audit)

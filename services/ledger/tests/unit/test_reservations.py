@@ -1,12 +1,13 @@
-"""The pure decision of a run of payout events (ledger.reservations): each event
+"""The pure decision of a run of payout events (ledger.domain.reservations): each event
 decided in order on what the ones before it left."""
 
 import pytest
 
 from contracts.events.payouts import PayoutRequestedData
-from ledger import domain, reservations
+from ledger import domain
+from ledger.domain import reservations
 from ledger.domain import DebtAmounts, Deduction
-from ledger.reservations import Book, Moved, Refused, Reserved, Step, StoredDebt, StoredReservation, Waits
+from ledger.domain.reservations import Book, Moved, Refused, Reserved, Step, StoredDebt, StoredReservation, Waits
 
 THRESHOLD = 5000
 

@@ -10,7 +10,7 @@ below zero at the end, a debt row whose status does not match its amounts, a
 creator+currency whose open debts do not add up to the `creator:{id}:debt`
 account, one whose RESERVED payout reservations' net amounts do not add up to
 `creator:{id}:reserved`, a reservation whose status is unknown or disagrees
-with the payout entries posted for it, and what ledger.payment_audit finds per
+with the payout entries posted for it, and what ledger.domain.payment_audit finds per
 payment (clawbacks, entitlement) and per dispute (balance transactions).
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ledger import domain
-from ledger.chain import EntryFacts
-from ledger.payment_audit import PaymentAudit
+from ledger.domain.chain import EntryFacts
+from ledger.domain.payment_audit import PaymentAudit
 
 
 @dataclass(frozen=True)

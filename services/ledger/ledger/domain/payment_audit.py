@@ -1,13 +1,13 @@
 """What the journal says about each payment and each dispute, checked. Pure.
 
-Entries carry the facts they book (ledger.chain.EntryFacts): the payment they
+Entries carry the facts they book (ledger.domain.chain.EntryFacts): the payment they
 belong to, the dispute, the amount of the fact (price, refund, disputed amount
 lost) and the Stripe balance transaction. From those alone this recomputes:
 
 * per payment: what its entries took back from the creator (`available` and
   `debt` postings; a frozen dispute share sits in `disputed` and is not taken
   yet) never exceeds the share, and what the creator still holds of it equals
-  `creator_entitlement` (ledger.entitlement) at the totals its entries record;
+  `creator_entitlement` (ledger.domain.entitlement) at the totals its entries record;
 * per Stripe balance transaction: posted by one entry only;
 * per dispute: once closed, the disputed funds it booked net to zero in every
   currency (withdrawn = reinstated + lost); while open, what is withdrawn is
@@ -21,8 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ledger import domain
-from ledger.chain import EntryFacts
-from ledger.entitlement import PaymentTotals, creator_entitlement
+from ledger.domain.chain import EntryFacts
+from ledger.domain.entitlement import PaymentTotals, creator_entitlement
 
 CREATOR_TAKING_BUCKETS = ("available", "debt")  # what the creator holds or owes; `disputed` is frozen, not taken
 

@@ -10,7 +10,7 @@ the first left.
 
 What a movement moves for the creator is never taken from the event: it is
 the difference of the creator's entitlement on the payment before and after it
-(ledger.entitlement), taken from `available` (a shortfall becomes debt) or
+(ledger.domain.entitlement), taken from `available` (a shortfall becomes debt) or
 given back, so any order of the same facts ends at the same balance. Payments'
 own figures (`creator_clawback_minor`, `creator_share_minor`) are what it saw in
 its order; the ledger's are the same once every fact is in.
@@ -19,9 +19,9 @@ its order; the ledger's are the same once every fact is in.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from ledger import domain, entitlement, settlement
-from ledger.chain import EntryFacts
-from ledger.domain import CreatorBalance, DebtAmounts, InvalidAmounts, Posting
+from ledger import domain
+from ledger.domain import CreatorBalance, DebtAmounts, InvalidAmounts, Posting, entitlement, settlement
+from ledger.domain.chain import EntryFacts
 
 # Journal entry kinds: the payment a takeback builds on, and each takeback's own
 # two entries (posted at most once per refund or dispute, reference refund:<id> | dispute:<id>).

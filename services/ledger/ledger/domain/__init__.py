@@ -141,7 +141,7 @@ def movement_postings(
     debt_to_cancel: int = 0,
     outside: tuple[Posting, ...] = (),
 ) -> list[Posting]:
-    """One movement on a payment (see ledger.entitlement): the creator's
+    """One movement on a payment (see ledger.domain.entitlement): the creator's
     entitlement moves by `entitled_change` and the frozen share by
     `frozen_change`; `outside` is what moves at Stripe (in `currency`, and, when
     converted, in the settlement currency too, balanced on its own); the
@@ -173,7 +173,7 @@ def refund_postings(
 ) -> list[Posting]:
     """The fan gets `amount` back from the Stripe balance; the creator gives back
     what their entitlement lost, the platform the rest. `stripe_side`: how the
-    balance paid it when it settles in another currency (ledger.settlement)."""
+    balance paid it when it settles in another currency (ledger.domain.settlement)."""
     _non_negative(amount=amount, clawback=-entitled_change)
     if -entitled_change > amount:
         raise InvalidAmounts(f"clawback {-entitled_change} is more than the refund {amount}")
