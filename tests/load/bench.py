@@ -40,8 +40,8 @@ and their ratios, and issue 13's floors (met or not; printed, not asserted).
 After the suite's run it prints each service's resident memory (flagged above
 200 MB).
 
-By default it starts its own stack (profile `bench`-like: the test profile's
-ports); `--gateway-url` and `--ledger-dsn` point it at one already running.
+By default it starts its own stack on the test profile's ports, from empty
+databases and topics, and wipes them after the run; `--gateway-url` and `--ledger-dsn` point it at one already running.
 """
 
 import argparse
@@ -457,11 +457,24 @@ def main() -> None:
         return
     runner = LocalStack(StackConfig.for_profile("test"))
     try:
+        # From empty databases and topics, and leaving none: a stack the tests
+        # left holds parked events and payouts the services would work through
+        # during the measurement, and the bench's synthetic disputes would fail
+        # the tests' ledger check.
+        runner.preflight(reset=True, services=False)
+        wipe(runner)
         runner.start_infra(reset=True)
         handle = runner.start_services()
         asyncio.run(bench_own_stack(args, runner, handle))
     finally:
         runner.stop()
+        wipe(runner)
+
+
+def wipe(runner: LocalStack) -> None:
+    """The test stack's databases and topics (its logs stay, to read after a run)."""
+    runner.pg.wipe()
+    runner.kafka.wipe()
 
 
 if __name__ == "__main__":
