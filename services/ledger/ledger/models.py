@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common import hash_chain
 from ledger import domain
-from ledger.domain import chain, entitlement, movements, reservations
+from ledger.domain import chain, movements, reservations
 
 
 class Base(DeclarativeBase):
@@ -343,20 +343,17 @@ _DEBT_COLUMNS = (
 )
 
 
-def _stored_debts(rows: Iterable[sa.Row]) -> dict[str, reservations.StoredDebt]:
-    return {
-        str(row.id): reservations.StoredDebt(
-            str(row.id), row.creator_id, row.currency,
-            domain.DebtAmounts(int(row.amount_minor), int(row.remaining_minor), int(row.reversed_minor)),
-            cause_undone=bool(row.cause_undone),
-        )
-        for row in rows
-    }
+def _stored_debt(row: sa.Row) -> domain.StoredDebt:
+    return domain.StoredDebt(
+        str(row.id), row.creator_id, row.currency,
+        domain.DebtAmounts(int(row.amount_minor), int(row.remaining_minor), int(row.reversed_minor)),
+        cause_undone=bool(row.cause_undone),
+    )
 
 
 async def open_debts_for_update(
     session: AsyncSession, creator_ids: Iterable[str]
-) -> dict[str, reservations.StoredDebt]:
+) -> dict[str, domain.StoredDebt]:
     """The creators' debts still owed, in every currency, oldest first (payouts deduct FIFO)."""
     rows = await session.execute(
         sa.select(*_DEBT_COLUMNS)
@@ -365,17 +362,17 @@ async def open_debts_for_update(
         .order_by(Debt.created_at, Debt.id)
         .with_for_update(of=Debt)
     )
-    return _stored_debts(rows)
+    return {str(row.id): _stored_debt(row) for row in rows}
 
 
-async def debts_for_update(session: AsyncSession, debt_ids: Iterable[str]) -> dict[str, reservations.StoredDebt]:
+async def debts_for_update(session: AsyncSession, debt_ids: Iterable[str]) -> dict[str, domain.StoredDebt]:
     ids = sorted({uuid.UUID(debt_id) for debt_id in debt_ids})
     if not ids:
         return {}
     rows = await session.execute(
         sa.select(*_DEBT_COLUMNS).where(Debt.id.in_(ids)).order_by(Debt.id).with_for_update(of=Debt)
     )
-    return _stored_debts(rows)
+    return {str(row.id): _stored_debt(row) for row in rows}
 
 
 _SET_DEBT_AMOUNTS = sa.text("""
@@ -387,7 +384,7 @@ _SET_DEBT_AMOUNTS = sa.text("""
 """)
 
 
-async def set_debts_amounts(session: AsyncSession, debts: Sequence[reservations.StoredDebt]) -> None:
+async def set_debts_amounts(session: AsyncSession, debts: Sequence[domain.StoredDebt]) -> None:
     if not debts:
         return
     await session.execute(_SET_DEBT_AMOUNTS, {
@@ -526,23 +523,6 @@ async def add_payment_terms(session: AsyncSession, terms: Sequence[NewPaymentTer
     })
 
 
-async def payment_totals_for_update(
-    session: AsyncSession, payment_id: str
-) -> tuple[PaymentTerms, entitlement.PaymentTotals] | None:
-    """The payment's terms, locked for the movement, and its totals now; None if unknown."""
-    terms = await session.scalar(
-        sa.select(PaymentTerms).where(PaymentTerms.payment_id == payment_id).with_for_update()
-    )
-    if terms is None:
-        return None
-    rows = await session.execute(
-        sa.select(PaymentTakeback.kind, PaymentTakeback.status, PaymentTakeback.amount_minor)
-        .where(PaymentTakeback.payment_id == payment_id)
-    )
-    takebacks = [entitlement.Takeback(kind, status, int(amount)) for kind, status, amount in rows]
-    return terms, entitlement.payment_totals(int(terms.price_minor), int(terms.creator_share_minor), takebacks)
-
-
 async def booked_on_stripe_balance(
     session: AsyncSession | AsyncConnection, transaction_ids: list[str]
 ) -> dict[str, dict[str, int]]:
@@ -631,19 +611,17 @@ async def takebacks_of(
             for reference, payment_id, kind, amount, status in rows}
 
 
-async def refund_debts_for_update(session: AsyncSession, refund_ids: Iterable[str]) -> dict[str, movements.RefundDebt]:
+async def refund_debts_for_update(session: AsyncSession, refund_ids: Iterable[str]) -> dict[str, domain.StoredDebt]:
     """By refund id, the debt its shortfall opened, locked."""
     rows = await session.execute(
-        sa.select(Debt.cause_id, Debt.id, Debt.amount_minor, Debt.remaining_minor, Debt.reversed_minor)
+        sa.select(*_DEBT_COLUMNS, Debt.cause_id)
         .where(Debt.cause_type == "refund",
                Debt.cause_id == sa.func.any(sa.bindparam("refund_ids", type_=ARRAY(sa.Text()))))
         .order_by(Debt.id)
-        .with_for_update(),
+        .with_for_update(of=Debt),
         {"refund_ids": sorted(set(refund_ids))},
     )
-    return {cause_id: movements.RefundDebt(str(debt_id),
-                                           domain.DebtAmounts(int(amount), int(remaining), int(reversed_)))
-            for cause_id, debt_id, amount, remaining, reversed_ in rows}
+    return {row.cause_id: _stored_debt(row) for row in rows}
 
 
 # A takeback is added by its opening movement and moves status by its closing one.

@@ -298,6 +298,13 @@ def creator_balance(creator_id: str, currency: str, sums: dict[str, int]) -> Cre
     )
 
 
+def add_postings(sums: dict[str, dict[str, int]], postings: Iterable[Posting]) -> None:
+    """Fold an entry's postings into signed sums (currency -> account -> sum)."""
+    for (account, currency), amount in net_by_account(postings).items():
+        in_currency = sums.setdefault(currency, {})
+        in_currency[account] = in_currency.get(account, 0) + amount
+
+
 def balances_after_each(
     before: Mapping[str, Mapping[str, int]], entries: Iterable[tuple[str, str, Sequence[Posting]]]
 ) -> list[CreatorBalance]:
@@ -307,9 +314,7 @@ def balances_after_each(
     sums = {currency: dict(by_account) for currency, by_account in before.items()}
     balances = []
     for creator_id, currency, postings in entries:
-        for (account, posting_currency), amount in net_by_account(postings).items():
-            in_currency = sums.setdefault(posting_currency, {})
-            in_currency[account] = in_currency.get(account, 0) + amount
+        add_postings(sums, postings)
         balances.append(creator_balance(creator_id, currency, sums.get(currency, {})))
     return balances
 
@@ -366,6 +371,19 @@ class DebtAmounts:
         if cause_undone:
             return DebtAmounts(self.amount_minor, self.remaining_minor, self.reversed_minor + amount)
         return DebtAmounts(self.amount_minor, self.remaining_minor + amount, self.reversed_minor)
+
+
+@dataclass(frozen=True)
+class StoredDebt:
+    """A debts row, as the rules that change it read it (refund failures, payouts)."""
+
+    debt_id: str
+    creator_id: str
+    currency: str
+    amounts: DebtAmounts
+    # Its cause was undone (a refund that failed after succeeding): what a payout
+    # deducted from it is cancelled when given back, not owed again.
+    cause_undone: bool = False
 
 
 # Payouts: the ledger answers a payout request with a reservation or a refusal.

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from ledger import domain
-from ledger.domain import CreatorBalance, DebtAmounts, InvalidAmounts, Posting, entitlement, settlement
+from ledger.domain import CreatorBalance, InvalidAmounts, Posting, StoredDebt, entitlement, settlement
 from ledger.domain.chain import EntryFacts
 
 # Journal entry kinds: the payment a takeback builds on, and each takeback's own
@@ -121,14 +121,6 @@ class Takeback:
     status: str  # entitlement.TAKEBACK_STATUSES[kind]
 
 
-@dataclass(frozen=True)
-class RefundDebt:
-    """The debt a refund's shortfall opened."""
-
-    debt_id: str
-    amounts: DebtAmounts
-
-
 @dataclass
 class Books:
     """The rows a batch read, each decision folded in before the next is decided."""
@@ -136,7 +128,7 @@ class Books:
     posted: set[tuple[str, str]]  # (kind, reference) of the asked-about entries in the journal
     terms: dict[str, Terms]  # by payment id
     takebacks: dict[str, Takeback]  # by reference, those of the batch's payments and references
-    refund_debts: dict[str, RefundDebt]  # by refund id
+    refund_debts: dict[str, StoredDebt]  # by refund id: the debt its shortfall opened
     sums: dict[str, dict[str, int]]  # currency -> account -> signed sum, the batch's creators' accounts
 
 
@@ -161,7 +153,7 @@ class Entry:
     facts: EntryFacts
     balance: CreatorBalance  # the creator's, once the entry is posted
     opened_debt: OpenedDebt | None = None
-    reversed_debt: RefundDebt | None = None  # the refund's debt as its failure leaves it
+    reversed_debt: StoredDebt | None = None  # the refund's debt as its failure leaves it
 
 
 @dataclass(frozen=True)
@@ -258,7 +250,7 @@ def _refund_failed(books: Books, position: int, refund: Refund) -> Movement | No
     reversed_debt = None
     if debt is not None:
         cancelled = -domain.debt_posted(refund.creator_id, postings)
-        reversed_debt = RefundDebt(debt.debt_id, debt.amounts.reversed(cancelled))
+        reversed_debt = replace(debt, amounts=debt.amounts.reversed(cancelled))
         books.refund_debts[refund.refund_id] = reversed_debt
     facts = EntryFacts(payment_id=refund.payment_id, fact_amount_minor=refund.amount_minor,
                        stripe_balance_transaction_id=refund.balance_transaction_id)
@@ -332,9 +324,7 @@ def _post(books: Books, kind: str, about: Refund | Dispute, postings: list[Posti
     """The entry, folded into the books: posted, and its postings in the
     creator's sums. `opens_debt`: a shortfall is the refund's or dispute's debt."""
     books.posted.add((kind, about.reference))
-    for (account, currency), amount in domain.net_by_account(postings).items():
-        in_currency = books.sums.setdefault(currency, {})
-        in_currency[account] = in_currency.get(account, 0) + amount
+    domain.add_postings(books.sums, postings)
     shortfall = domain.debt_posted(about.creator_id, postings)
     opened = OpenedDebt(about.kind, about.takeback_id, shortfall) if opens_debt and shortfall > 0 else None
     balance = domain.creator_balance(about.creator_id, about.currency, books.sums.get(about.currency, {}))

@@ -25,17 +25,6 @@ def reference(payout_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class StoredDebt:
-    debt_id: str
-    creator_id: str
-    currency: str
-    amounts: domain.DebtAmounts
-    # Its cause was undone (a refund that failed after succeeding): what a payout
-    # deducted from it is cancelled when given back, not owed again.
-    cause_undone: bool = False
-
-
-@dataclass(frozen=True)
 class StoredReservation:
     """A payout_reservations row."""
 
@@ -56,7 +45,7 @@ class Book:
     must write back."""
 
     sums: dict[str, dict[str, int]]
-    debts: dict[str, StoredDebt]
+    debts: dict[str, domain.StoredDebt]
     reservations: dict[str, StoredReservation]
     changed_debts: set[str] = field(default_factory=set)
     changed_reservations: set[str] = field(default_factory=set)
@@ -70,11 +59,9 @@ class Book:
         return any(domain.creator_account(creator_id, bucket) in in_currency for bucket in domain.CREATOR_BUCKETS)
 
     def post(self, postings: Sequence[domain.Posting]) -> None:
-        for (account, currency), amount in domain.net_by_account(postings).items():
-            in_currency = self.sums.setdefault(currency, {})
-            in_currency[account] = in_currency.get(account, 0) + amount
+        domain.add_postings(self.sums, postings)
 
-    def set_debt(self, debt: StoredDebt, amounts: domain.DebtAmounts) -> StoredDebt:
+    def set_debt(self, debt: domain.StoredDebt, amounts: domain.DebtAmounts) -> domain.StoredDebt:
         self.debts[debt.debt_id] = changed = replace(debt, amounts=amounts)
         self.changed_debts.add(debt.debt_id)
         return changed
@@ -97,7 +84,7 @@ class Refused:
 class Reserved:
     reservation: domain.Reservation
     postings: list[domain.Posting]  # the payout_reserved entry
-    deducted: tuple[tuple[domain.Deduction, StoredDebt], ...]  # each deduction and its debt after it
+    deducted: tuple[tuple[domain.Deduction, domain.StoredDebt], ...]  # each deduction and its debt after it
     balance: domain.CreatorBalance  # the creator's, after the entry
 
 

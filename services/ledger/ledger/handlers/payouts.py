@@ -177,7 +177,7 @@ def _funds_reserved(event: PayoutRequested, reserved: reservations.Reserved) -> 
 
 
 def _deduction_announced(
-    event: PayoutRequested, deduction: domain.Deduction, debt: reservations.StoredDebt
+    event: PayoutRequested, deduction: domain.Deduction, debt: domain.StoredDebt
 ) -> list[Event]:
     """The debt's deduction, and its settlement if nothing of it remains."""
     payout_id, amounts = event.data.payout_id, debt.amounts

@@ -16,7 +16,7 @@ from common import outbox, parking
 from contracts.envelope import Event
 from contracts.events.debts import DebtCreated, DebtCreatedData
 from ledger import models
-from ledger.domain import entitlement, movements, reservations
+from ledger.domain import entitlement, movements
 from ledger.handlers.registry import PRODUCER, LedgerApplying, balance_changed, post_entries
 
 About = TypeVar("About", bound=movements.Refund | movements.Dispute)
@@ -80,11 +80,8 @@ async def _write(applying: LedgerApplying, decided: Sequence[tuple[Event, moveme
                        entry.opened_debt.cause_id, entry_id, entry.opened_debt.amount_minor)
         for event, entry, entry_id in opened
     ])
-    await models.set_debts_amounts(session, [
-        reservations.StoredDebt(entry.reversed_debt.debt_id, entry.creator_id, entry.currency,
-                                entry.reversed_debt.amounts)
-        for _, entry, _ in entries if entry.reversed_debt is not None
-    ])
+    await models.set_debts_amounts(session, [entry.reversed_debt for _, entry, _ in entries
+                                             if entry.reversed_debt is not None])
     announcements: list[Event] = []
     for event, entry, entry_id in entries:
         if entry.opened_debt is not None:

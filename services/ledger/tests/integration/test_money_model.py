@@ -110,7 +110,10 @@ async def posted_on_payment(session, creator: str, payment_id: str) -> tuple[int
 
 async def entitled_on_payment(session, payment_id: str) -> tuple[int, int]:
     """What the entitlement function gives at the payment's totals as the ledger holds them."""
-    _, totals = await models.payment_totals_for_update(session, payment_id)
+    terms = (await models.payment_terms_for_update(session, [payment_id]))[payment_id]
+    takebacks = (await models.takebacks_of(session, [payment_id], [])).values()
+    totals = entitlement.payment_totals(terms.price_minor, terms.creator_share_minor,
+                                        [entitlement.Takeback(t.kind, t.status, t.amount_minor) for t in takebacks])
     return entitlement.creator_entitlement(totals), entitlement.frozen_share(totals)
 
 

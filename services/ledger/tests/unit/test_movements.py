@@ -3,8 +3,7 @@ decided on the books as the events before it in the batch left them."""
 
 import pytest
 
-from ledger.domain import entitlement, movements
-from ledger.domain import DebtAmounts, InvalidAmounts
+from ledger.domain import DebtAmounts, InvalidAmounts, StoredDebt, entitlement, movements
 from ledger.domain.settlement import Settled
 
 CREATOR = "c1"
@@ -80,12 +79,12 @@ def test_a_refund_of_another_creators_or_currencys_payment_is_refused():
 
 def test_a_failure_gives_back_what_its_refund_took_cancelling_its_debt_first_once():
     counted = {"refund:r1": movements.Takeback("p1", entitlement.REFUND, 2000, entitlement.REFUNDED)}
-    debt = movements.RefundDebt("debt-1", DebtAmounts(1000, 1000))
+    debt = StoredDebt("debt-1", CREATOR, "EUR", DebtAmounts(1000, 1000))
     state = books(0, debt=1000, takebacks=counted, refund_debts={"r1": debt}, posted={("refund", "refund:r1")})
     failed, again, never_succeeded = movements.refunds_failed(state, [refund("r1", 2000), refund("r1", 2000), None])
     assert (again, never_succeeded) == (None, None)
     assert failed.takeback.status == entitlement.REFUND_FAILED
-    assert failed.entry.reversed_debt == movements.RefundDebt("debt-1", DebtAmounts(1000, 0, 1000))
+    assert failed.entry.reversed_debt == StoredDebt("debt-1", CREATOR, "EUR", DebtAmounts(1000, 0, 1000))
     assert (failed.entry.balance.available_minor, failed.entry.balance.debt_minor) == (1700 - 1000, 0)
 
 

@@ -7,7 +7,8 @@ from contracts.events.payouts import PayoutRequestedData
 from ledger import domain
 from ledger.domain import reservations
 from ledger.domain import DebtAmounts, Deduction
-from ledger.domain.reservations import Book, Moved, Refused, Reserved, Step, StoredDebt, StoredReservation, Waits
+from ledger.domain import StoredDebt
+from ledger.domain.reservations import Book, Moved, Refused, Reserved, Step, StoredReservation, Waits
 
 THRESHOLD = 5000
 
